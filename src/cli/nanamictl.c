@@ -1,0 +1,317 @@
+/* nanamictl: the operator CLI. This version works offline on an intent
+ * document: "compile" prints envelopes, "check" validates.
+ * Exit status: 0 ok, 2 invalid input or usage (one "error:" line on
+ * stderr), 1 an internal failure. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "alloc/alloc.h"
+#include "compile/compile.h"
+#include "model/intent.h"
+#include "util/json_writer.h"
+
+#define EXIT_INVALID 2
+
+static const char usage[] =
+    "usage: nanamictl compile -f INTENT.json [--peer WS/NET/PEER | --network WS/NET |\n"
+    "                                          --device WS/NET/DEVICE --format wg-quick]\n"
+    "       nanamictl check -f INTENT.json\n"
+    "       nanamictl version\n"
+    "\n"
+    "compile   prints canonical JSON envelopes (all networks when no target is given)\n"
+    "check     validates the document and prints a summary\n"
+    "-f -      reads the document from standard input\n";
+
+static int invalid(const char *where, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "error: %s: ", where);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return EXIT_INVALID;
+}
+
+/* Reads the whole file (or stdin for "-"), at most NN_INTENT_MAX_BYTES. */
+static int read_input(const char *path, char **out, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    *out = NULL;
+    *len = 0;
+    if (!f)
+        return -errno;
+    size_t cap = 65536, n = 0;
+    char *data = malloc(cap);
+    int r = 0;
+    while (data) {
+        if (n == cap) {
+            if (cap > NN_INTENT_MAX_BYTES) {
+                r = -E2BIG;
+                break;
+            }
+            char *p = realloc(data, cap * 2);
+            if (!p) {
+                r = -ENOMEM;
+                break;
+            }
+            data = p;
+            cap *= 2;
+        }
+        size_t got = fread(data + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f))
+                r = -EIO;
+            break;
+        }
+    }
+    if (!data)
+        r = -ENOMEM;
+    if (f != stdin)
+        fclose(f);
+    if (r == 0 && n > NN_INTENT_MAX_BYTES)
+        r = -E2BIG;
+    if (r) {
+        free(data);
+        return r;
+    }
+    *out = data;
+    *len = n;
+    return 0;
+}
+
+static int load_doc(const char *path, nn_doc **out)
+{
+    char *data;
+    size_t len;
+    *out = NULL;
+    int r = read_input(path, &data, &len);
+    if (r) {
+        fprintf(stderr, "error: %s: %s\n", path,
+                r == -E2BIG ? "larger than the 64 MiB an intent document may be" : strerror(-r));
+        return EXIT_INVALID;
+    }
+    nn_error err = {{0}, {0}};
+    nn_doc *doc;
+    r = nn_intent_parse(data, len, &doc, &err);
+    free(data);
+    if (r == 0 && (r = nn_alloc_assign(doc, &err)) != 0)
+        nn_doc_free(doc);
+    if (r) {
+        fprintf(stderr, "error: %s: %s\n", err.path, err.msg);
+        return r == -ENOMEM ? 1 : EXIT_INVALID;
+    }
+    *out = doc;
+    return 0;
+}
+
+/* Splits "a/b/c" into at most want parts; returns the count (or -1 when
+ * there are more parts than want). Parts point into buf. */
+static int split_path(char *buf, char **parts, int want)
+{
+    int n = 0;
+    char *s = buf;
+    while (n < want) {
+        parts[n++] = s;
+        char *slash = strchr(s, '/');
+        if (!slash)
+            return n;
+        *slash = '\0';
+        s = slash + 1;
+    }
+    return -1;
+}
+
+static int find_network(const nn_doc *doc, const char *flag, const char *target, int want,
+                        const nn_network **net, const char **leaf)
+{
+    char buf[256];
+    char *parts[3];
+    if (strlen(target) >= sizeof(buf))
+        return invalid(flag, "target too long", "");
+    snprintf(buf, sizeof(buf), "%s", target);
+    if (split_path(buf, parts, want) != want)
+        return invalid(flag, want == 3 ? "\"%s\" is not WORKSPACE/NETWORK/NAME"
+                                       : "\"%s\" is not WORKSPACE/NETWORK",
+                       target);
+    const nn_workspace *ws = nn_doc_find_workspace(doc, parts[0]);
+    if (!ws)
+        return invalid(flag, "no workspace named \"%s\"", parts[0]);
+    *net = nn_workspace_find_network(ws, parts[1]);
+    if (!*net)
+        return invalid(flag, "no network named \"%s\" in that workspace", parts[1]);
+    if (leaf) {
+        /* point into the caller's string, not our stack buffer */
+        *leaf = target + (parts[2] - buf);
+    }
+    return 0;
+}
+
+static int write_out(nn_buf *out)
+{
+    nn_buf_putc(out, '\n');
+    if (fwrite(out->data, 1, out->len, stdout) != out->len || fflush(stdout) != 0) {
+        fprintf(stderr, "error: stdout: %s\n", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int compile_all(const nn_doc *doc, nn_buf *out)
+{
+    nn_jw w;
+    nn_jw_init(&w, out);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "workspaces");
+    nn_jw_obj_begin(&w);
+    for (size_t i = 0; i < doc->nworkspaces; i++) {
+        const nn_workspace *ws = &doc->workspaces[i];
+        nn_jw_key(&w, ws->name);
+        nn_jw_obj_begin(&w);
+        nn_jw_key(&w, "networks");
+        nn_jw_obj_begin(&w);
+        for (size_t j = 0; j < ws->nnetworks; j++) {
+            nn_net_plan *plan;
+            if (nn_compile_plan_new(&ws->networks[j], &plan) != 0)
+                return -ENOMEM;
+            nn_jw_key(&w, ws->networks[j].name);
+            nn_jw_raw(&w, "", 0);
+            nn_compile_for_network(plan, out);
+            nn_compile_plan_free(plan);
+        }
+        nn_jw_obj_end(&w);
+        nn_jw_obj_end(&w);
+    }
+    nn_jw_obj_end(&w);
+    nn_jw_obj_end(&w);
+    return 0;
+}
+
+static int cmd_compile(int argc, char **argv)
+{
+    const char *file = NULL, *peer = NULL, *network = NULL, *device = NULL, *format = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char **slot = NULL;
+        if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
+            slot = &file;
+        else if (!strcmp(argv[i], "--peer"))
+            slot = &peer;
+        else if (!strcmp(argv[i], "--network"))
+            slot = &network;
+        else if (!strcmp(argv[i], "--device"))
+            slot = &device;
+        else if (!strcmp(argv[i], "--format"))
+            slot = &format;
+        else
+            return invalid("compile", "unknown argument \"%s\" (see nanamictl --help)", argv[i]);
+        if (i + 1 >= argc)
+            return invalid(argv[i], "%s", "needs a value");
+        if (*slot)
+            return invalid(argv[i], "%s", "given twice");
+        *slot = argv[++i];
+    }
+    if (!file)
+        return invalid("compile", "%s", "-f INTENT.json is required");
+    if ((peer != NULL) + (network != NULL) + (device != NULL) > 1)
+        return invalid("compile", "%s", "give one of --peer, --network, --device");
+    if (format && !device)
+        return invalid("--format", "%s", "only applies to --device");
+    if (device && format && strcmp(format, "wg-quick") != 0)
+        return invalid("--format", "\"%s\" is not supported (wg-quick)", format);
+
+    nn_doc *doc;
+    int r = load_doc(file, &doc);
+    if (r)
+        return r;
+    nn_buf out = NN_BUF_INIT;
+    const nn_network *net = NULL;
+    const char *leaf = NULL;
+    nn_net_plan *plan = NULL;
+    if (peer || device) {
+        const char *flag = peer ? "--peer" : "--device";
+        if ((r = find_network(doc, flag, peer ? peer : device, 3, &net, &leaf)))
+            goto out;
+        const nn_member *m = peer ? nn_network_find_peer(net, leaf)
+                                  : nn_network_find_device(net, leaf);
+        if (!m) {
+            r = invalid(flag, peer ? "no peer named \"%s\" in that network"
+                                   : "no device named \"%s\" in that network",
+                        leaf);
+            goto out;
+        }
+        if (nn_compile_plan_new(net, &plan) != 0) {
+            r = 1;
+            goto out;
+        }
+        if (peer) {
+            nn_compile_for_peer(plan, m, &out);
+            r = write_out(&out);
+        } else {
+            nn_compile_device_wgquick(plan, m, &out);
+            r = fwrite(out.data, 1, out.len, stdout) == out.len && fflush(stdout) == 0 ? 0 : 1;
+        }
+    } else if (network) {
+        if ((r = find_network(doc, "--network", network, 2, &net, NULL)))
+            goto out;
+        if (nn_compile_plan_new(net, &plan) != 0) {
+            r = 1;
+            goto out;
+        }
+        nn_compile_for_network(plan, &out);
+        r = write_out(&out);
+    } else {
+        r = compile_all(doc, &out) ? 1 : write_out(&out);
+    }
+out:
+    nn_compile_plan_free(plan);
+    nn_buf_free(&out);
+    nn_doc_free(doc);
+    return r;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    if (argc != 2 || (strcmp(argv[0], "-f") && strcmp(argv[0], "--file")))
+        return invalid("check", "%s", "usage: nanamictl check -f INTENT.json");
+    nn_doc *doc;
+    int r = load_doc(argv[1], &doc);
+    if (r)
+        return r;
+    size_t nets = 0, peers = 0, devices = 0, rules = 0;
+    for (size_t i = 0; i < doc->nworkspaces; i++)
+        for (size_t j = 0; j < doc->workspaces[i].nnetworks; j++) {
+            const nn_network *n = &doc->workspaces[i].networks[j];
+            nets++;
+            peers += n->npeers;
+            devices += n->ndevices;
+            rules += n->nrules;
+        }
+    printf("ok: %zu workspaces, %zu networks, %zu peers, %zu devices, %zu firewall rules\n",
+           doc->nworkspaces, nets, peers, devices, rules);
+    nn_doc_free(doc);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "error: libsodium: initialisation failed\n");
+        return 1;
+    }
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_INVALID : 0;
+    }
+    if (!strcmp(argv[1], "compile"))
+        return cmd_compile(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "check"))
+        return cmd_check(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("nanamictl %s\n", NANAMI_VERSION);
+        return 0;
+    }
+    return invalid("nanamictl", "unknown command \"%s\" (see nanamictl --help)", argv[1]);
+}

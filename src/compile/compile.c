@@ -1,0 +1,408 @@
+#include "compile/compile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile/firewall.h"
+#include "compile/nat.h"
+#include "compile/plan.h"
+#include "util/json_writer.h"
+
+/* The full plan: the shared part plus the scratch space envelopes use. */
+typedef struct plan_impl {
+    struct nn_net_plan pub;
+    nn_peer_view *views; /* npeers + ndevices */
+    nn_buf scratch;      /* fragments rendered for one viewer */
+} plan_impl;
+
+bool nn_plan_is_secondary_hub(const nn_net_plan *plan, const nn_member *m)
+{
+    return m && !m->is_device && m->publicly_reachable && plan->nhubs && m != plan->hubs[0];
+}
+
+static int cmp_prefix(const void *a, const void *b)
+{
+    return nn_prefix_cmp(a, b);
+}
+
+static int cmp_route(const void *a, const void *b)
+{
+    const nn_route_ref *x = a, *y = b;
+    int c = nn_prefix_cmp(&x->prefix, &y->prefix);
+    if (c)
+        return c;
+    if (!x->owner || !y->owner)
+        return x->owner ? 1 : (y->owner ? -1 : 0);
+    return strcmp(x->owner->name, y->owner->name);
+}
+
+static size_t push_identity(const nn_member *m, nn_prefix *out, size_t n)
+{
+    if (m->addr4.family)
+        out[n++] = m->addr4;
+    out[n++] = m->addr6;
+    for (size_t i = 0; i < m->nlan; i++)
+        out[n++] = m->lan_subnets[i];
+    return n;
+}
+
+size_t nn_plan_allowed_ips(const nn_net_plan *plan, const nn_member *viewer,
+                           const nn_peer_view *view, nn_prefix **out)
+{
+    const nn_network *net = plan->net;
+    const nn_member *p = view->peer;
+    size_t cap, n = 0;
+    nn_prefix *a;
+    switch (view->kind) {
+    case NN_VIEW_PRIMARY_HUB:
+        a = malloc((plan->nroutes + 1) * sizeof(*a));
+        if (!a)
+            abort();
+        for (size_t i = 0; i < plan->nroutes; i++) {
+            const nn_member *o = plan->routes[i].owner;
+            if (!o || (o != viewer && !nn_plan_is_secondary_hub(plan, o)))
+                a[n++] = plan->routes[i].prefix;
+        }
+        *out = a;
+        return n; /* already sorted */
+    case NN_VIEW_MESH_PRIMARY:
+        cap = 2 + p->nlan + 2 * net->ndevices;
+        a = malloc(cap * sizeof(*a));
+        if (!a)
+            abort();
+        n = push_identity(p, a, 0);
+        for (size_t i = 0; i < net->ndevices; i++)
+            n = push_identity(&net->devices[i], a, n);
+        break;
+    case NN_VIEW_IDENTITY:
+    default:
+        a = malloc((2 + p->nlan) * sizeof(*a));
+        if (!a)
+            abort();
+        n = push_identity(p, a, 0);
+        break;
+    }
+    qsort(a, n, sizeof(*a), cmp_prefix);
+    *out = a;
+    return n;
+}
+
+static void write_prefix_array(nn_jw *w, const nn_prefix *a, size_t n)
+{
+    char buf[NN_PREFIX_STRLEN];
+    nn_jw_arr_begin(w);
+    for (size_t i = 0; i < n; i++)
+        nn_jw_str(w, nn_prefix_format(&a[i], true, buf));
+    nn_jw_arr_end(w);
+}
+
+/* One [Peer] entry: {"allowed_ips","endpoint","name","persistent_keepalive","public_key"}. */
+static void render_entry(const nn_net_plan *plan, const nn_member *viewer, const nn_peer_view *v,
+                         nn_buf *out)
+{
+    nn_jw w;
+    nn_jw_init(&w, out);
+    nn_prefix *ips;
+    size_t n = nn_plan_allowed_ips(plan, viewer, v, &ips);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "allowed_ips");
+    write_prefix_array(&w, ips, n);
+    nn_jw_key(&w, "endpoint");
+    if (v->peer->endpoint)
+        nn_jw_str(&w, v->peer->endpoint);
+    else
+        nn_jw_null(&w);
+    nn_jw_key(&w, "name");
+    nn_jw_str(&w, v->peer->name);
+    nn_jw_key(&w, "persistent_keepalive");
+    nn_jw_int(&w, v->keepalive);
+    nn_jw_key(&w, "public_key");
+    nn_jw_str(&w, v->peer->public_key_b64);
+    nn_jw_obj_end(&w);
+    free(ips);
+}
+
+static nn_frag frag_begin(nn_net_plan *plan)
+{
+    return (nn_frag){plan->frags.len, 0};
+}
+
+static void frag_end(nn_net_plan *plan, nn_frag *f)
+{
+    f->len = plan->frags.len - f->off;
+}
+
+/* Routes into the interface for viewer: the network's prefixes and every
+ * LAN served by someone else. */
+static void render_routes(const nn_net_plan *plan, const nn_member *viewer, nn_buf *out)
+{
+    char buf[NN_PREFIX_STRLEN];
+    nn_jw w;
+    nn_jw_init(&w, out);
+    nn_jw_arr_begin(&w);
+    for (size_t i = 0; i < plan->nroutes; i++)
+        if (!viewer || plan->routes[i].owner != viewer)
+            nn_jw_str(&w, nn_prefix_format(&plan->routes[i].prefix, true, buf));
+    nn_jw_arr_end(&w);
+}
+
+static int build_routes(nn_net_plan *plan)
+{
+    const nn_network *net = plan->net;
+    size_t n = 2;
+    for (size_t i = 0; i < net->npeers; i++)
+        n += net->peers[i].nlan;
+    plan->routes = calloc(n, sizeof(nn_route_ref));
+    if (!plan->routes)
+        return -ENOMEM;
+    size_t k = 0;
+    plan->routes[k++] = (nn_route_ref){net->prefix6, NULL};
+    if (net->has_ipv4)
+        plan->routes[k++] = (nn_route_ref){net->ipv4_cidr, NULL};
+    for (size_t i = 0; i < net->npeers; i++)
+        for (size_t j = 0; j < net->peers[i].nlan; j++)
+            plan->routes[k++] = (nn_route_ref){net->peers[i].lan_subnets[j], &net->peers[i]};
+    qsort(plan->routes, k, sizeof(nn_route_ref), cmp_route);
+    plan->nroutes = k;
+    return 0;
+}
+
+int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
+{
+    *out = NULL;
+    plan_impl *impl = calloc(1, sizeof(*impl));
+    if (!impl)
+        return -ENOMEM;
+    nn_net_plan *plan = &impl->pub;
+    plan->net = net;
+    plan->strategy = nn_topology_strategy_for(net->topology);
+    size_t nmembers = net->npeers + net->ndevices;
+    plan->hubs = calloc(net->npeers + 1, sizeof(*plan->hubs));
+    plan->peer_frag[0] = calloc(net->npeers + 1, sizeof(nn_frag));
+    plan->peer_frag[1] = calloc(net->npeers + 1, sizeof(nn_frag));
+    plan->device_frag = calloc(net->ndevices + 1, sizeof(nn_frag));
+    impl->views = calloc(nmembers + 1, sizeof(nn_peer_view));
+    if (!plan->hubs || !plan->peer_frag[0] || !plan->peer_frag[1] || !plan->device_frag ||
+        !impl->views || build_routes(plan) != 0) {
+        nn_compile_plan_free(plan);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < net->npeers; i++)
+        if (net->peers[i].publicly_reachable)
+            plan->hubs[plan->nhubs++] = &net->peers[i];
+
+    for (size_t i = 0; i < net->npeers; i++)
+        for (int k = 0; k < 2; k++) {
+            nn_peer_view v = {&net->peers[i], NN_VIEW_IDENTITY,
+                              (uint16_t)(k ? NN_KEEPALIVE_SECONDS : 0)};
+            plan->peer_frag[k][i] = frag_begin(plan);
+            render_entry(plan, NULL, &v, &plan->frags);
+            frag_end(plan, &plan->peer_frag[k][i]);
+        }
+    for (size_t i = 0; i < net->ndevices; i++) {
+        nn_peer_view v = {&net->devices[i], NN_VIEW_IDENTITY, 0};
+        plan->device_frag[i] = frag_begin(plan);
+        render_entry(plan, NULL, &v, &plan->frags);
+        frag_end(plan, &plan->device_frag[i]);
+    }
+    if (plan->nhubs) {
+        nn_peer_view v = {plan->hubs[0], NN_VIEW_PRIMARY_HUB, NN_KEEPALIVE_SECONDS};
+        plan->primary_frag = frag_begin(plan);
+        render_entry(plan, NULL, &v, &plan->frags);
+        frag_end(plan, &plan->primary_frag);
+        v.kind = NN_VIEW_MESH_PRIMARY;
+        plan->mesh_primary_frag = frag_begin(plan);
+        render_entry(plan, NULL, &v, &plan->frags);
+        frag_end(plan, &plan->mesh_primary_frag);
+    }
+    plan->routes_frag = frag_begin(plan);
+    render_routes(plan, NULL, &plan->frags);
+    frag_end(plan, &plan->routes_frag);
+
+    nn_jw w;
+    nn_buf text = NN_BUF_INIT;
+    char chain[32];
+    nn_firewall_chain_name(net, chain);
+    plan->firewall_frag = frag_begin(plan);
+    nn_jw_init(&w, &plan->frags);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "chain");
+    nn_jw_str(&w, chain);
+    nn_jw_key(&w, "dropped_rules");
+    nn_firewall_compile(net, &text, &w);
+    nn_jw_key(&w, "ruleset");
+    nn_jw_strn(&w, text.data, text.len);
+    nn_jw_obj_end(&w);
+    frag_end(plan, &plan->firewall_frag);
+
+    nn_buf_reset(&text);
+    plan->nat_empty_frag = frag_begin(plan);
+    nn_jw_init(&w, &plan->frags);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "ruleset");
+    nn_nat_compile(net, NULL, &text, NULL);
+    nn_jw_strn(&w, text.data, text.len);
+    nn_jw_key(&w, "skipped");
+    nn_jw_arr_begin(&w);
+    nn_jw_arr_end(&w);
+    nn_jw_obj_end(&w);
+    frag_end(plan, &plan->nat_empty_frag);
+    nn_buf_free(&text);
+
+    *out = plan;
+    return 0;
+}
+
+void nn_compile_plan_free(nn_net_plan *plan)
+{
+    if (!plan)
+        return;
+    plan_impl *impl = (plan_impl *)plan;
+    free(plan->hubs);
+    free(plan->routes);
+    free(plan->peer_frag[0]);
+    free(plan->peer_frag[1]);
+    free(plan->device_frag);
+    nn_buf_free(&plan->frags);
+    nn_buf_free(&impl->scratch);
+    free(impl->views);
+    free(impl);
+}
+
+static void raw_frag(nn_jw *w, const nn_net_plan *plan, nn_frag f)
+{
+    nn_jw_raw(w, plan->frags.data + f.off, f.len);
+}
+
+static void write_nat(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
+{
+    if (!nn_nat_peer_is_hub(plan->net, peer)) {
+        raw_frag(w, plan, plan->nat_empty_frag);
+        return;
+    }
+    nn_buf text = NN_BUF_INIT, skipped = NN_BUF_INIT;
+    nn_jw sw;
+    nn_jw_init(&sw, &skipped);
+    nn_nat_compile(plan->net, peer, &text, &sw);
+    nn_jw_obj_begin(w);
+    nn_jw_key(w, "ruleset");
+    nn_jw_strn(w, text.data, text.len);
+    nn_jw_key(w, "skipped");
+    nn_jw_raw(w, skipped.data, skipped.len);
+    nn_jw_obj_end(w);
+    nn_buf_free(&text);
+    nn_buf_free(&skipped);
+}
+
+static const char *role_of(const nn_network *net, const nn_member *m)
+{
+    if (m->publicly_reachable)
+        return "hub";
+    return net->topology == NN_TOPO_FULL_MESH ? "member" : "spoke";
+}
+
+void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
+{
+    plan_impl *impl = (plan_impl *)plan;
+    const nn_network *net = plan->net;
+    nn_jw w;
+    nn_jw_init(&w, out);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "bgp");
+    nn_jw_raw(&w, "{\"enabled\":false}", 17);
+    nn_jw_key(&w, "federation");
+    nn_jw_raw(&w, "[]", 2);
+    nn_jw_key(&w, "firewall");
+    raw_frag(&w, plan, plan->firewall_frag);
+
+    nn_jw_key(&w, "interface");
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "addresses");
+    nn_prefix addrs[2];
+    size_t na = 0;
+    if (peer->addr4.family)
+        addrs[na++] = peer->addr4;
+    addrs[na++] = peer->addr6;
+    write_prefix_array(&w, addrs, na);
+    nn_jw_key(&w, "listen_port");
+    nn_jw_int(&w, peer->listen_port ? peer->listen_port : net->listen_port);
+    nn_jw_key(&w, "mtu");
+    nn_jw_int(&w, net->mtu);
+    nn_jw_key(&w, "name");
+    nn_jw_str(&w, net->ifname);
+    nn_jw_key(&w, "routes");
+    if (peer->nlan) {
+        nn_buf_reset(&impl->scratch);
+        render_routes(plan, peer, &impl->scratch);
+        nn_jw_raw(&w, impl->scratch.data, impl->scratch.len);
+    } else {
+        raw_frag(&w, plan, plan->routes_frag);
+    }
+    nn_jw_obj_end(&w);
+
+    nn_jw_key(&w, "mc_envelope");
+    nn_jw_null(&w);
+    nn_jw_key(&w, "nat");
+    write_nat(&w, plan, peer);
+
+    nn_jw_key(&w, "peers");
+    nn_jw_arr_begin(&w);
+    size_t nv = plan->strategy->peers_for(plan, peer, impl->views);
+    for (size_t i = 0; i < nv; i++) {
+        const nn_peer_view *v = &impl->views[i];
+        if (v->kind == NN_VIEW_IDENTITY) {
+            const nn_member *m = v->peer;
+            if (m->is_device)
+                raw_frag(&w, plan, plan->device_frag[m - net->devices]);
+            else
+                raw_frag(&w, plan, plan->peer_frag[v->keepalive ? 1 : 0][m - net->peers]);
+        } else if (v->kind == NN_VIEW_MESH_PRIMARY) {
+            raw_frag(&w, plan, plan->mesh_primary_frag);
+        } else if (!peer->nlan) {
+            raw_frag(&w, plan, plan->primary_frag);
+        } else {
+            nn_buf_reset(&impl->scratch);
+            render_entry(plan, peer, v, &impl->scratch);
+            nn_jw_raw(&w, impl->scratch.data, impl->scratch.len);
+        }
+    }
+    nn_jw_arr_end(&w);
+
+    nn_jw_key(&w, "self");
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "host");
+    nn_jw_str(&w, peer->host);
+    nn_jw_key(&w, "name");
+    nn_jw_str(&w, peer->name);
+    nn_jw_key(&w, "network");
+    nn_jw_str(&w, net->name);
+    nn_jw_key(&w, "public_key");
+    nn_jw_str(&w, peer->public_key_b64);
+    nn_jw_key(&w, "role");
+    nn_jw_str(&w, role_of(net, peer));
+    nn_jw_key(&w, "workspace");
+    nn_jw_str(&w, net->workspace->name);
+    nn_jw_obj_end(&w);
+
+    nn_jw_key(&w, "vips_held");
+    nn_jw_raw(&w, "[]", 2);
+    nn_jw_obj_end(&w);
+}
+
+void nn_compile_for_network(nn_net_plan *plan, nn_buf *out)
+{
+    nn_jw w;
+    nn_jw_init(&w, out);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "peers");
+    nn_jw_obj_begin(&w);
+    for (size_t i = 0; i < plan->net->npeers; i++) {
+        nn_jw_key(&w, plan->net->peers[i].name);
+        /* An empty raw value consumes the key; the envelope follows it. */
+        nn_jw_raw(&w, "", 0);
+        nn_compile_for_peer(plan, &plan->net->peers[i], out);
+    }
+    nn_jw_obj_end(&w);
+    nn_jw_obj_end(&w);
+}

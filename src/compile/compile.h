@@ -1,0 +1,35 @@
+/* nn_compile: the orchestrator. One plan per network, then envelopes.
+ *
+ *   nn_net_plan *plan;
+ *   nn_compile_plan_new(net, &plan);         O(members + rules x members)
+ *   nn_compile_for_peer(plan, peer, &buf);   O(size of the envelope)
+ *   nn_compile_plan_free(plan);
+ *
+ * Pure: no I/O, no clock, no environment. Same model, same bytes. A plan
+ * keeps scratch space: use one plan from one thread at a time. */
+#ifndef NN_COMPILE_COMPILE_H
+#define NN_COMPILE_COMPILE_H
+
+#include "model/model.h"
+#include "util/buf.h"
+
+typedef struct nn_net_plan nn_net_plan;
+
+/* net must be allocated (nn_alloc_assign) and outlive the plan.
+ * Returns 0 or -ENOMEM; *out is NULL on failure. */
+int nn_compile_plan_new(const nn_network *net, nn_net_plan **out);
+void nn_compile_plan_free(nn_net_plan *plan);
+
+/* Appends peer's desired-state envelope (canonical JSON) to out. peer must
+ * be one of the plan network's peers (not a device). */
+void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out);
+
+/* Appends {"peers":{"<name>":envelope,...}} for every peer of the network.
+ * Contains no private key (Nanami never holds one). */
+void nn_compile_for_network(nn_net_plan *plan, nn_buf *out);
+
+/* Appends a user device's wg-quick configuration (Limited Mode) to out.
+ * The PrivateKey line is a placeholder for the device owner's own key. */
+void nn_compile_device_wgquick(nn_net_plan *plan, const nn_member *device, nn_buf *out);
+
+#endif

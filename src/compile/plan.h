@@ -1,0 +1,84 @@
+/* nn_net_plan: everything about one network that every envelope of it
+ * shares, computed once: the hubs, the sorted route set, each member's
+ * pre-rendered [Peer] fragment, the firewall ruleset. Envelopes are then
+ * assembled from fragments -- which is what keeps a full mesh (n^2 entries)
+ * a matter of memcpy rather than n^2 renders.
+ *
+ * Internal to src/compile/; callers use compile/compile.h. */
+#ifndef NN_COMPILE_PLAN_H
+#define NN_COMPILE_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+#include "util/buf.h"
+
+#define NN_KEEPALIVE_SECONDS 25
+
+/* How a viewer sees one of its WireGuard peers; decides the AllowedIPs. */
+typedef enum nn_view_kind {
+    /* the peer's own /32 and /128 plus its lan_subnets */
+    NN_VIEW_IDENTITY = 0,
+    /* the primary hub as a spoke (or device) sees it: the network's /64 and
+     * ipv4_cidr plus every LAN behind it, except the viewer's own. WireGuard
+     * gives one prefix to one peer only, so only one hub can carry them. */
+    NN_VIEW_PRIMARY_HUB,
+    /* full mesh: the primary hub also carries the user devices' addresses,
+     * since only hubs have devices as peers */
+    NN_VIEW_MESH_PRIMARY
+} nn_view_kind;
+
+typedef struct nn_peer_view {
+    const nn_member *peer;
+    nn_view_kind kind;
+    uint16_t keepalive;
+} nn_peer_view;
+
+typedef struct nn_net_plan nn_net_plan;
+
+/* A topology strategy decides who tunnels to whom. peers_for writes the
+ * viewer's peers, sorted by name, into out (capacity npeers + ndevices) and
+ * returns how many. O(peers it writes). */
+typedef struct nn_topology_strategy {
+    const char *name;
+    size_t (*peers_for)(const nn_net_plan *plan, const nn_member *viewer, nn_peer_view *out);
+} nn_topology_strategy;
+
+const nn_topology_strategy *nn_topology_strategy_for(nn_topology t);
+
+/* A route (or primary-hub AllowedIP) with who serves it; owner NULL for
+ * the network's own prefixes. */
+typedef struct nn_route_ref {
+    nn_prefix prefix;
+    const nn_member *owner;
+} nn_route_ref;
+
+typedef struct nn_frag {
+    size_t off, len; /* into nn_net_plan.frags */
+} nn_frag;
+
+struct nn_net_plan {
+    const nn_network *net;                /* borrowed */
+    const nn_topology_strategy *strategy;
+    const nn_member **hubs;               /* publicly reachable peers, by name; [0] primary */
+    size_t nhubs;
+    nn_route_ref *routes;                 /* /64, ipv4_cidr, every LAN; sorted by prefix */
+    size_t nroutes;
+    nn_buf frags;                         /* all pre-rendered JSON fragments */
+    nn_frag *peer_frag[2];                /* [keepalive off, on][peer index] IDENTITY entries */
+    nn_frag *device_frag;                 /* [device index] IDENTITY entry, keepalive off */
+    nn_frag primary_frag;                 /* PRIMARY_HUB entry for viewers without LANs */
+    nn_frag mesh_primary_frag;            /* MESH_PRIMARY entry (full mesh with devices) */
+    nn_frag routes_frag;                  /* "routes" array for members without LANs */
+    nn_frag firewall_frag;                /* the "firewall" object */
+    nn_frag nat_empty_frag;               /* the "nat" object of peers hosting no mapping */
+};
+
+/* Collects the AllowedIPs of view as seen by viewer, sorted, into out
+ * (caller frees *out). */
+size_t nn_plan_allowed_ips(const nn_net_plan *plan, const nn_member *viewer,
+                           const nn_peer_view *view, nn_prefix **out);
+bool nn_plan_is_secondary_hub(const nn_net_plan *plan, const nn_member *m);
+
+#endif

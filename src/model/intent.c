@@ -1,0 +1,1225 @@
+#include "model/intent.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The parser keeps the JSON path of the node it is looking at, so every
+ * rejection can say exactly where it is. */
+typedef struct parser {
+    nn_error *err;
+    char path[NN_ERROR_PATH_MAX];
+    size_t pathlen;
+} parser;
+
+static int fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(parser *p, const char *fmt, ...)
+{
+    if (p->err) {
+        snprintf(p->err->path, sizeof(p->err->path), "%s", p->pathlen ? p->path : "(document)");
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+static size_t push_key(parser *p, const char *key)
+{
+    size_t old = p->pathlen;
+    int n = snprintf(p->path + p->pathlen, sizeof(p->path) - p->pathlen, "%s%s",
+                     p->pathlen ? "." : "", key);
+    if (n > 0)
+        p->pathlen += (size_t)n < sizeof(p->path) - p->pathlen ? (size_t)n
+                                                               : sizeof(p->path) - p->pathlen - 1;
+    return old;
+}
+
+static size_t push_index(parser *p, size_t i)
+{
+    size_t old = p->pathlen;
+    int n = snprintf(p->path + p->pathlen, sizeof(p->path) - p->pathlen, "[%zu]", i);
+    if (n > 0)
+        p->pathlen += (size_t)n < sizeof(p->path) - p->pathlen ? (size_t)n
+                                                               : sizeof(p->path) - p->pathlen - 1;
+    return old;
+}
+
+static void pop(parser *p, size_t old)
+{
+    p->pathlen = old;
+    p->path[old] = '\0';
+}
+
+/* Fails with the path extended by key. */
+static int fail_at(parser *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(parser *p, const char *key, const char *fmt, ...)
+{
+    push_key(p, key);
+    if (p->err) {
+        snprintf(p->err->path, sizeof(p->err->path), "%s", p->path);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+static const char *json_kind(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number with a fraction";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* Rejects keys not in allowed (NULL-terminated): a typo must not be a no-op. */
+static int check_fields(parser *p, json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, key) == 0)
+                ok = true;
+        if (!ok) {
+            char shown[80];
+            size_t klen = strlen(key);
+            bool printable = klen > 0 && klen < 64;
+            for (size_t i = 0; printable && i < klen; i++)
+                if ((unsigned char)key[i] < 0x20 || key[i] == '"' || key[i] == '\\')
+                    printable = false;
+            if (printable)
+                snprintf(shown, sizeof(shown), "%s", key);
+            else
+                snprintf(shown, sizeof(shown), "(field %zu bytes long)", klen);
+            return fail_at(p, shown, "unknown field");
+        }
+    }
+    return 0;
+}
+
+int nn_intent_valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > 63)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.')))
+            return 0;
+    }
+    return 1;
+}
+
+/* --- typed getters: each names the field it complains about -------------- */
+
+static int get_string(parser *p, json_t *obj, const char *key, bool required, const char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return fail_at(p, key, "is required");
+        return 0;
+    }
+    if (!json_is_string(v))
+        return fail_at(p, key, "must be a string, not %s", json_kind(v));
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v))
+        return fail_at(p, key, "contains a NUL character");
+    *out = s;
+    return 0;
+}
+
+static int get_name(parser *p, json_t *obj, const char *key, bool required, const char **out)
+{
+    int r = get_string(p, obj, key, required, out);
+    if (r || !*out)
+        return r;
+    if (!nn_intent_valid_name(*out))
+        return fail_at(p, key,
+                       "\"%.63s\" is not a valid name (1-63 of A-Z a-z 0-9 . _ -, starting with a "
+                       "letter or digit)",
+                       *out);
+    return 0;
+}
+
+static int get_bool(parser *p, json_t *obj, const char *key, bool dflt, bool *out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = dflt;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return fail_at(p, key, "must be true or false, not %s", json_kind(v));
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int get_int(parser *p, json_t *obj, const char *key, bool required, int64_t lo, int64_t hi,
+                   int64_t dflt, int64_t *out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = dflt;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return fail_at(p, key, "is required");
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return fail_at(p, key, "must be an integer, not %s", json_kind(v));
+    json_int_t i = json_integer_value(v);
+    if (i < lo || i > hi)
+        return fail_at(p, key, "%lld is out of range (%lld-%lld)", (long long)i, (long long)lo,
+                       (long long)hi);
+    *out = i;
+    return 0;
+}
+
+static int get_port(parser *p, json_t *obj, const char *key, bool required, uint16_t dflt,
+                    uint16_t *out)
+{
+    int64_t v;
+    int r = get_int(p, obj, key, required, 1, 65535, dflt, &v);
+    *out = (uint16_t)v;
+    return r;
+}
+
+/* Maps a string field onto one of names[] (NULL-terminated); index into *out. */
+static int get_enum(parser *p, json_t *obj, const char *key, const char *const *names, int dflt,
+                    int *out)
+{
+    const char *s;
+    int r = get_string(p, obj, key, false, &s);
+    *out = dflt;
+    if (r || !s)
+        return r;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    char choices[256] = "";
+    for (int i = 0; names[i]; i++) {
+        strncat(choices, i ? ", " : "", sizeof(choices) - strlen(choices) - 1);
+        strncat(choices, names[i], sizeof(choices) - strlen(choices) - 1);
+    }
+    return fail_at(p, key, "\"%.40s\" is not one of: %s", s, choices);
+}
+
+static int get_prefix(parser *p, json_t *obj, const char *key, bool required, int family,
+                      int exact_len, nn_prefix *out, bool *present)
+{
+    const char *s, *why;
+    int r = get_string(p, obj, key, required, &s);
+    *present = false;
+    if (r || !s)
+        return r;
+    if (nn_prefix_parse(s, true, false, out, &why) != 0)
+        return fail_at(p, key, "\"%.60s\" %s", s, why);
+    if (family && out->family != family)
+        return fail_at(p, key, "\"%.60s\" must be an IPv%d prefix", s, family);
+    if (exact_len >= 0 && out->len != exact_len)
+        return fail_at(p, key, "\"%.60s\" must be a /%d", s, exact_len);
+    *present = true;
+    return 0;
+}
+
+/* Gets an array (absent = empty). */
+static int get_array(parser *p, json_t *obj, const char *key, bool required, json_t **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return fail_at(p, key, "is required");
+        return 0;
+    }
+    if (!json_is_array(v))
+        return fail_at(p, key, "must be an array, not %s", json_kind(v));
+    *out = v;
+    return 0;
+}
+
+static int expect_object(parser *p, json_t *v)
+{
+    if (!json_is_object(v))
+        return fail(p, "must be an object, not %s", json_kind(v));
+    return 0;
+}
+
+/* "host:port", "[v6]:port" or "dns.name:port" as WireGuard accepts it. */
+static int check_endpoint(const char *s, const char **why)
+{
+    const char *colon = strrchr(s, ':');
+    *why = "must be HOST:PORT (an IPv4 address, [IPv6] or DNS name, and a port 1-65535)";
+    if (!colon || colon == s || colon[1] == '\0' || strlen(colon + 1) > 5)
+        return -EINVAL;
+    unsigned port = 0;
+    for (const char *c = colon + 1; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return -EINVAL;
+        port = port * 10 + (unsigned)(*c - '0');
+    }
+    if (port < 1 || port > 65535 || colon[1] == '0')
+        return -EINVAL;
+    size_t hlen = (size_t)(colon - s);
+    char host[256];
+    if (hlen >= sizeof(host))
+        return -EINVAL;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    nn_prefix a;
+    if (host[0] == '[') {
+        if (hlen < 3 || host[hlen - 1] != ']')
+            return -EINVAL;
+        host[hlen - 1] = '\0';
+        if (nn_addr_parse(host + 1, &a) != 0 || a.family != NN_AF_INET6)
+            return -EINVAL;
+        return 0;
+    }
+    if (nn_addr_parse(host, &a) == 0)
+        return a.family == NN_AF_INET4 ? 0 : -EINVAL; /* bare v6 needs brackets */
+    /* DNS name: labels of [A-Za-z0-9-], 1-63 long, not starting/ending with '-'. */
+    if (hlen > 253)
+        return -EINVAL;
+    size_t label = 0;
+    bool all_digits_dots = true;
+    for (size_t i = 0; i <= hlen; i++) {
+        char c = host[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0 || host[i - 1] == '-')
+                return -EINVAL;
+            label = 0;
+            continue;
+        }
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-';
+        if (!ok || (label == 0 && c == '-') || ++label > 63)
+            return -EINVAL;
+        if (!(c >= '0' && c <= '9'))
+            all_digits_dots = false;
+    }
+    if (all_digits_dots)
+        return -EINVAL; /* "1.2.3" is a mistyped address, not a host name */
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_prefix(const void *a, const void *b)
+{
+    return nn_prefix_cmp(a, b);
+}
+
+/* --- members (peers and devices) ----------------------------------------- */
+
+static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network *net,
+                        nn_member *m)
+{
+    static const char *const peer_fields[] = {
+        "name", "public_key", "publicly_reachable", "endpoint", "lan_subnets", "tags",
+        "host", "listen_port", "ipv4", "description", NULL};
+    static const char *const device_fields[] = {"name", "public_key", "tags", "ipv4",
+                                                "owner", "description", NULL};
+    int r;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, is_device ? device_fields : peer_fields)))
+        return r;
+    m->is_device = is_device;
+    const char *s, *why;
+    if ((r = get_name(p, obj, "name", true, &m->name)))
+        return r;
+    if ((r = get_string(p, obj, "public_key", true, &s)))
+        return r;
+    if (nn_key_from_base64(s, &m->public_key, &why) != 0)
+        return fail_at(p, "public_key", "%s", why);
+    nn_key_to_base64(&m->public_key, m->public_key_b64);
+    if ((r = get_string(p, obj, "description", false, &s)))
+        return r;
+    if (is_device) {
+        if ((r = get_string(p, obj, "owner", false, &s)))
+            return r;
+    } else {
+        if ((r = get_bool(p, obj, "publicly_reachable", false, &m->publicly_reachable)))
+            return r;
+        if ((r = get_string(p, obj, "endpoint", false, &m->endpoint)))
+            return r;
+        if (m->endpoint && check_endpoint(m->endpoint, &why) != 0)
+            return fail_at(p, "endpoint", "\"%.80s\" %s", m->endpoint, why);
+        if ((r = get_name(p, obj, "host", false, &m->host)))
+            return r;
+        int64_t lp;
+        if ((r = get_int(p, obj, "listen_port", false, 1, 65535, 0, &lp)))
+            return r;
+        m->listen_port = (uint16_t)lp;
+        json_t *lans;
+        if ((r = get_array(p, obj, "lan_subnets", false, &lans)))
+            return r;
+        if (lans && json_array_size(lans)) {
+            m->nlan = json_array_size(lans);
+            m->lan_subnets = calloc(m->nlan, sizeof(nn_prefix));
+            if (!m->lan_subnets)
+                return -ENOMEM;
+            size_t k = push_key(p, "lan_subnets");
+            for (size_t i = 0; i < m->nlan; i++) {
+                json_t *v = json_array_get(lans, i);
+                size_t k2 = push_index(p, i);
+                if (!json_is_string(v))
+                    return fail(p, "must be a CIDR string, not %s", json_kind(v));
+                if (nn_prefix_parse(json_string_value(v), true, false, &m->lan_subnets[i], &why))
+                    return fail(p, "\"%.60s\" %s", json_string_value(v), why);
+                if (m->lan_subnets[i].len == 0)
+                    return fail(p, "a default route is not a LAN subnet (exit gateways "
+                                   "are configured through routing policy)");
+                if (net->has_ipv4 && nn_prefix_overlaps(&m->lan_subnets[i], &net->ipv4_cidr))
+                    return fail(p, "\"%.60s\" overlaps the network's ipv4_cidr",
+                                json_string_value(v));
+                pop(p, k2);
+            }
+            qsort(m->lan_subnets, m->nlan, sizeof(nn_prefix), cmp_prefix);
+            for (size_t i = 1; i < m->nlan; i++)
+                if (nn_prefix_cmp(&m->lan_subnets[i - 1], &m->lan_subnets[i]) == 0)
+                    return fail(p, "lists the same subnet twice");
+            pop(p, k);
+        }
+    }
+    if (!m->host)
+        m->host = m->name;
+    json_t *tags;
+    if ((r = get_array(p, obj, "tags", false, &tags)))
+        return r;
+    if (tags && json_array_size(tags)) {
+        m->ntags = json_array_size(tags);
+        m->tags = calloc(m->ntags, sizeof(char *));
+        if (!m->tags)
+            return -ENOMEM;
+        size_t k = push_key(p, "tags");
+        for (size_t i = 0; i < m->ntags; i++) {
+            json_t *v = json_array_get(tags, i);
+            size_t k2 = push_index(p, i);
+            if (!json_is_string(v) || !nn_intent_valid_name(json_string_value(v)) ||
+                strlen(json_string_value(v)) != json_string_length(v))
+                return fail(p, "a tag must be a name (1-63 of A-Z a-z 0-9 . _ -)");
+            m->tags[i] = json_string_value(v);
+            pop(p, k2);
+        }
+        pop(p, k);
+        qsort(m->tags, m->ntags, sizeof(char *), cmp_str);
+        size_t w = 0; /* duplicates are harmless; fold them */
+        for (size_t i = 0; i < m->ntags; i++)
+            if (w == 0 || strcmp(m->tags[w - 1], m->tags[i]) != 0)
+                m->tags[w++] = m->tags[i];
+        m->ntags = w;
+    }
+    if ((r = get_string(p, obj, "ipv4", false, &s)))
+        return r;
+    if (s) {
+        if (!net->has_ipv4)
+            return fail_at(p, "ipv4", "the network has no ipv4_cidr to take an address from");
+        if (nn_addr_parse(s, &m->ipv4_pin) != 0 || m->ipv4_pin.family != NN_AF_INET4)
+            return fail_at(p, "ipv4", "\"%.60s\" is not an IPv4 address", s);
+        if (!nn_prefix_contains(&net->ipv4_cidr, &m->ipv4_pin))
+            return fail_at(p, "ipv4", "%s is outside the network's ipv4_cidr", s);
+        /* The network and broadcast addresses are not usable host addresses. */
+        nn_prefix net_addr = net->ipv4_cidr, bcast = net->ipv4_cidr;
+        uint32_t hostmask = net->ipv4_cidr.len == 32 ? 0 : (0xffffffffu >> net->ipv4_cidr.len);
+        uint32_t base = ((uint32_t)bcast.addr[0] << 24) | ((uint32_t)bcast.addr[1] << 16) |
+                        ((uint32_t)bcast.addr[2] << 8) | bcast.addr[3];
+        base |= hostmask;
+        bcast.addr[0] = (uint8_t)(base >> 24);
+        bcast.addr[1] = (uint8_t)(base >> 16);
+        bcast.addr[2] = (uint8_t)(base >> 8);
+        bcast.addr[3] = (uint8_t)base;
+        if (memcmp(m->ipv4_pin.addr, net_addr.addr, 4) == 0 ||
+            memcmp(m->ipv4_pin.addr, bcast.addr, 4) == 0)
+            return fail_at(p, "ipv4", "%s is the network or broadcast address of the ipv4_cidr",
+                           s);
+        m->ipv4_pinned = true;
+    }
+    return 0;
+}
+
+/* --- firewall rules -------------------------------------------------------- */
+
+static int parse_selector(parser *p, json_t *obj, const char *key, nn_selector *sel)
+{
+    static const char *const fields[] = {"peer", "cidr", "tag", "all", NULL};
+    json_t *v = json_object_get(obj, key);
+    memset(sel, 0, sizeof(*sel));
+    sel->kind = NN_SEL_ALL;
+    if (!v || json_is_null(v))
+        return 0; /* absent = no constraint on this side */
+    size_t k = push_key(p, key);
+    int r;
+    if ((r = expect_object(p, v)) || (r = check_fields(p, v, fields)))
+        return r;
+    if (json_object_size(v) != 1)
+        return fail(p, "a selector has exactly one of \"peer\", \"cidr\", \"tag\", \"all\"");
+    const char *s, *why;
+    if (json_object_get(v, "peer")) {
+        sel->kind = NN_SEL_PEER;
+        if ((r = get_name(p, v, "peer", true, &sel->name)))
+            return r;
+    } else if (json_object_get(v, "tag")) {
+        sel->kind = NN_SEL_TAG;
+        if ((r = get_name(p, v, "tag", true, &sel->name)))
+            return r;
+    } else if (json_object_get(v, "cidr")) {
+        sel->kind = NN_SEL_CIDR;
+        if ((r = get_string(p, v, "cidr", true, &s)))
+            return r;
+        if (nn_prefix_parse(s, true, true, &sel->cidr, &why) != 0)
+            return fail_at(p, "cidr", "\"%.60s\" %s", s, why);
+    } else {
+        bool all;
+        if ((r = get_bool(p, v, "all", false, &all)))
+            return r;
+        if (!all)
+            return fail_at(p, "all", "must be true (leave the selector out to match anything)");
+        sel->kind = NN_SEL_ALL;
+    }
+    pop(p, k);
+    return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const nn_port_range *x = a, *y = b;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    return x->hi < y->hi ? -1 : x->hi > y->hi;
+}
+
+static int parse_ports(parser *p, json_t *arr, nn_fw_rule *rule)
+{
+    size_t n = json_array_size(arr);
+    if (n == 0)
+        return 0;
+    if (n > 1024)
+        return fail(p, "at most 1024 ports or ranges");
+    rule->ports = calloc(n, sizeof(nn_port_range));
+    if (!rule->ports)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        size_t k = push_index(p, i);
+        nn_port_range pr;
+        if (json_is_integer(v)) {
+            json_int_t x = json_integer_value(v);
+            if (x < 1 || x > 65535)
+                return fail(p, "%lld is not a port (1-65535)", (long long)x);
+            pr.lo = pr.hi = (uint16_t)x;
+        } else if (json_is_string(v)) {
+            unsigned lo, hi;
+            char tail;
+            if (sscanf(json_string_value(v), "%5u-%5u%c", &lo, &hi, &tail) != 2 || lo < 1 ||
+                hi > 65535 || lo > hi || strlen(json_string_value(v)) > 11)
+                return fail(p, "\"%.20s\" is not a port range \"LO-HI\" (1-65535, LO <= HI)",
+                            json_string_value(v));
+            pr.lo = (uint16_t)lo;
+            pr.hi = (uint16_t)hi;
+        } else {
+            return fail(p, "a port is an integer or a \"LO-HI\" string, not %s", json_kind(v));
+        }
+        rule->ports[i] = pr;
+        pop(p, k);
+    }
+    /* Sort and merge: nft rejects overlapping elements in one set, and the
+     * canonical form must not depend on how the operator listed them. */
+    qsort(rule->ports, n, sizeof(nn_port_range), cmp_range);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w && (uint32_t)rule->ports[w - 1].hi + 1 >= rule->ports[i].lo) {
+            if (rule->ports[i].hi > rule->ports[w - 1].hi)
+                rule->ports[w - 1].hi = rule->ports[i].hi;
+        } else {
+            rule->ports[w++] = rule->ports[i];
+        }
+    }
+    rule->nports = w;
+    return 0;
+}
+
+static const char *const proto_names[] = {"any", "tcp", "udp", "icmp", NULL};
+
+static int parse_rule(parser *p, json_t *obj, nn_fw_rule *rule)
+{
+    static const char *const fields[] = {"name", "position", "action", "protocol", "ports",
+                                         "source", "destination", "enabled", "description", NULL};
+    static const char *const actions[] = {"accept", "drop", "reject", NULL};
+    int r, e;
+    const char *s;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)))
+        return r;
+    if ((r = get_name(p, obj, "name", true, &rule->name)))
+        return r;
+    if ((r = get_string(p, obj, "description", false, &s)))
+        return r;
+    if ((r = get_int(p, obj, "position", false, 0, 1000000, 1000, &rule->position)))
+        return r;
+    if ((r = get_bool(p, obj, "enabled", true, &rule->enabled)))
+        return r;
+    if (!json_object_get(obj, "action"))
+        return fail_at(p, "action", "is required (accept, drop or reject)");
+    if ((r = get_enum(p, obj, "action", actions, 0, &e)))
+        return r;
+    rule->action = (nn_verdict)e;
+    if ((r = get_enum(p, obj, "protocol", proto_names, 0, &e)))
+        return r;
+    rule->protocol = (nn_proto)e;
+    json_t *ports;
+    if ((r = get_array(p, obj, "ports", false, &ports)))
+        return r;
+    if (ports && json_array_size(ports)) {
+        if (rule->protocol != NN_PROTO_TCP && rule->protocol != NN_PROTO_UDP)
+            return fail_at(p, "ports", "ports need \"protocol\": \"tcp\" or \"udp\"");
+        size_t k = push_key(p, "ports");
+        if ((r = parse_ports(p, ports, rule)))
+            return r;
+        pop(p, k);
+    }
+    if ((r = parse_selector(p, obj, "source", &rule->source)) ||
+        (r = parse_selector(p, obj, "destination", &rule->destination)))
+        return r;
+    return 0;
+}
+
+static int parse_mapping(parser *p, json_t *obj, nn_port_mapping *pm)
+{
+    static const char *const fields[] = {"name", "hub", "protocol", "external_port", "target",
+                                         "target_port", "enabled", "description", NULL};
+    static const char *const target_fields[] = {"peer", NULL};
+    int r, e;
+    const char *s;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)))
+        return r;
+    if ((r = get_name(p, obj, "name", true, &pm->name)) ||
+        (r = get_name(p, obj, "hub", true, &pm->hub_name)) ||
+        (r = get_string(p, obj, "description", false, &s)))
+        return r;
+    if ((r = get_enum(p, obj, "protocol", proto_names, 1, &e)))
+        return r;
+    if (e != NN_PROTO_TCP && e != NN_PROTO_UDP)
+        return fail_at(p, "protocol", "a port mapping is \"tcp\" or \"udp\"");
+    pm->protocol = (nn_proto)e;
+    if ((r = get_port(p, obj, "external_port", true, 0, &pm->external_port)))
+        return r;
+    if ((r = get_port(p, obj, "target_port", false, pm->external_port, &pm->target_port)))
+        return r;
+    if ((r = get_bool(p, obj, "enabled", true, &pm->enabled)))
+        return r;
+    json_t *t = json_object_get(obj, "target");
+    if (!t)
+        return fail_at(p, "target", "is required ({\"peer\": NAME})");
+    size_t k = push_key(p, "target");
+    if ((r = expect_object(p, t)) || (r = check_fields(p, t, target_fields)))
+        return r;
+    if ((r = get_name(p, t, "peer", true, &pm->target_peer)))
+        return r;
+    pop(p, k);
+    return 0;
+}
+
+/* --- containers ------------------------------------------------------------ */
+
+/* Parses each element of the array at key with fn into a calloc'd array. */
+typedef int (*elem_fn)(parser *p, json_t *obj, void *elem, void *ctx);
+
+static int parse_list(parser *p, json_t *obj, const char *key, bool required, size_t elem_size,
+                      elem_fn fn, void *ctx, void **out, size_t *count)
+{
+    json_t *arr;
+    int r;
+    *out = NULL;
+    *count = 0;
+    if ((r = get_array(p, obj, key, required, &arr)) || !arr)
+        return r;
+    size_t n = json_array_size(arr);
+    if (n == 0)
+        return 0;
+    char *items = calloc(n, elem_size);
+    if (!items)
+        return -ENOMEM;
+    *out = items;
+    *count = n; /* so a failure part-way still frees what was parsed */
+    size_t k = push_key(p, key);
+    for (size_t i = 0; i < n; i++) {
+        size_t k2 = push_index(p, i);
+        if ((r = fn(p, json_array_get(arr, i), items + i * elem_size, ctx)))
+            return r;
+        pop(p, k2);
+    }
+    pop(p, k);
+    return 0;
+}
+
+static int peer_elem(parser *p, json_t *o, void *e, void *ctx)
+{
+    return parse_member(p, o, false, ctx, e);
+}
+
+static int device_elem(parser *p, json_t *o, void *e, void *ctx)
+{
+    return parse_member(p, o, true, ctx, e);
+}
+
+static int rule_elem(parser *p, json_t *o, void *e, void *ctx)
+{
+    (void)ctx;
+    return parse_rule(p, o, e);
+}
+
+static int mapping_elem(parser *p, json_t *o, void *e, void *ctx)
+{
+    (void)ctx;
+    return parse_mapping(p, o, e);
+}
+
+static void set_doc_indexes(void *items, size_t n, size_t elem_size, size_t offset)
+{
+    for (size_t i = 0; i < n; i++)
+        *(size_t *)((char *)items + i * elem_size + offset) = i;
+}
+
+static int cmp_member(const void *a, const void *b)
+{
+    return strcmp(((const nn_member *)a)->name, ((const nn_member *)b)->name);
+}
+
+static int cmp_rule(const void *a, const void *b)
+{
+    const nn_fw_rule *x = a, *y = b;
+    if (x->position != y->position)
+        return x->position < y->position ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int cmp_mapping(const void *a, const void *b)
+{
+    return strcmp(((const nn_port_mapping *)a)->name, ((const nn_port_mapping *)b)->name);
+}
+
+/* Error path for element doc_index of list "key" under the network at np. */
+static int fail_item(parser *p, size_t np, const char *list, size_t idx, const char *field,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int fail_item(parser *p, size_t np, const char *list, size_t idx, const char *field,
+                     const char *fmt, ...)
+{
+    pop(p, np);
+    push_key(p, list);
+    push_index(p, idx);
+    if (field)
+        push_key(p, field);
+    if (p->err) {
+        snprintf(p->err->path, sizeof(p->err->path), "%s", p->path);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+static int cmp_ptr_name(const void *a, const void *b)
+{
+    return strcmp((*(const nn_member *const *)a)->name, (*(const nn_member *const *)b)->name);
+}
+
+static int cmp_ptr_key(const void *a, const void *b)
+{
+    return memcmp((*(const nn_member *const *)a)->public_key.bytes,
+                  (*(const nn_member *const *)b)->public_key.bytes, NN_KEY_LEN);
+}
+
+static int cmp_ptr_pin(const void *a, const void *b)
+{
+    const nn_member *x = *(const nn_member *const *)a, *y = *(const nn_member *const *)b;
+    if (x->ipv4_pinned != y->ipv4_pinned)
+        return x->ipv4_pinned ? -1 : 1;
+    return memcmp(x->ipv4_pin.addr, y->ipv4_pin.addr, 4);
+}
+
+static const char *member_list(const nn_member *m)
+{
+    return m->is_device ? "devices" : "peers";
+}
+
+/* Of two clashing members, the one to blame: the later one in the document. */
+static const nn_member *later_of(const nn_member *a, const nn_member *b)
+{
+    if (a->is_device != b->is_device)
+        return a->is_device ? a : b;
+    return a->doc_index > b->doc_index ? a : b;
+}
+
+/* A name in a network is one peer or one device, never both: selectors and
+ * the address plan address them in one namespace. Keys and pinned addresses
+ * must be unique too. O(n log n) in the number of members. */
+static int check_network_members(parser *p, nn_network *net, size_t np)
+{
+    size_t n = net->npeers + net->ndevices;
+    if (n < 2)
+        return 0;
+    const nn_member **s = malloc(n * sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    for (size_t i = 0; i < net->npeers; i++)
+        s[i] = &net->peers[i];
+    for (size_t i = 0; i < net->ndevices; i++)
+        s[net->npeers + i] = &net->devices[i];
+    int r = 0;
+    qsort(s, n, sizeof(*s), cmp_ptr_name);
+    for (size_t i = 1; i < n && !r; i++)
+        if (strcmp(s[i - 1]->name, s[i]->name) == 0) {
+            const nn_member *bad = later_of(s[i - 1], s[i]);
+            const nn_member *other = bad == s[i] ? s[i - 1] : s[i];
+            r = fail_item(p, np, member_list(bad), bad->doc_index, "name",
+                          "duplicate name \"%s\" (also %s[%zu])", bad->name, member_list(other),
+                          other->doc_index);
+        }
+    qsort(s, n, sizeof(*s), cmp_ptr_key);
+    for (size_t i = 1; i < n && !r; i++)
+        if (memcmp(s[i - 1]->public_key.bytes, s[i]->public_key.bytes, NN_KEY_LEN) == 0) {
+            const nn_member *bad = later_of(s[i - 1], s[i]);
+            const nn_member *other = bad == s[i] ? s[i - 1] : s[i];
+            r = fail_item(p, np, member_list(bad), bad->doc_index, "public_key",
+                          "the same public key is already used by \"%s\"", other->name);
+        }
+    qsort(s, n, sizeof(*s), cmp_ptr_pin);
+    for (size_t i = 1; i < n && !r; i++)
+        if (s[i - 1]->ipv4_pinned && s[i]->ipv4_pinned &&
+            memcmp(s[i - 1]->ipv4_pin.addr, s[i]->ipv4_pin.addr, 4) == 0) {
+            const nn_member *bad = later_of(s[i - 1], s[i]);
+            const nn_member *other = bad == s[i] ? s[i - 1] : s[i];
+            r = fail_item(p, np, member_list(bad), bad->doc_index, "ipv4",
+                          "address already pinned by \"%s\"", other->name);
+        }
+    free(s);
+    return r;
+}
+
+typedef struct lan_ref {
+    const nn_prefix *prefix;
+    const nn_member *owner;
+} lan_ref;
+
+static int cmp_lan_ref(const void *a, const void *b)
+{
+    return nn_prefix_cmp(((const lan_ref *)a)->prefix, ((const lan_ref *)b)->prefix);
+}
+
+/* Two peers cannot both serve one subnet: a hub's WireGuard would hand the
+ * prefix to whichever peer it configured last. Nested subnets are allowed
+ * (longest-prefix match decides), identical ones are not. */
+static int check_lan_subnets(parser *p, nn_network *net, size_t np)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < net->npeers; i++)
+        n += net->peers[i].nlan;
+    if (n < 2)
+        return 0;
+    lan_ref *refs = malloc(n * sizeof(*refs));
+    if (!refs)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < net->npeers; i++)
+        for (size_t j = 0; j < net->peers[i].nlan; j++)
+            refs[k++] = (lan_ref){&net->peers[i].lan_subnets[j], &net->peers[i]};
+    qsort(refs, n, sizeof(*refs), cmp_lan_ref);
+    int r = 0;
+    for (size_t i = 1; i < n && !r; i++)
+        if (nn_prefix_cmp(refs[i - 1].prefix, refs[i].prefix) == 0) {
+            const nn_member *bad = later_of(refs[i - 1].owner, refs[i].owner);
+            const nn_member *other = bad == refs[i].owner ? refs[i - 1].owner : refs[i].owner;
+            char buf[NN_PREFIX_STRLEN];
+            r = fail_item(p, np, "peers", bad->doc_index, "lan_subnets",
+                          "%s is already a LAN subnet of \"%s\"",
+                          nn_prefix_format(refs[i].prefix, true, buf), other->name);
+        }
+    free(refs);
+    return r;
+}
+
+typedef struct name_ref {
+    const char *name;
+    size_t doc_index;
+} name_ref;
+
+static int cmp_name_ref(const void *a, const void *b)
+{
+    const name_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    return x->doc_index < y->doc_index ? -1 : x->doc_index > y->doc_index;
+}
+
+/* Finds a duplicate name among n structs whose first field is the name and
+ * which carry their document index at index_offset. On a duplicate, sets
+ * *bad / *first to the document indexes and returns 1. O(n log n). */
+static int find_duplicate(const void *items, size_t n, size_t size, size_t index_offset,
+                          size_t *bad, size_t *first, const char **name)
+{
+    if (n < 2)
+        return 0;
+    name_ref *refs = malloc(n * sizeof(*refs));
+    if (!refs)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        const char *item = (const char *)items + i * size;
+        refs[i].name = *(const char *const *)item;
+        refs[i].doc_index = *(const size_t *)(item + index_offset);
+    }
+    qsort(refs, n, sizeof(*refs), cmp_name_ref);
+    int found = 0;
+    for (size_t i = 1; i < n && !found; i++)
+        if (strcmp(refs[i - 1].name, refs[i].name) == 0) {
+            *first = refs[i - 1].doc_index;
+            *bad = refs[i].doc_index;
+            *name = refs[i].name;
+            found = 1;
+        }
+    free(refs);
+    return found;
+}
+
+static int check_rules(parser *p, nn_network *net, size_t np)
+{
+    size_t bad, first;
+    const char *name;
+    if (find_duplicate(net->rules, net->nrules, sizeof(nn_fw_rule), offsetof(nn_fw_rule, doc_index),
+                       &bad, &first, &name))
+        return fail_item(p, np, "firewall_rules", bad, "name",
+                         "duplicate name \"%s\" (also firewall_rules[%zu])", name, first);
+    for (size_t i = 0; i < net->nrules; i++) {
+        nn_fw_rule *rule = &net->rules[i];
+        nn_selector *sides[2] = {&rule->source, &rule->destination};
+        static const char *const side_fields[2] = {"source.peer", "destination.peer"};
+        for (int s = 0; s < 2; s++) {
+            if (sides[s]->kind != NN_SEL_PEER)
+                continue;
+            sides[s]->member = nn_network_find_member(net, sides[s]->name);
+            if (!sides[s]->member)
+                return fail_item(p, np, "firewall_rules", rule->doc_index, side_fields[s],
+                                 "no peer or device named \"%s\" in this network",
+                                 sides[s]->name);
+        }
+    }
+    return 0;
+}
+
+static int cmp_mapping_port(const void *a, const void *b)
+{
+    const nn_port_mapping *x = *(const nn_port_mapping *const *)a;
+    const nn_port_mapping *y = *(const nn_port_mapping *const *)b;
+    int c = strcmp(x->hub_name, y->hub_name);
+    if (c)
+        return c;
+    if (x->protocol != y->protocol)
+        return x->protocol < y->protocol ? -1 : 1;
+    if (x->external_port != y->external_port)
+        return x->external_port < y->external_port ? -1 : 1;
+    return x->doc_index < y->doc_index ? -1 : x->doc_index > y->doc_index;
+}
+
+static int check_mappings(parser *p, nn_network *net, size_t np)
+{
+    size_t bad, first;
+    const char *name;
+    if (find_duplicate(net->mappings, net->nmappings, sizeof(nn_port_mapping),
+                       offsetof(nn_port_mapping, doc_index), &bad, &first, &name))
+        return fail_item(p, np, "port_mappings", bad, "name",
+                         "duplicate name \"%s\" (also port_mappings[%zu])", name, first);
+    for (size_t i = 0; i < net->nmappings; i++) {
+        nn_port_mapping *pm = &net->mappings[i];
+        pm->hub = nn_network_find_peer(net, pm->hub_name);
+        if (!pm->hub)
+            return fail_item(p, np, "port_mappings", pm->doc_index, "hub",
+                             "no peer named \"%s\" in this network", pm->hub_name);
+        uint16_t wg_port = pm->hub->listen_port ? pm->hub->listen_port : net->listen_port;
+        if (pm->protocol == NN_PROTO_UDP && pm->external_port == wg_port)
+            return fail_item(p, np, "port_mappings", pm->doc_index, "external_port",
+                             "UDP %u is the hub's WireGuard listen port", wg_port);
+    }
+    if (net->nmappings < 2)
+        return 0;
+    const nn_port_mapping **s = malloc(net->nmappings * sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    for (size_t i = 0; i < net->nmappings; i++)
+        s[i] = &net->mappings[i];
+    qsort(s, net->nmappings, sizeof(*s), cmp_mapping_port);
+    int r = 0;
+    for (size_t i = 1; i < net->nmappings && !r; i++)
+        if (strcmp(s[i - 1]->hub_name, s[i]->hub_name) == 0 &&
+            s[i - 1]->protocol == s[i]->protocol &&
+            s[i - 1]->external_port == s[i]->external_port && s[i - 1]->enabled &&
+            s[i]->enabled)
+            r = fail_item(p, np, "port_mappings", s[i]->doc_index, "external_port",
+                          "%s %u on \"%s\" is already mapped by \"%s\"",
+                          s[i]->protocol == NN_PROTO_TCP ? "TCP" : "UDP", s[i]->external_port,
+                          s[i]->hub_name, s[i - 1]->name);
+    free(s);
+    return r;
+}
+
+static const char *const topology_names[] = {"hub_and_spoke", "full_mesh", NULL};
+static const char *const routing_names[] = {"static", "ibgp", NULL};
+static const char *const policy_names[] = {"accept", "drop", NULL};
+
+static int parse_network(parser *p, json_t *obj, nn_network *net, void *ws_ctx)
+{
+    static const char *const fields[] = {
+        "name", "ipv4_cidr", "ipv6_prefix", "topology_strategy", "routing_mode",
+        "firewall_default_policy", "listen_port", "mtu", "peers", "devices", "firewall_rules",
+        "port_mappings", "description", NULL};
+    int r, e;
+    const char *s;
+    net->workspace = ws_ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)))
+        return r;
+    if ((r = get_name(p, obj, "name", true, &net->name)) ||
+        (r = get_string(p, obj, "description", false, &s)))
+        return r;
+    if ((r = get_prefix(p, obj, "ipv4_cidr", false, NN_AF_INET4, -1, &net->ipv4_cidr,
+                        &net->has_ipv4)))
+        return r;
+    if (net->has_ipv4 && (net->ipv4_cidr.len < 8 || net->ipv4_cidr.len > 30))
+        return fail_at(p, "ipv4_cidr", "must be between a /8 and a /30");
+    if ((r = get_prefix(p, obj, "ipv6_prefix", false, NN_AF_INET6, 64, &net->ipv6_pin,
+                        &net->ipv6_pinned)))
+        return r;
+    if ((r = get_enum(p, obj, "topology_strategy", topology_names, 0, &e)))
+        return r;
+    net->topology = (nn_topology)e;
+    if ((r = get_enum(p, obj, "routing_mode", routing_names, 0, &e)))
+        return r;
+    net->routing_mode = (nn_routing_mode)e;
+    if (net->routing_mode == NN_ROUTING_IBGP)
+        return fail_at(p, "routing_mode",
+                       "\"ibgp\" is not compiled by this version yet; use \"static\"");
+    if ((r = get_enum(p, obj, "firewall_default_policy", policy_names, 1, &e)))
+        return r;
+    net->default_policy = e == 0 ? NN_VERDICT_ACCEPT : NN_VERDICT_DROP;
+    if ((r = get_port(p, obj, "listen_port", false, 51820, &net->listen_port)))
+        return r;
+    int64_t mtu;
+    if ((r = get_int(p, obj, "mtu", false, 1280, 9000, 1420, &mtu)))
+        return r;
+    net->mtu = (uint16_t)mtu;
+    size_t np = p->pathlen;
+    void *items;
+    if ((r = parse_list(p, obj, "peers", false, sizeof(nn_member), peer_elem, net, &items,
+                        &net->npeers)))
+        goto keep;
+    net->peers = items;
+    if ((r = parse_list(p, obj, "devices", false, sizeof(nn_member), device_elem, net, &items,
+                        &net->ndevices)))
+        goto keep_devices;
+    net->devices = items;
+    if ((r = parse_list(p, obj, "firewall_rules", false, sizeof(nn_fw_rule), rule_elem, net, &items,
+                        &net->nrules)))
+        goto keep_rules;
+    net->rules = items;
+    if ((r = parse_list(p, obj, "port_mappings", false, sizeof(nn_port_mapping), mapping_elem, net,
+                        &items, &net->nmappings)))
+        goto keep_mappings;
+    net->mappings = items;
+    set_doc_indexes(net->peers, net->npeers, sizeof(nn_member), offsetof(nn_member, doc_index));
+    set_doc_indexes(net->devices, net->ndevices, sizeof(nn_member), offsetof(nn_member, doc_index));
+    set_doc_indexes(net->rules, net->nrules, sizeof(nn_fw_rule), offsetof(nn_fw_rule, doc_index));
+    set_doc_indexes(net->mappings, net->nmappings, sizeof(nn_port_mapping),
+                    offsetof(nn_port_mapping, doc_index));
+    /* Sort first, then resolve references: pointers stay valid after this. */
+    if (net->npeers)
+        qsort(net->peers, net->npeers, sizeof(nn_member), cmp_member);
+    if (net->ndevices)
+        qsort(net->devices, net->ndevices, sizeof(nn_member), cmp_member);
+    if (net->nrules)
+        qsort(net->rules, net->nrules, sizeof(nn_fw_rule), cmp_rule);
+    if (net->nmappings)
+        qsort(net->mappings, net->nmappings, sizeof(nn_port_mapping), cmp_mapping);
+    if ((r = check_network_members(p, net, np)) || (r = check_lan_subnets(p, net, np)) ||
+        (r = check_rules(p, net, np)) || (r = check_mappings(p, net, np)))
+        return r;
+    pop(p, np);
+    return 0;
+
+    /* parse_list leaves a partial array on failure; adopt it so it is freed. */
+keep:
+    net->peers = items;
+    return r;
+keep_devices:
+    net->devices = items;
+    return r;
+keep_rules:
+    net->rules = items;
+    return r;
+keep_mappings:
+    net->mappings = items;
+    return r;
+}
+
+static int network_elem(parser *p, json_t *o, void *e, void *ctx)
+{
+    return parse_network(p, o, e, ctx);
+}
+
+static int cmp_network(const void *a, const void *b)
+{
+    return strcmp(((const nn_network *)a)->name, ((const nn_network *)b)->name);
+}
+
+static int cmp_workspace(const void *a, const void *b)
+{
+    return strcmp(((const nn_workspace *)a)->name, ((const nn_workspace *)b)->name);
+}
+
+static int parse_workspace(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name", "ipv6_prefix", "bgp", "networks", "description",
+                                         NULL};
+    static const char *const bgp_fields[] = {"enabled", "as_number", NULL};
+    nn_workspace *ws = elem;
+    int r;
+    const char *s;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)))
+        return r;
+    if ((r = get_name(p, obj, "name", true, &ws->name)) ||
+        (r = get_string(p, obj, "description", false, &s)))
+        return r;
+    if ((r = get_prefix(p, obj, "ipv6_prefix", false, NN_AF_INET6, 48, &ws->ipv6_pin,
+                        &ws->ipv6_pinned)))
+        return r;
+    json_t *bgp = json_object_get(obj, "bgp");
+    if (bgp && !json_is_null(bgp)) {
+        size_t k = push_key(p, "bgp");
+        int64_t as;
+        if ((r = expect_object(p, bgp)) || (r = check_fields(p, bgp, bgp_fields)) ||
+            (r = get_bool(p, bgp, "enabled", false, &ws->bgp_enabled)))
+            return r;
+        /* RFC 6996 4-byte private range; issue 3 derives one when absent. */
+        if ((r = get_int(p, bgp, "as_number", false, 4200000000LL, 4294967294LL, 0, &as)))
+            return r;
+        ws->bgp_as_number = (uint32_t)as;
+        pop(p, k);
+    }
+    void *items;
+    r = parse_list(p, obj, "networks", false, sizeof(nn_network), network_elem, ws, &items,
+                   &ws->nnetworks);
+    ws->networks = items;
+    if (r)
+        return r;
+    set_doc_indexes(ws->networks, ws->nnetworks, sizeof(nn_network),
+                    offsetof(nn_network, doc_index));
+    if (ws->nnetworks)
+        qsort(ws->networks, ws->nnetworks, sizeof(nn_network), cmp_network);
+    size_t bad, first;
+    const char *name;
+    if (find_duplicate(ws->networks, ws->nnetworks, sizeof(nn_network),
+                       offsetof(nn_network, doc_index), &bad, &first, &name)) {
+        size_t k = push_key(p, "networks");
+        push_index(p, bad);
+        r = fail_at(p, "name", "duplicate name \"%s\" (also networks[%zu])", name, first);
+        pop(p, k);
+        return r;
+    }
+    /* Sorting moved the networks: fix their back-pointers' view of it. */
+    for (size_t i = 0; i < ws->nnetworks; i++)
+        ws->networks[i].workspace = ws;
+    return 0;
+}
+
+static int parse_doc(parser *p, json_t *root, nn_doc *doc)
+{
+    static const char *const fields[] = {"version", "ula_prefix", "workspaces", "description",
+                                         NULL};
+    int r;
+    const char *s;
+    if ((r = expect_object(p, root)) || (r = check_fields(p, root, fields)))
+        return r;
+    int64_t version;
+    if ((r = get_int(p, root, "version", false, 1, 1, 1, &version)) ||
+        (r = get_string(p, root, "description", false, &s)))
+        return r;
+    if ((r = get_prefix(p, root, "ula_prefix", false, NN_AF_INET6, 40, &doc->ula_pin,
+                        &doc->ula_pinned)))
+        return r;
+    if (doc->ula_pinned && doc->ula_pin.addr[0] != 0xfd)
+        return fail_at(p, "ula_prefix", "must be a unique local prefix inside fd00::/8");
+    void *items;
+    r = parse_list(p, root, "workspaces", true, sizeof(nn_workspace), parse_workspace, NULL, &items,
+                   &doc->nworkspaces);
+    doc->workspaces = items;
+    if (r)
+        return r;
+    set_doc_indexes(doc->workspaces, doc->nworkspaces, sizeof(nn_workspace),
+                    offsetof(nn_workspace, doc_index));
+    if (doc->nworkspaces)
+        qsort(doc->workspaces, doc->nworkspaces, sizeof(nn_workspace), cmp_workspace);
+    size_t bad, first;
+    const char *name;
+    if (find_duplicate(doc->workspaces, doc->nworkspaces, sizeof(nn_workspace),
+                       offsetof(nn_workspace, doc_index), &bad, &first, &name)) {
+        push_key(p, "workspaces");
+        push_index(p, bad);
+        return fail_at(p, "name", "duplicate name \"%s\" (also workspaces[%zu])", name, first);
+    }
+    for (size_t w = 0; w < doc->nworkspaces; w++)
+        for (size_t n = 0; n < doc->workspaces[w].nnetworks; n++)
+            doc->workspaces[w].networks[n].workspace = &doc->workspaces[w];
+    return 0;
+}
+
+int nn_intent_parse(const char *data, size_t len, nn_doc **out, nn_error *err)
+{
+    *out = NULL;
+    if (len > NN_INTENT_MAX_BYTES) {
+        nn_error_set(err, "(document)", "larger than %u bytes", NN_INTENT_MAX_BYTES);
+        return -E2BIG;
+    }
+    json_error_t jerr;
+    /* Duplicate keys would let two tools read one document differently. */
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        char where[64];
+        snprintf(where, sizeof(where), "line %d, column %d", jerr.line, jerr.column);
+        nn_error_set(err, where, "invalid JSON: %s", jerr.text);
+        return -EINVAL;
+    }
+    nn_doc *doc = calloc(1, sizeof(*doc));
+    if (!doc) {
+        json_decref(root);
+        return -ENOMEM;
+    }
+    doc->json_root = root;
+    parser p = {.err = err};
+    int r = parse_doc(&p, root, doc);
+    if (r) {
+        if (r == -ENOMEM)
+            nn_error_set(err, "(document)", "out of memory");
+        nn_doc_free(doc);
+        return r;
+    }
+    *out = doc;
+    return 0;
+}
