@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# End to end in network namespaces: compile a 1-hub / 3-spoke intent, bring
+# up one namespace per peer on a shared underlay bridge plus an outside
+# client, run wireguard-go per peer, apply each envelope with wg, ip and nft
+# (as an agent would), and prove with real packets:
+#   spoke -> spoke ping through the hub (IPv4 and IPv6 overlay)
+#   an allowed TCP flow connects; flows no rule allows are dropped
+#   a port mapping on the hub reaches its target from outside
+# The envelopes all name the same interface; wireguard-go's UAPI sockets are
+# shared across namespaces, so each namespace gets a unique name and the
+# ruleset text is rewritten to it -- the only change made to an envelope.
+set -euo pipefail
+CTL=${1:?usage: hub_spoke.sh NANAMICTL}
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../judges/lib.sh"
+require_root wireguard-go wg ip nft jq nc ping
+export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
+umask 077
+TMP=$(mktemp -d)
+trap 'netns_cleanup; rm -rf "$TMP"' EXIT
+fails=0 passes=0
+ok() { passes=$((passes + 1)); echo "ok: $*"; }
+bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
+
+PEERS=(hub-1 ops-1 db-1 web-1)
+declare -A NS UNDERLAY IFACE
+UNDERLAY=([hub-1]=192.0.2.10 [ops-1]=192.0.2.11 [db-1]=192.0.2.12 [web-1]=192.0.2.13)
+BR="nne-$RUN_ID-u"
+OUT="nne-$RUN_ID-out"
+
+# --- underlay: a bridge in its own namespace, a veth per host -----------
+netns_add "$BR"
+ip -n "$BR" link add br0 type bridge
+ip -n "$BR" link set br0 up
+i=0
+attach() { # attach NS ADDR
+  local port="p$i"; i=$((i + 1))
+  ip -n "$BR" link add "$port" type veth peer name eth0 netns "$1"
+  ip -n "$BR" link set "$port" master br0 up
+  ip -n "$1" addr add "$2/24" dev eth0
+  ip -n "$1" link set eth0 up
+}
+for p in "${PEERS[@]}"; do
+  NS[$p]="nne-$RUN_ID-$p"
+  IFACE[$p]="nne$RUN_ID$i"
+  netns_add "${NS[$p]}"
+  attach "${NS[$p]}" "${UNDERLAY[$p]}"
+  wg genkey >"$TMP/$p.key"
+  wg pubkey <"$TMP/$p.key" >"$TMP/$p.pub"
+done
+netns_add "$OUT"
+attach "$OUT" 192.0.2.100
+
+# --- intent ----------------------------------------------------------------
+jq -n --arg hub "$(cat "$TMP/hub-1.pub")" --arg ops "$(cat "$TMP/ops-1.pub")" \
+      --arg db "$(cat "$TMP/db-1.pub")" --arg web "$(cat "$TMP/web-1.pub")" '{
+  workspaces: [{ name: "e2e", networks: [{
+    name: "corp", ipv4_cidr: "10.99.0.0/24", firewall_default_policy: "drop",
+    peers: [
+      { name: "hub-1", public_key: $hub, publicly_reachable: true, endpoint: "192.0.2.10:51820", ipv4: "10.99.0.1" },
+      { name: "ops-1", public_key: $ops, tags: ["ops"] },
+      { name: "db-1",  public_key: $db,  tags: ["db"] },
+      { name: "web-1", public_key: $web, tags: ["web"] }
+    ],
+    firewall_rules: [
+      { name: "icmp", position: 1, action: "accept", protocol: "icmp", source: {all: true}, destination: {all: true} },
+      { name: "ops-ssh", position: 10, action: "accept", protocol: "tcp", ports: [22],
+        source: {tag: "ops"}, destination: {peer: "db-1"} }
+    ],
+    port_mappings: [
+      { name: "db-ssh", hub: "hub-1", protocol: "tcp", external_port: 2222, target: {peer: "db-1"}, target_port: 22 }
+    ]
+  }]}]}' >"$TMP/intent.json"
+
+# --- apply every envelope -------------------------------------------------
+apply() { # apply PEER
+  local p=$1 ns=${NS[$1]} ifc=${IFACE[$1]} env="$TMP/$1.env.json"
+  "$CTL" compile -f "$TMP/intent.json" --peer "e2e/corp/$p" >"$env"
+  local name; name=$(jq -r .interface.name "$env")
+  ip netns exec "$ns" wireguard-go "$ifc" >/dev/null 2>&1
+  {
+    echo "[Interface]"
+    echo "PrivateKey = $(cat "$TMP/$p.key")"
+    echo "ListenPort = $(jq -r .interface.listen_port "$env")"
+    jq -r '.peers[] | "[Peer]\nPublicKey = \(.public_key)\nAllowedIPs = \(.allowed_ips | join(", "))"
+           + (if .endpoint then "\nEndpoint = \(.endpoint)" else "" end)
+           + (if .persistent_keepalive > 0 then "\nPersistentKeepalive = \(.persistent_keepalive)" else "" end)' "$env"
+  } >"$TMP/$p.wg.conf"
+  ip netns exec "$ns" wg setconf "$ifc" "$TMP/$p.wg.conf"
+  for a in $(jq -r '.interface.addresses[]' "$env"); do ip -n "$ns" addr add "$a" dev "$ifc"; done
+  ip -n "$ns" link set "$ifc" mtu "$(jq -r .interface.mtu "$env")" up
+  for r in $(jq -r '.interface.routes[]' "$env"); do ip -n "$ns" route add "$r" dev "$ifc"; done
+  jq -r '.firewall.ruleset, .nat.ruleset' "$env" | sed "s/\"$name\"/\"$ifc\"/g" >"$TMP/$p.nft"
+  ip netns exec "$ns" nft -f "$TMP/$p.nft"
+  if [[ $(jq -r .self.role "$env") == hub ]]; then
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  fi
+}
+for p in "${PEERS[@]}"; do apply "$p"; done
+addr4() { jq -r '.interface.addresses[] | select(contains("."))' "$TMP/$1.env.json" | cut -d/ -f1; }
+addr6() { jq -r '.interface.addresses[] | select(contains(":"))' "$TMP/$1.env.json" | cut -d/ -f1; }
+
+# Sanity: spokes have exactly the hub as peer; the hub has the three spokes.
+[[ $(ip netns exec "${NS[ops-1]}" wg show "${IFACE[ops-1]}" peers) == "$(cat "$TMP/hub-1.pub")" ]] \
+  && ok "spoke has only the hub as peer" || bad "spoke peers: $(ip netns exec "${NS[ops-1]}" wg show "${IFACE[ops-1]}" peers)"
+[[ $(ip netns exec "${NS[hub-1]}" wg show "${IFACE[hub-1]}" peers | wc -l) -eq 3 ]] \
+  && ok "hub has three peers" || bad "hub peer count"
+
+# --- packets ----------------------------------------------------------------
+# The first packets start the handshakes; allow up to 10 s for them.
+ping_until() { # ping_until NS ADDR
+  for _ in $(seq 1 20); do
+    ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  return 1
+}
+DB4=$(addr4 db-1); DB6=$(addr6 db-1)
+ping_until "${NS[ops-1]}" "$DB4" && ok "ping ops-1 -> db-1 ($DB4) through the hub" || bad "ping ops-1 -> db-1 over IPv4"
+ping_until "${NS[ops-1]}" "$DB6" && ok "ping ops-1 -> db-1 ($DB6) over the IPv6 overlay" || bad "ping ops-1 -> db-1 over IPv6"
+# The path really is via the hub: the spokes have no tunnel to each other.
+ip netns exec "${NS[ops-1]}" wg show "${IFACE[ops-1]}" endpoints | grep -q "192.0.2.10:51820" \
+  && ok "ops-1's only endpoint is the hub" || bad "ops-1 endpoints"
+
+# TCP listeners on db-1 (22 is allowed from ops, 23 by no rule).
+# (OpenBSD nc binds one address family per listener: one of each.)
+for port in 22 23; do
+  for fam in 4 6; do
+    ip netns exec "${NS[db-1]}" bash -c "while :; do echo db-1:$port | nc -$fam -N -l $port >/dev/null 2>&1; done" &
+  done
+done
+sleep 0.5
+tcp() { ip netns exec "$1" timeout 6 nc -w 3 "$2" "$3" </dev/null 2>/dev/null || true; }
+[[ $(tcp "${NS[ops-1]}" "$DB4" 22) == "db-1:22" ]] && ok "allowed flow ops-1 -> db-1:22 connects" || bad "ops-1 -> db-1:22 did not connect"
+[[ $(tcp "${NS[ops-1]}" "$DB6" 22) == "db-1:22" ]] && ok "allowed flow over IPv6 connects" || bad "ops-1 -> [db-1]:22 did not connect"
+[[ -z $(tcp "${NS[web-1]}" "$DB4" 22) ]] && ok "web-1 -> db-1:22 (no rule) is dropped" || bad "web-1 reached db-1:22"
+[[ -z $(tcp "${NS[ops-1]}" "$DB4" 23) ]] && ok "ops-1 -> db-1:23 (no rule) is dropped" || bad "ops-1 reached db-1:23"
+# Dropped, not refused: the hub's forward chain counted it under the default policy.
+ip netns exec "${NS[hub-1]}" nft list ruleset | grep -q 'drop comment "default policy"' \
+  && ok "hub enforces the default drop" || bad "hub has no default drop"
+
+# Port mapping: outside -> hub 192.0.2.10:2222 -> db-1:22.
+[[ $(tcp "$OUT" 192.0.2.10 2222) == "db-1:22" ]] && ok "port mapping hub:2222 reaches db-1:22 from outside" || bad "port mapping did not reach db-1"
+# And nothing else on the hub is forwarded: 2223 is not mapped.
+[[ -z $(tcp "$OUT" 192.0.2.10 2223) ]] && ok "an unmapped hub port reaches nothing" || bad "unmapped port answered"
+
+echo "$passes passed, $fails failed"
+[[ $fails -eq 0 ]]

@@ -1,0 +1,403 @@
+/* compile: properties of the envelopes -- byte stability under shuffled
+ * input, who sees whom, fail-closed firewall, NAT, no private keys. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "compile/compile.h"
+#include "testutil.h"
+
+/* A rich document: 2 workspaces x 2 networks, hubs, spokes with tags and
+ * LANs, devices, rules of every selector kind, port mappings. */
+static json_t *rich_doc(void)
+{
+    json_t *wss = json_array();
+    unsigned seed = 1;
+    for (int w = 0; w < 2; w++) {
+        json_t *nets = json_array();
+        for (int n = 0; n < 2; n++) {
+            json_t *peers = json_array(), *devices = json_array();
+            for (int i = 0; i < 24; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "node-%02d", i);
+                json_t *p = tu_peer(name, seed++, i < 2);
+                json_t *tags = json_array();
+                json_array_append_new(tags, json_string(i % 3 ? "app" : "ops"));
+                json_array_append_new(tags, json_string(i % 2 ? "odd" : "even"));
+                json_object_set_new(p, "tags", tags);
+                if (i % 4 == 1) {
+                    char lan[32];
+                    snprintf(lan, sizeof(lan), "192.168.%d.0/24", i);
+                    json_object_set_new(p, "lan_subnets", json_pack("[s]", lan));
+                }
+                json_array_append_new(peers, p);
+            }
+            for (int d = 0; d < 3; d++) {
+                char name[32];
+                snprintf(name, sizeof(name), "laptop-%d", d);
+                json_t *dev = json_pack("{s:s,s:s,s:[s]}", "name", name, "public_key",
+                                        tu_key(seed++), "tags", "ops");
+                json_array_append_new(devices, dev);
+            }
+            json_t *rules = json_pack(
+                "[{s:s,s:i,s:s,s:s},"
+                " {s:s,s:i,s:s,s:s,s:[i,s],s:{s:s},s:{s:s}},"
+                " {s:s,s:i,s:s,s:s,s:[i],s:{s:s},s:{s:s}},"
+                " {s:s,s:i,s:s,s:{s:s}}]",
+                "name", "icmp", "position", 1, "action", "accept", "protocol", "icmp",
+                "name", "ops-ssh", "position", 10, "action", "accept", "protocol", "tcp",
+                "ports", 22, "8000-8010", "source", "tag", "ops", "destination", "peer", "node-05",
+                "name", "lan", "position", 10, "action", "drop", "protocol", "udp", "ports", 53,
+                "source", "cidr", "192.168.0.0/16", "destination", "tag", "app",
+                "name", "typo", "position", 20, "action", "accept", "source", "tag", "nobody");
+            json_t *maps = json_pack(
+                "[{s:s,s:s,s:i,s:{s:s},s:i},{s:s,s:s,s:i,s:{s:s}}]", "name", "ssh", "hub",
+                "node-00", "external_port", 2222, "target", "peer", "node-05", "target_port", 22,
+                "name", "gone", "hub", "node-01", "external_port", 80, "target", "peer", "ghost");
+            char name[16];
+            snprintf(name, sizeof(name), "net%d", n);
+            json_t *net = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "name", name, "topology_strategy",
+                                    n ? "full_mesh" : "hub_and_spoke", "peers", peers, "devices",
+                                    devices, "firewall_rules", rules, "port_mappings", maps);
+            if (w == 0)
+                json_object_set_new(net, "ipv4_cidr", json_string(n ? "10.1.0.0/16" : "10.2.0.0/20"));
+            json_array_append_new(nets, net);
+        }
+        char name[16];
+        snprintf(name, sizeof(name), "ws%d", w);
+        json_array_append_new(wss, json_pack("{s:s,s:o}", "name", name, "networks", nets));
+    }
+    return json_pack("{s:o}", "workspaces", wss);
+}
+
+static unsigned long long rng_state = 88172645463325252ull;
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+/* Shuffles every array in the tree, in place. */
+static void shuffle_all(json_t *j)
+{
+    if (json_is_array(j)) {
+        size_t n = json_array_size(j);
+        for (size_t i = n; i > 1; i--) {
+            size_t k = rnd((unsigned)i);
+            json_t *a = json_incref(json_array_get(j, i - 1));
+            json_t *b = json_incref(json_array_get(j, k));
+            json_array_set_new(j, i - 1, b);
+            json_array_set_new(j, k, a);
+        }
+        for (size_t i = 0; i < n; i++)
+            shuffle_all(json_array_get(j, i));
+    } else if (json_is_object(j)) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v) shuffle_all(v);
+    }
+}
+
+static void test_shuffled_input_gives_identical_bytes(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *j = rich_doc();
+    nn_doc *doc = tu_load(j, &err);
+    assert_non_null(doc);
+    char *ref = tu_compile_all(doc);
+    assert_true(strlen(ref) > 10000);
+    nn_doc_free(doc);
+    for (int t = 0; t < 10; t++) {
+        shuffle_all(j);
+        doc = tu_load(j, &err);
+        assert_non_null(doc);
+        char *again = tu_compile_all(doc);
+        assert_string_equal(again, ref);
+        free(again);
+        nn_doc_free(doc);
+    }
+    free(ref);
+    json_decref(j);
+}
+
+static json_t *parse_json(const char *s)
+{
+    json_error_t e;
+    json_t *j = json_loads(s, 0, &e);
+    if (!j)
+        fail_msg("envelope is not JSON: %s", e.text);
+    return j;
+}
+
+static bool has_ip(json_t *entry, const char *ip)
+{
+    json_t *a = json_object_get(entry, "allowed_ips");
+    for (size_t i = 0; i < json_array_size(a); i++)
+        if (!strcmp(json_string_value(json_array_get(a, i)), ip))
+            return true;
+    return false;
+}
+
+static void test_envelopes_are_canonical_and_complete(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *j = rich_doc();
+    nn_doc *doc = tu_load(j, &err);
+    char *env = tu_envelope(doc, "ws0", "net0", "node-07");
+    json_t *e = parse_json(env);
+    char *again = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(again, env);
+    const char *keys[] = {"interface", "peers", "firewall", "nat", "bgp", "vips_held",
+                          "federation", "mc_envelope"};
+    for (size_t i = 0; i < 8; i++)
+        assert_non_null(json_object_get(e, keys[i]));
+    json_t *itf = json_object_get(e, "interface");
+    assert_true(strlen(json_string_value(json_object_get(itf, "name"))) <= 15);
+    assert_int_equal(json_array_size(json_object_get(itf, "addresses")), 2);
+    assert_false(json_is_true(json_object_get(json_object_get(e, "bgp"), "enabled")));
+    assert_null(strstr(env, "private"));
+    assert_null(strstr(env, "PrivateKey"));
+    free(again);
+    json_decref(e);
+    free(env);
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
+static void test_spokes_see_exactly_the_hubs(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *j = rich_doc();
+    nn_doc *doc = tu_load(j, &err);
+    const nn_network *net = &doc->workspaces[0].networks[0]; /* hub_and_spoke, 2 hubs */
+    char p64[NN_PREFIX_STRLEN];
+    nn_prefix_format(&net->prefix6, true, p64);
+    for (size_t i = 0; i < net->npeers; i++) {
+        const nn_member *m = &net->peers[i];
+        char *env = tu_envelope(doc, "ws0", "net0", m->name);
+        json_t *e = parse_json(env);
+        json_t *peers = json_object_get(e, "peers");
+        if (m->publicly_reachable) {
+            /* a hub sees every other peer and every device */
+            assert_int_equal(json_array_size(peers), net->npeers - 1 + net->ndevices);
+        } else {
+            assert_int_equal(json_array_size(peers), 2);
+            assert_string_equal(json_string_value(json_object_get(json_array_get(peers, 0), "name")),
+                                "node-00");
+            assert_string_equal(json_string_value(json_object_get(json_array_get(peers, 1), "name")),
+                                "node-01");
+            /* WireGuard gives a prefix to one peer: only the primary hub has the /64 */
+            assert_true(has_ip(json_array_get(peers, 0), p64));
+            assert_true(has_ip(json_array_get(peers, 0), "10.2.0.0/20"));
+            assert_false(has_ip(json_array_get(peers, 1), p64));
+            assert_int_equal(json_integer_value(json_object_get(json_array_get(peers, 0),
+                                                                "persistent_keepalive")),
+                             25);
+            /* a spoke's own LAN is never routed back into the tunnel */
+            for (size_t l = 0; l < m->nlan; l++) {
+                char lan[NN_PREFIX_STRLEN];
+                assert_false(has_ip(json_array_get(peers, 0),
+                                    nn_prefix_format(&m->lan_subnets[l], true, lan)));
+            }
+        }
+        json_decref(e);
+        free(env);
+    }
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
+static void test_full_mesh_gives_n_minus_one(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *peers = json_array();
+    for (int i = 0; i < 12; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "m%02d", i);
+        json_array_append_new(peers, tu_peer(name, (unsigned)i + 1, false));
+    }
+    json_t *j = tu_doc_one_network(json_pack("{s:s,s:o}", "topology_strategy", "full_mesh",
+                                             "peers", peers));
+    nn_doc *doc = tu_load(j, &err);
+    for (int i = 0; i < 12; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "m%02d", i);
+        char *env = tu_envelope(doc, "ws", "net", name);
+        json_t *e = parse_json(env);
+        json_t *list = json_object_get(e, "peers");
+        assert_int_equal(json_array_size(list), 11);
+        for (size_t k = 0; k < 11; k++) {
+            json_t *entry = json_array_get(list, k);
+            assert_string_not_equal(json_string_value(json_object_get(entry, "name")), name);
+            assert_int_equal(json_array_size(json_object_get(entry, "allowed_ips")), 1);
+        }
+        json_decref(e);
+        free(env);
+    }
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
+static void test_no_hubs_means_no_peers(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *j = tu_doc_one_network(
+        json_pack("{s:[o,o]}", "peers", tu_peer("a", 1, false), tu_peer("b", 2, false)));
+    nn_doc *doc = tu_load(j, &err);
+    char *env = tu_envelope(doc, "ws", "net", "a");
+    assert_non_null(strstr(env, "\"peers\":[]"));
+    free(env);
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
+/* A new tagless spoke touches only the hubs' envelopes and its own. */
+static void test_new_spoke_changes_only_hubs(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *j = rich_doc();
+    nn_doc *doc = tu_load(j, &err);
+    const nn_network *net = &doc->workspaces[0].networks[0];
+    char *before[32];
+    for (size_t i = 0; i < net->npeers; i++)
+        before[i] = tu_envelope(doc, "ws0", "net0", net->peers[i].name);
+    json_t *peers = json_object_get(
+        json_array_get(json_object_get(json_array_get(json_object_get(j, "workspaces"), 0),
+                                       "networks"),
+                       0),
+        "peers");
+    json_array_append_new(peers, tu_peer("zz-new", 3000, false));
+    nn_doc *doc2 = tu_load(j, &err);
+    for (size_t i = 0; i < net->npeers; i++) {
+        char *after = tu_envelope(doc2, "ws0", "net0", net->peers[i].name);
+        if (net->peers[i].publicly_reachable)
+            assert_string_not_equal(after, before[i]);
+        else
+            assert_string_equal(after, before[i]);
+        free(after);
+        free(before[i]);
+    }
+    nn_doc_free(doc2);
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
+static void test_firewall_fails_closed(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *j = rich_doc();
+    nn_doc *doc = tu_load(j, &err);
+    /* ws1 networks have no ipv4_cidr: peer selectors resolve only in IPv6 */
+    char *env = tu_envelope(doc, "ws1", "net0", "node-03");
+    json_t *e = parse_json(env);
+    json_t *fw = json_object_get(e, "firewall");
+    const char *rs = json_string_value(json_object_get(fw, "ruleset"));
+    /* the typo'd tag rule is reported and absent, never a wildcard */
+    json_t *dropped = json_object_get(fw, "dropped_rules");
+    assert_int_equal(json_array_size(dropped), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(dropped, 1), "name")),
+                        "typo");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(dropped, 1), "reason")),
+                           "\"nobody\" matches no peer"));
+    assert_null(strstr(rs, "rule typo"));
+    /* a v4 cidr source cannot meet v6-only destinations: dropped, not widened */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(dropped, 0), "name")),
+                        "lan");
+    assert_null(strstr(rs, "rule lan"));
+    assert_non_null(strstr(rs, "ip6 daddr"));
+    assert_null(strstr(rs, " ip saddr"));
+    assert_non_null(strstr(rs, "drop comment \"default policy\""));
+    json_decref(e);
+    free(env);
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
+static void test_nat_on_the_hub_only_and_skips_unresolvable(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *j = rich_doc();
+    nn_doc *doc = tu_load(j, &err);
+    char *hub0 = tu_envelope(doc, "ws0", "net0", "node-00");
+    char *hub1 = tu_envelope(doc, "ws0", "net0", "node-01");
+    char *spoke = tu_envelope(doc, "ws0", "net0", "node-05");
+    json_t *h0 = parse_json(hub0), *h1 = parse_json(hub1), *sp = parse_json(spoke);
+    const char *nat0 = json_string_value(json_object_get(json_object_get(h0, "nat"), "ruleset"));
+    assert_non_null(strstr(nat0, "tcp dport 2222 dnat ip to "));
+    assert_non_null(strstr(nat0, "masquerade"));
+    assert_int_equal(json_array_size(json_object_get(json_object_get(h0, "nat"), "skipped")), 0);
+    json_t *sk = json_object_get(json_object_get(h1, "nat"), "skipped");
+    assert_int_equal(json_array_size(sk), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sk, 0), "name")), "gone");
+    const char *natsp = json_string_value(json_object_get(json_object_get(sp, "nat"), "ruleset"));
+    assert_null(strstr(natsp, "dnat"));
+    assert_non_null(strstr(natsp, "flush chain inet nanami nat_"));
+    /* the target admits mapped traffic from the hub */
+    const char *fw = json_string_value(json_object_get(json_object_get(sp, "firewall"), "ruleset"));
+    assert_non_null(strstr(fw, "tcp dport 22 accept comment \"port-mapping ssh\""));
+    json_decref(h0);
+    json_decref(h1);
+    json_decref(sp);
+    free(hub0);
+    free(hub1);
+    free(spoke);
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
+static void test_device_config_has_placeholder_and_hubs(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *j = rich_doc();
+    nn_doc *doc = tu_load(j, &err);
+    const nn_network *net = &doc->workspaces[0].networks[0];
+    nn_net_plan *plan;
+    assert_int_equal(nn_compile_plan_new(net, &plan), 0);
+    nn_buf out = NN_BUF_INIT;
+    nn_compile_device_wgquick(plan, &net->devices[0], &out);
+    assert_non_null(strstr(out.data, "PrivateKey = <device private key>\n"));
+    assert_non_null(strstr(out.data, "# node-00\n"));
+    assert_non_null(strstr(out.data, "# node-01\n"));
+    assert_null(strstr(out.data, "# node-02\n"));
+    char a[NN_PREFIX_STRLEN];
+    assert_non_null(strstr(out.data, nn_prefix_format(&net->devices[0].addr6, true, a)));
+    nn_buf_free(&out);
+    nn_compile_plan_free(plan);
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shuffled_input_gives_identical_bytes),
+        cmocka_unit_test(test_envelopes_are_canonical_and_complete),
+        cmocka_unit_test(test_spokes_see_exactly_the_hubs),
+        cmocka_unit_test(test_full_mesh_gives_n_minus_one),
+        cmocka_unit_test(test_no_hubs_means_no_peers),
+        cmocka_unit_test(test_new_spoke_changes_only_hubs),
+        cmocka_unit_test(test_firewall_fails_closed),
+        cmocka_unit_test(test_nat_on_the_hub_only_and_skips_unresolvable),
+        cmocka_unit_test(test_device_config_has_placeholder_and_hubs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,108 @@
+#include "testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "alloc/alloc.h"
+#include "compile/compile.h"
+#include "model/intent.h"
+
+const char *tu_key(unsigned i)
+{
+    static char keys[4096][NN_KEY_B64_LEN + 1];
+    unsigned slot = i % 4096;
+    uint8_t raw[32];
+    for (int b = 0; b < 32; b++)
+        raw[b] = (uint8_t)((i * 2654435761u) >> (b % 4 * 8)) ^ (uint8_t)b ^ 0x5a;
+    raw[31] = (uint8_t)(i >> 8);
+    raw[30] = (uint8_t)i;
+    raw[29] = 0x77; /* never all-zero */
+    sodium_bin2base64(keys[slot], sizeof(keys[slot]), raw, 32, sodium_base64_VARIANT_ORIGINAL);
+    return keys[slot];
+}
+
+json_t *tu_peer(const char *name, unsigned seed, bool hub)
+{
+    json_t *p = json_pack("{s:s, s:s}", "name", name, "public_key", tu_key(seed));
+    if (hub) {
+        char ep[64];
+        snprintf(ep, sizeof(ep), "192.0.2.%u:51820", 1 + seed % 250);
+        json_object_set_new(p, "publicly_reachable", json_true());
+        json_object_set_new(p, "endpoint", json_string(ep));
+    }
+    return p;
+}
+
+json_t *tu_doc_one_network(json_t *network)
+{
+    if (!json_object_get(network, "name"))
+        json_object_set_new(network, "name", json_string("net"));
+    return json_pack("{s:[{s:s, s:[o]}]}", "workspaces", "name", "ws", "networks", network);
+}
+
+nn_doc *tu_load(json_t *doc_json, nn_error *err)
+{
+    char *text = json_dumps(doc_json, JSON_COMPACT);
+    nn_doc *doc = NULL;
+    int r = nn_intent_parse(text, strlen(text), &doc, err);
+    free(text);
+    if (r)
+        return NULL;
+    if (nn_alloc_assign(doc, err) != 0) {
+        nn_doc_free(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+void tu_expect_reject(const char *json_text, const char *path, const char *msg_part)
+{
+    nn_error err = {{0}, {0}};
+    nn_doc *doc = NULL;
+    int r = nn_intent_parse(json_text, strlen(json_text), &doc, &err);
+    if (r == 0) {
+        r = nn_alloc_assign(doc, &err);
+        nn_doc_free(doc);
+    }
+    if (r == 0)
+        fail_msg("accepted, expected rejection at %s: %s", path, json_text);
+    if (strcmp(err.path, path) != 0 || !strstr(err.msg, msg_part))
+        fail_msg("got \"%s: %s\", expected \"%s: ...%s...\"", err.path, err.msg, path, msg_part);
+}
+
+char *tu_envelope(const nn_doc *doc, const char *ws, const char *net, const char *peer)
+{
+    const nn_workspace *w = nn_doc_find_workspace(doc, ws);
+    assert_non_null(w);
+    const nn_network *n = nn_workspace_find_network(w, net);
+    assert_non_null(n);
+    const nn_member *m = nn_network_find_peer(n, peer);
+    assert_non_null(m);
+    nn_net_plan *plan;
+    assert_int_equal(nn_compile_plan_new(n, &plan), 0);
+    nn_buf out = NN_BUF_INIT;
+    nn_compile_for_peer(plan, m, &out);
+    nn_compile_plan_free(plan);
+    return nn_buf_steal(&out);
+}
+
+char *tu_compile_all(const nn_doc *doc)
+{
+    nn_buf out = NN_BUF_INIT;
+    for (size_t w = 0; w < doc->nworkspaces; w++)
+        for (size_t n = 0; n < doc->workspaces[w].nnetworks; n++) {
+            nn_net_plan *plan;
+            assert_int_equal(nn_compile_plan_new(&doc->workspaces[w].networks[n], &plan), 0);
+            nn_compile_for_network(plan, &out);
+            for (size_t d = 0; d < doc->workspaces[w].networks[n].ndevices; d++)
+                nn_compile_device_wgquick(plan, &doc->workspaces[w].networks[n].devices[d], &out);
+            nn_compile_plan_free(plan);
+        }
+    return nn_buf_steal(&out);
+}
