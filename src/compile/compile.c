@@ -123,6 +123,35 @@ static void render_entry(const nn_net_plan *plan, const nn_member *viewer, const
     free(ips);
 }
 
+static void render_route_list(const nn_net_plan *plan, const nn_member *viewer,
+                              bool primary_hub_view, nn_buf *out);
+
+/* The primary hub's entry for a viewer with LANs of its own (they must not
+ * point back into the tunnel): same shape as render_entry, AllowedIPs
+ * spliced from the cached route strings. */
+static void render_primary_entry(const nn_net_plan *plan, const nn_member *viewer,
+                                 const nn_peer_view *v, nn_buf *out)
+{
+    nn_jw w;
+    nn_jw_init(&w, out);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "allowed_ips");
+    nn_jw_raw(&w, "", 0);
+    render_route_list(plan, viewer, true, out);
+    nn_jw_key(&w, "endpoint");
+    if (v->peer->endpoint)
+        nn_jw_str(&w, v->peer->endpoint);
+    else
+        nn_jw_null(&w);
+    nn_jw_key(&w, "name");
+    nn_jw_str(&w, v->peer->name);
+    nn_jw_key(&w, "persistent_keepalive");
+    nn_jw_int(&w, v->keepalive);
+    nn_jw_key(&w, "public_key");
+    nn_jw_str(&w, v->peer->public_key_b64);
+    nn_jw_obj_end(&w);
+}
+
 static nn_frag frag_begin(nn_net_plan *plan)
 {
     return (nn_frag){plan->frags.len, 0};
@@ -134,17 +163,25 @@ static void frag_end(nn_net_plan *plan, nn_frag *f)
 }
 
 /* Routes into the interface for viewer: the network's prefixes and every
- * LAN served by someone else. */
-static void render_routes(const nn_net_plan *plan, const nn_member *viewer, nn_buf *out)
+ * LAN served by someone else. With primary_hub_view, the AllowedIPs the
+ * viewer gives its primary hub instead (also without the LANs of the other
+ * hubs, which carry their own). Spliced from the cached route strings:
+ * O(routes), no formatting. */
+static void render_route_list(const nn_net_plan *plan, const nn_member *viewer,
+                              bool primary_hub_view, nn_buf *out)
 {
-    char buf[NN_PREFIX_STRLEN];
-    nn_jw w;
-    nn_jw_init(&w, out);
-    nn_jw_arr_begin(&w);
-    for (size_t i = 0; i < plan->nroutes; i++)
-        if (!viewer || plan->routes[i].owner != viewer)
-            nn_jw_str(&w, nn_prefix_format(&plan->routes[i].prefix, true, buf));
-    nn_jw_arr_end(&w);
+    nn_buf_putc(out, '[');
+    bool first = true;
+    for (size_t i = 0; i < plan->nroutes; i++) {
+        const nn_member *o = plan->routes[i].owner;
+        if (o && (o == viewer || (primary_hub_view && nn_plan_is_secondary_hub(plan, o))))
+            continue;
+        if (!first)
+            nn_buf_putc(out, ',');
+        first = false;
+        nn_buf_append(out, plan->frags.data + plan->route_str[i].off, plan->route_str[i].len);
+    }
+    nn_buf_putc(out, ']');
 }
 
 static int build_routes(nn_net_plan *plan)
@@ -165,6 +202,92 @@ static int build_routes(nn_net_plan *plan)
             plan->routes[k++] = (nn_route_ref){net->peers[i].lan_subnets[j], &net->peers[i]};
     qsort(plan->routes, k, sizeof(nn_route_ref), cmp_route);
     plan->nroutes = k;
+    return 0;
+}
+
+/* Appends a fragment of plan->frags to plan->frags; the caller reserved. */
+static void copy_frag(nn_net_plan *plan, nn_frag f)
+{
+    memcpy(plan->frags.data + plan->frags.len, plan->frags.data + f.off, f.len);
+    plan->frags.len += f.len;
+    plan->frags.data[plan->frags.len] = '\0';
+}
+
+/* Escapes text[from..] into the fragment buffer as JSON string content. */
+static nn_frag escaped_frag(nn_net_plan *plan, const nn_buf *text, size_t from)
+{
+    nn_frag f = frag_begin(plan);
+    nn_buf_put_json_escaped(&plan->frags, text->data + from, text->len - from);
+    frag_end(plan, &f);
+    return f;
+}
+
+/* The firewall is rendered once per network as escaped pieces -- head,
+ * one per mapping, one per rule, tail -- so each peer's ruleset is a
+ * selection of pieces, not a re-render of every address set. */
+static int build_firewall(nn_net_plan *plan, nn_buf *text)
+{
+    const nn_network *net = plan->net;
+    plan->fw_rule = calloc(net->nrules + 1, sizeof(nn_frag));
+    plan->fw_map = calloc(net->nmappings + 1, sizeof(nn_frag));
+    if (!plan->fw_rule || !plan->fw_map)
+        return -ENOMEM;
+    char chain[32];
+    nn_firewall_chain_name(net, chain);
+    nn_jw w;
+    plan->fw_head = frag_begin(plan);
+    nn_jw_init(&w, &plan->frags);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "chain");
+    nn_jw_str(&w, chain);
+    nn_jw_key(&w, "dropped_rules");
+    nn_jw_arr_begin(&w);
+    for (size_t i = 0; i < net->nrules; i++) {
+        nn_buf_reset(text);
+        if (net->rules[i].enabled && nn_firewall_rule(net, &net->rules[i], text) == 0)
+            nn_firewall_dropped_entry(net, &net->rules[i], &w);
+    }
+    nn_jw_arr_end(&w);
+    nn_jw_key(&w, "ruleset");
+    nn_buf_puts(&plan->frags, "\"");
+    nn_buf_reset(text);
+    nn_firewall_header(net, text);
+    nn_buf_put_json_escaped(&plan->frags, text->data, text->len);
+    frag_end(plan, &plan->fw_head);
+
+    for (size_t i = 0; i < net->nmappings; i++) {
+        nn_buf_reset(text);
+        nn_firewall_mapping_rule(net, &net->mappings[i], text);
+        plan->fw_map[i] = escaped_frag(plan, text, 0);
+    }
+    for (size_t i = 0; i < net->nrules; i++) {
+        nn_buf_reset(text);
+        nn_firewall_rule(net, &net->rules[i], text);
+        plan->fw_rule[i] = escaped_frag(plan, text, 0);
+    }
+    nn_buf_reset(text);
+    nn_firewall_trailer(net, text);
+    plan->fw_tail = escaped_frag(plan, text, 0);
+    nn_buf_puts(&plan->frags, "\"}");
+    frag_end(plan, &plan->fw_tail);
+
+    /* The complete object, for hubs: they forward, so every rule applies.
+     * It is copied from fragments of the same buffer: reserve first, so no
+     * realloc moves the source under the copy. */
+    size_t total = plan->fw_head.len + plan->fw_tail.len;
+    for (size_t i = 0; i < net->nmappings; i++)
+        total += plan->fw_map[i].len;
+    for (size_t i = 0; i < net->nrules; i++)
+        total += plan->fw_rule[i].len;
+    nn_buf_reserve(&plan->frags, total);
+    plan->firewall_frag = frag_begin(plan);
+    copy_frag(plan, plan->fw_head);
+    for (size_t i = 0; i < net->nmappings; i++)
+        copy_frag(plan, plan->fw_map[i]);
+    for (size_t i = 0; i < net->nrules; i++)
+        copy_frag(plan, plan->fw_rule[i]);
+    copy_frag(plan, plan->fw_tail);
+    frag_end(plan, &plan->firewall_frag);
     return 0;
 }
 
@@ -191,6 +314,18 @@ int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
     for (size_t i = 0; i < net->npeers; i++)
         if (net->peers[i].publicly_reachable)
             plan->hubs[plan->nhubs++] = &net->peers[i];
+    plan->route_str = calloc(plan->nroutes + 1, sizeof(nn_frag));
+    if (!plan->route_str) {
+        nn_compile_plan_free(plan);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < plan->nroutes; i++) {
+        char buf[NN_PREFIX_STRLEN];
+        nn_prefix_format(&plan->routes[i].prefix, true, buf);
+        plan->route_str[i] = frag_begin(plan);
+        nn_buf_put_json_string(&plan->frags, buf, strlen(buf));
+        frag_end(plan, &plan->route_str[i]);
+    }
 
     for (size_t i = 0; i < net->npeers; i++)
         for (int k = 0; k < 2; k++) {
@@ -217,24 +352,21 @@ int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
         frag_end(plan, &plan->mesh_primary_frag);
     }
     plan->routes_frag = frag_begin(plan);
-    render_routes(plan, NULL, &plan->frags);
+    {
+        nn_buf tmp = NN_BUF_INIT;
+        render_route_list(plan, NULL, false, &tmp);
+        nn_buf_append(&plan->frags, tmp.data, tmp.len);
+        nn_buf_free(&tmp);
+    }
     frag_end(plan, &plan->routes_frag);
 
     nn_jw w;
     nn_buf text = NN_BUF_INIT;
-    char chain[32];
-    nn_firewall_chain_name(net, chain);
-    plan->firewall_frag = frag_begin(plan);
-    nn_jw_init(&w, &plan->frags);
-    nn_jw_obj_begin(&w);
-    nn_jw_key(&w, "chain");
-    nn_jw_str(&w, chain);
-    nn_jw_key(&w, "dropped_rules");
-    nn_firewall_compile(net, &text, &w);
-    nn_jw_key(&w, "ruleset");
-    nn_jw_strn(&w, text.data, text.len);
-    nn_jw_obj_end(&w);
-    frag_end(plan, &plan->firewall_frag);
+    if (build_firewall(plan, &text) != 0) {
+        nn_buf_free(&text);
+        nn_compile_plan_free(plan);
+        return -ENOMEM;
+    }
 
     nn_buf_reset(&text);
     plan->nat_empty_frag = frag_begin(plan);
@@ -264,6 +396,9 @@ void nn_compile_plan_free(nn_net_plan *plan)
     free(plan->peer_frag[0]);
     free(plan->peer_frag[1]);
     free(plan->device_frag);
+    free(plan->route_str);
+    free(plan->fw_rule);
+    free(plan->fw_map);
     nn_buf_free(&plan->frags);
     nn_buf_free(&impl->scratch);
     free(impl->views);
@@ -295,6 +430,29 @@ static void write_nat(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
     nn_buf_free(&skipped);
 }
 
+/* Hubs get every rule. A peer that forwards for nobody gets the rules that
+ * can matter on its own interface (nn_firewall_rule_needed_by) and the
+ * admission lines of mappings that target it. */
+static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
+{
+    const nn_network *net = plan->net;
+    if (peer->publicly_reachable) {
+        raw_frag(w, plan, plan->firewall_frag);
+        return;
+    }
+    raw_frag(w, plan, plan->fw_head);
+    nn_buf *out = w->out;
+    for (size_t i = 0; i < net->nmappings; i++) {
+        const char *why;
+        if (plan->fw_map[i].len && nn_port_mapping_target(net, &net->mappings[i], &why) == peer)
+            nn_buf_append(out, plan->frags.data + plan->fw_map[i].off, plan->fw_map[i].len);
+    }
+    for (size_t i = 0; i < net->nrules; i++)
+        if (plan->fw_rule[i].len && nn_firewall_rule_needed_by(&net->rules[i], peer))
+            nn_buf_append(out, plan->frags.data + plan->fw_rule[i].off, plan->fw_rule[i].len);
+    nn_buf_append(out, plan->frags.data + plan->fw_tail.off, plan->fw_tail.len);
+}
+
 static const char *role_of(const nn_network *net, const nn_member *m)
 {
     if (m->publicly_reachable)
@@ -314,7 +472,7 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     nn_jw_key(&w, "federation");
     nn_jw_raw(&w, "[]", 2);
     nn_jw_key(&w, "firewall");
-    raw_frag(&w, plan, plan->firewall_frag);
+    write_firewall(&w, plan, peer);
 
     nn_jw_key(&w, "interface");
     nn_jw_obj_begin(&w);
@@ -334,7 +492,7 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     nn_jw_key(&w, "routes");
     if (peer->nlan) {
         nn_buf_reset(&impl->scratch);
-        render_routes(plan, peer, &impl->scratch);
+        render_route_list(plan, peer, false, &impl->scratch);
         nn_jw_raw(&w, impl->scratch.data, impl->scratch.len);
     } else {
         raw_frag(&w, plan, plan->routes_frag);
@@ -363,7 +521,7 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
             raw_frag(&w, plan, plan->primary_frag);
         } else {
             nn_buf_reset(&impl->scratch);
-            render_entry(plan, peer, v, &impl->scratch);
+            render_primary_entry(plan, peer, v, &impl->scratch);
             nn_jw_raw(&w, impl->scratch.data, impl->scratch.len);
         }
     }

@@ -207,30 +207,28 @@ static void drop_reason(const nn_network *net, const nn_fw_rule *r, char *buf, s
 /* Port-mapped traffic arrives at the target through the tunnel, with the
  * hub's overlay address as source (the hub masquerades it so replies
  * return through the hub); the target must admit it whatever its rules. */
-static void emit_mapping_admission(const nn_network *net, nn_buf *out)
+void nn_firewall_mapping_rule(const nn_network *net, const nn_port_mapping *pm, nn_buf *out)
 {
     char a[NN_PREFIX_STRLEN], b[NN_PREFIX_STRLEN];
-    for (size_t i = 0; i < net->nmappings; i++) {
-        const nn_port_mapping *pm = &net->mappings[i];
-        const char *why;
-        const nn_member *t;
-        if (!pm->enabled || !(t = nn_port_mapping_target(net, pm, &why)))
+    const char *why;
+    const nn_member *t;
+    if (!pm->enabled || !(t = nn_port_mapping_target(net, pm, &why)))
+        return;
+    const char *l4 = pm->protocol == NN_PROTO_TCP ? "tcp" : "udp";
+    for (int fam = NN_AF_INET4; fam <= NN_AF_INET6; fam += 2) {
+        const nn_prefix *hs = member_addr(pm->hub, fam), *ta = member_addr(t, fam);
+        if (!hs || !ta)
             continue;
-        const char *l4 = pm->protocol == NN_PROTO_TCP ? "tcp" : "udp";
-        for (int fam = NN_AF_INET4; fam <= NN_AF_INET6; fam += 2) {
-            const nn_prefix *hs = member_addr(pm->hub, fam), *ta = member_addr(t, fam);
-            if (!hs || !ta)
-                continue;
-            const char *kw = fam == NN_AF_INET4 ? "ip" : "ip6";
-            nn_buf_printf(out, "    %s saddr %s %s daddr %s %s dport %u accept comment "
-                               "\"port-mapping %s\"\n",
-                          kw, nn_prefix_format(hs, false, a), kw, nn_prefix_format(ta, false, b),
-                          l4, pm->target_port, pm->name);
-        }
+        const char *kw = fam == NN_AF_INET4 ? "ip" : "ip6";
+        nn_buf_printf(out,
+                      "    %s saddr %s %s daddr %s %s dport %u accept comment "
+                      "\"port-mapping %s\"\n",
+                      kw, nn_prefix_format(hs, false, a), kw, nn_prefix_format(ta, false, b), l4,
+                      pm->target_port, pm->name);
     }
 }
 
-void nn_firewall_compile(const nn_network *net, nn_buf *out, nn_jw *dropped)
+void nn_firewall_header(const nn_network *net, nn_buf *out)
 {
     char chain[32], prefix[NN_PREFIX_STRLEN];
     nn_firewall_chain_name(net, chain);
@@ -263,24 +261,68 @@ void nn_firewall_compile(const nn_network *net, nn_buf *out, nn_jw *dropped)
                   "    ct state established,related accept\n"
                   "    ct state invalid drop\n",
                   chain, net->ifname, chain, chain, net->ifname, chain, chain);
-    emit_mapping_admission(net, out);
-    nn_jw_arr_begin(dropped);
-    for (size_t i = 0; i < net->nrules; i++) {
-        const nn_fw_rule *r = &net->rules[i];
-        if (!r->enabled)
-            continue;
-        if (emit_rule(net, r, out) == 0) {
-            char reason[160];
-            drop_reason(net, r, reason, sizeof(reason));
-            nn_jw_obj_begin(dropped);
-            nn_jw_key(dropped, "name");
-            nn_jw_str(dropped, r->name);
-            nn_jw_key(dropped, "reason");
-            nn_jw_str(dropped, reason);
-            nn_jw_obj_end(dropped);
-        }
-    }
-    nn_jw_arr_end(dropped);
+}
+
+void nn_firewall_trailer(const nn_network *net, nn_buf *out)
+{
     nn_buf_printf(out, "    %s comment \"default policy\"\n  }\n}\n",
                   net->default_policy == NN_VERDICT_ACCEPT ? "accept" : "drop");
+}
+
+int nn_firewall_rule(const nn_network *net, const nn_fw_rule *r, nn_buf *out)
+{
+    return r->enabled ? emit_rule(net, r, out) : 0;
+}
+
+void nn_firewall_dropped_entry(const nn_network *net, const nn_fw_rule *r, nn_jw *dropped)
+{
+    char reason[160];
+    drop_reason(net, r, reason, sizeof(reason));
+    nn_jw_obj_begin(dropped);
+    nn_jw_key(dropped, "name");
+    nn_jw_str(dropped, r->name);
+    nn_jw_key(dropped, "reason");
+    nn_jw_str(dropped, reason);
+    nn_jw_obj_end(dropped);
+}
+
+static bool cidr_touches(const nn_prefix *c, const nn_member *m)
+{
+    if ((m->addr4.family && nn_prefix_contains(c, &m->addr4)) || nn_prefix_contains(c, &m->addr6))
+        return true;
+    for (size_t i = 0; i < m->nlan; i++)
+        if (nn_prefix_overlaps(c, &m->lan_subnets[i]))
+            return true;
+    return false;
+}
+
+bool nn_firewall_rule_needed_by(const nn_fw_rule *r, const nn_member *m)
+{
+    if (r->action != NN_VERDICT_ACCEPT)
+        return true; /* restrictions are never left out */
+    const nn_selector *d = &r->destination;
+    switch (d->kind) {
+    case NN_SEL_ALL:
+        return true;
+    case NN_SEL_PEER:
+        return d->member == m;
+    case NN_SEL_TAG:
+        return nn_member_has_tag(m, d->name);
+    case NN_SEL_CIDR:
+        return cidr_touches(&d->cidr, m);
+    }
+    return true;
+}
+
+void nn_firewall_compile(const nn_network *net, nn_buf *out, nn_jw *dropped)
+{
+    nn_firewall_header(net, out);
+    for (size_t i = 0; i < net->nmappings; i++)
+        nn_firewall_mapping_rule(net, &net->mappings[i], out);
+    nn_jw_arr_begin(dropped);
+    for (size_t i = 0; i < net->nrules; i++)
+        if (net->rules[i].enabled && nn_firewall_rule(net, &net->rules[i], out) == 0)
+            nn_firewall_dropped_entry(net, &net->rules[i], dropped);
+    nn_jw_arr_end(dropped);
+    nn_firewall_trailer(net, out);
 }

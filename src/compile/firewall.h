@@ -17,6 +17,23 @@
  * named by their selectors). */
 void nn_firewall_compile(const nn_network *net, nn_buf *ruleset, nn_jw *dropped);
 
+/* The pieces nn_firewall_compile is made of, so the compiler can pre-render
+ * them once per network and assemble each peer's ruleset from them. */
+void nn_firewall_header(const nn_network *net, nn_buf *out);
+void nn_firewall_trailer(const nn_network *net, nn_buf *out);
+/* The admission lines of one port mapping (nothing if it is unresolvable). */
+void nn_firewall_mapping_rule(const nn_network *net, const nn_port_mapping *pm, nn_buf *out);
+/* One rule's lines; returns how many (0: the rule matches nothing). */
+int nn_firewall_rule(const nn_network *net, const nn_fw_rule *r, nn_buf *out);
+void nn_firewall_dropped_entry(const nn_network *net, const nn_fw_rule *r, nn_jw *dropped);
+
+/* Can the rule matter on member m's own interface? A peer that does not
+ * forward for others (a spoke, a mesh member) only sees traffic addressed
+ * to itself or its LANs. Leaving out an accept rule whose destination
+ * cannot be m never makes a first-match ruleset more permissive, so only
+ * accept rules are ever left out. */
+bool nn_firewall_rule_needed_by(const nn_fw_rule *r, const nn_member *m);
+
 /* The name of the network's rule chain (fw_<id8>) into buf[32]. */
 void nn_firewall_chain_name(const nn_network *net, char *buf);
 

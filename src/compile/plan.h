@@ -71,7 +71,11 @@ struct nn_net_plan {
     nn_frag primary_frag;                 /* PRIMARY_HUB entry for viewers without LANs */
     nn_frag mesh_primary_frag;            /* MESH_PRIMARY entry (full mesh with devices) */
     nn_frag routes_frag;                  /* "routes" array for members without LANs */
-    nn_frag firewall_frag;                /* the "firewall" object */
+    nn_frag *route_str;                   /* [route index] the prefix as a JSON string */
+    nn_frag firewall_frag;                /* the "firewall" object with every rule (hubs) */
+    nn_frag fw_head, fw_tail;             /* its opening (up to the rules) and closing */
+    nn_frag *fw_rule;                     /* [rule index] escaped ruleset lines */
+    nn_frag *fw_map;                      /* [mapping index] escaped admission lines */
     nn_frag nat_empty_frag;               /* the "nat" object of peers hosting no mapping */
 };
 

@@ -66,9 +66,15 @@ void nn_buf_printf(nn_buf *b, const char *fmt, ...)
 
 void nn_buf_put_json_string(nn_buf *b, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     nn_buf_reserve(b, len + 2);
     nn_buf_putc(b, '"');
+    nn_buf_put_json_escaped(b, s, len);
+    nn_buf_putc(b, '"');
+}
+
+void nn_buf_put_json_escaped(nn_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
     size_t run = 0; /* start of the pending run of bytes that need no escape */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -96,7 +102,6 @@ void nn_buf_put_json_string(nn_buf *b, const char *s, size_t len)
         }
     }
     nn_buf_append(b, s + run, len - run);
-    nn_buf_putc(b, '"');
 }
 
 void nn_buf_reset(nn_buf *b)

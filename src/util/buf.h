@@ -25,6 +25,9 @@ void nn_buf_vprintf(nn_buf *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal (quotes included), escaped exactly as
  * jansson does with its default flags so canonical bytes can be cross-checked. */
 void nn_buf_put_json_string(nn_buf *b, const char *s, size_t len);
+/* The same escaping without the quotes: escaped pieces concatenate into
+ * the escaped whole, so pre-rendered text can be spliced into a string. */
+void nn_buf_put_json_escaped(nn_buf *b, const char *s, size_t len);
 void nn_buf_reset(nn_buf *b);
 void nn_buf_free(nn_buf *b);
 /* Hands the bytes to the caller (free() them); the buffer is left empty. */

@@ -303,7 +303,7 @@ static void test_firewall_fails_closed(void **state)
     json_t *j = rich_doc();
     nn_doc *doc = tu_load(j, &err);
     /* ws1 networks have no ipv4_cidr: peer selectors resolve only in IPv6 */
-    char *env = tu_envelope(doc, "ws1", "net0", "node-03");
+    char *env = tu_envelope(doc, "ws1", "net0", "node-05");
     json_t *e = parse_json(env);
     json_t *fw = json_object_get(e, "firewall");
     const char *rs = json_string_value(json_object_get(fw, "ruleset"));
@@ -324,6 +324,46 @@ static void test_firewall_fails_closed(void **state)
     assert_non_null(strstr(rs, "drop comment \"default policy\""));
     json_decref(e);
     free(env);
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
+static const char *ruleset_of(json_t *env)
+{
+    return json_string_value(json_object_get(json_object_get(env, "firewall"), "ruleset"));
+}
+
+/* A spoke forwards for nobody: accept rules whose destination cannot be it
+ * are left out of its ruleset; restrictions (drop/reject) never are. */
+static void test_spoke_rulesets_are_narrowed_safely(void **state)
+{
+    (void)state;
+    nn_error err;
+    json_t *j = rich_doc();
+    nn_doc *doc = tu_load(j, &err);
+    char *t_hub = tu_envelope(doc, "ws0", "net0", "node-00");
+    char *t_other = tu_envelope(doc, "ws0", "net0", "node-03");
+    char *t_dest = tu_envelope(doc, "ws0", "net0", "node-05");
+    json_t *hub = parse_json(t_hub), *other = parse_json(t_other), *dest = parse_json(t_dest);
+    assert_non_null(strstr(ruleset_of(hub), "rule ops-ssh"));
+    assert_non_null(strstr(ruleset_of(hub), "port-mapping ssh"));
+    assert_non_null(strstr(ruleset_of(dest), "rule ops-ssh"));
+    assert_non_null(strstr(ruleset_of(dest), "port-mapping ssh"));
+    assert_null(strstr(ruleset_of(other), "rule ops-ssh"));
+    assert_null(strstr(ruleset_of(other), "port-mapping ssh"));
+    /* node-03 is not tagged app, yet the drop rule aimed at app stays */
+    assert_non_null(strstr(ruleset_of(other), "rule lan"));
+    assert_non_null(strstr(ruleset_of(other), "rule icmp"));
+    assert_non_null(strstr(ruleset_of(other), "drop comment \"default policy\""));
+    /* the report of dropped rules is the network's, the same everywhere */
+    assert_true(json_equal(json_object_get(json_object_get(hub, "firewall"), "dropped_rules"),
+                           json_object_get(json_object_get(other, "firewall"), "dropped_rules")));
+    json_decref(hub);
+    json_decref(other);
+    json_decref(dest);
+    free(t_hub);
+    free(t_other);
+    free(t_dest);
     nn_doc_free(doc);
     json_decref(j);
 }
@@ -396,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_no_hubs_means_no_peers),
         cmocka_unit_test(test_new_spoke_changes_only_hubs),
         cmocka_unit_test(test_firewall_fails_closed),
+        cmocka_unit_test(test_spoke_rulesets_are_narrowed_safely),
         cmocka_unit_test(test_nat_on_the_hub_only_and_skips_unresolvable),
         cmocka_unit_test(test_device_config_has_placeholder_and_hubs),
     };

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds and runs every test
+# three ways -- a normal -Werror build, the libFuzzer harness for a bounded
+# number of runs, and the suite again under AddressSanitizer +
+# UndefinedBehaviorSanitizer (leaks included). Any failure fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+
+JOBS=$(nproc)
+FUZZ_RUNS=${FUZZ_RUNS:-200000}
+
+echo "== build (RelWithDebInfo, -Werror)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build
+(cd build && ctest --output-on-failure -j "$JOBS")
+
+echo "== fuzz: intent parser and compiler, $FUZZ_RUNS runs"
+CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNANAMI_FUZZ=ON >/dev/null
+ninja -C build-fuzz fuzz_intent
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+./build-fuzz/fuzz_intent -runs="$FUZZ_RUNS" -max_total_time=300 -max_len=8192 \
+  -dict=tests/fuzz/intent.dict -artifact_prefix=build-fuzz/ "$corpus" tests/fuzz/corpus 2>&1 | tail -3
+
+echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNANAMI_SANITIZE=ON >/dev/null
+ninja -C build-asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j "$JOBS")
