@@ -119,8 +119,11 @@ DB4=$(addr4 db-1); DB6=$(addr6 db-1)
 ping_until "${NS[ops-1]}" "$DB4" && ok "ping ops-1 -> db-1 ($DB4) through the hub" || bad "ping ops-1 -> db-1 over IPv4"
 ping_until "${NS[ops-1]}" "$DB6" && ok "ping ops-1 -> db-1 ($DB6) over the IPv6 overlay" || bad "ping ops-1 -> db-1 over IPv6"
 # The path really is via the hub: the spokes have no tunnel to each other.
-ip netns exec "${NS[ops-1]}" wg show "${IFACE[ops-1]}" endpoints | grep -q "192.0.2.10:51820" \
-  && ok "ops-1's only endpoint is the hub" || bad "ops-1 endpoints"
+# (Output is captured before grep: with pipefail, grep -q closing the pipe
+# early would fail the writer with SIGPIPE.)
+endpoints=$(ip netns exec "${NS[ops-1]}" wg show "${IFACE[ops-1]}" endpoints)
+[[ $endpoints == "$(cat "$TMP/hub-1.pub")"$'\t'"192.0.2.10:51820" ]] \
+  && ok "ops-1's only endpoint is the hub" || bad "ops-1 endpoints: $endpoints"
 
 # TCP listeners on db-1 (22 is allowed from ops, 23 by no rule).
 # (OpenBSD nc binds one address family per listener: one of each.)
@@ -135,8 +138,9 @@ tcp() { ip netns exec "$1" timeout 6 nc -w 3 "$2" "$3" </dev/null 2>/dev/null ||
 [[ $(tcp "${NS[ops-1]}" "$DB6" 22) == "db-1:22" ]] && ok "allowed flow over IPv6 connects" || bad "ops-1 -> [db-1]:22 did not connect"
 [[ -z $(tcp "${NS[web-1]}" "$DB4" 22) ]] && ok "web-1 -> db-1:22 (no rule) is dropped" || bad "web-1 reached db-1:22"
 [[ -z $(tcp "${NS[ops-1]}" "$DB4" 23) ]] && ok "ops-1 -> db-1:23 (no rule) is dropped" || bad "ops-1 reached db-1:23"
-# Dropped, not refused: the hub's forward chain counted it under the default policy.
-ip netns exec "${NS[hub-1]}" nft list ruleset | grep -q 'drop comment "default policy"' \
+# The hub's loaded chain ends in the default drop (what dropped web-1's flow).
+hub_rules=$(ip netns exec "${NS[hub-1]}" nft list ruleset)
+grep -q 'drop comment "default policy"' <<<"$hub_rules" \
   && ok "hub enforces the default drop" || bad "hub has no default drop"
 
 # Port mapping: outside -> hub 192.0.2.10:2222 -> db-1:22.
