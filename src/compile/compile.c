@@ -97,6 +97,8 @@ static void write_prefix_array(nn_jw *w, const nn_prefix *a, size_t n)
     nn_jw_arr_end(w);
 }
 
+static void write_entry_rest(nn_jw *w, const nn_peer_view *v);
+
 /* One [Peer] entry: {"allowed_ips","endpoint","name","persistent_keepalive","public_key"}. */
 static void render_entry(const nn_net_plan *plan, const nn_member *viewer, const nn_peer_view *v,
                          nn_buf *out)
@@ -108,23 +110,29 @@ static void render_entry(const nn_net_plan *plan, const nn_member *viewer, const
     nn_jw_obj_begin(&w);
     nn_jw_key(&w, "allowed_ips");
     write_prefix_array(&w, ips, n);
-    nn_jw_key(&w, "endpoint");
-    if (v->peer->endpoint)
-        nn_jw_str(&w, v->peer->endpoint);
-    else
-        nn_jw_null(&w);
-    nn_jw_key(&w, "name");
-    nn_jw_str(&w, v->peer->name);
-    nn_jw_key(&w, "persistent_keepalive");
-    nn_jw_int(&w, v->keepalive);
-    nn_jw_key(&w, "public_key");
-    nn_jw_str(&w, v->peer->public_key_b64);
-    nn_jw_obj_end(&w);
+    write_entry_rest(&w, v);
     free(ips);
 }
 
 static void render_route_list(const nn_net_plan *plan, const nn_member *viewer,
                               bool primary_hub_view, nn_buf *out);
+
+/* Every key of a [Peer] entry after "allowed_ips", and the closing brace. */
+static void write_entry_rest(nn_jw *w, const nn_peer_view *v)
+{
+    nn_jw_key(w, "endpoint");
+    if (v->peer->endpoint)
+        nn_jw_str(w, v->peer->endpoint);
+    else
+        nn_jw_null(w);
+    nn_jw_key(w, "name");
+    nn_jw_str(w, v->peer->name);
+    nn_jw_key(w, "persistent_keepalive");
+    nn_jw_int(w, v->keepalive);
+    nn_jw_key(w, "public_key");
+    nn_jw_str(w, v->peer->public_key_b64);
+    nn_jw_obj_end(w);
+}
 
 /* The primary hub's entry for a viewer with LANs of its own (they must not
  * point back into the tunnel): same shape as render_entry, AllowedIPs
@@ -138,18 +146,7 @@ static void render_primary_entry(const nn_net_plan *plan, const nn_member *viewe
     nn_jw_key(&w, "allowed_ips");
     nn_jw_raw(&w, "", 0);
     render_route_list(plan, viewer, true, out);
-    nn_jw_key(&w, "endpoint");
-    if (v->peer->endpoint)
-        nn_jw_str(&w, v->peer->endpoint);
-    else
-        nn_jw_null(&w);
-    nn_jw_key(&w, "name");
-    nn_jw_str(&w, v->peer->name);
-    nn_jw_key(&w, "persistent_keepalive");
-    nn_jw_int(&w, v->keepalive);
-    nn_jw_key(&w, "public_key");
-    nn_jw_str(&w, v->peer->public_key_b64);
-    nn_jw_obj_end(&w);
+    write_entry_rest(&w, v);
 }
 
 static nn_frag frag_begin(nn_net_plan *plan)
