@@ -229,29 +229,9 @@ static int build_firewall(nn_net_plan *plan, nn_buf *text)
     plan->fw_map = calloc(net->nmappings + 1, sizeof(nn_frag));
     if (!plan->fw_rule || !plan->fw_map)
         return -ENOMEM;
-    char chain[32];
-    nn_firewall_chain_name(net, chain);
-    nn_jw w;
-    plan->fw_head = frag_begin(plan);
-    nn_jw_init(&w, &plan->frags);
-    nn_jw_obj_begin(&w);
-    nn_jw_key(&w, "chain");
-    nn_jw_str(&w, chain);
-    nn_jw_key(&w, "dropped_rules");
-    nn_jw_arr_begin(&w);
-    for (size_t i = 0; i < net->nrules; i++) {
-        nn_buf_reset(text);
-        if (net->rules[i].enabled && nn_firewall_rule(net, &net->rules[i], text) == 0)
-            nn_firewall_dropped_entry(net, &net->rules[i], &w);
-    }
-    nn_jw_arr_end(&w);
-    nn_jw_key(&w, "ruleset");
-    nn_buf_puts(&plan->frags, "\"");
-    nn_buf_reset(text);
-    nn_firewall_header(net, text);
-    nn_buf_put_json_escaped(&plan->frags, text->data, text->len);
-    frag_end(plan, &plan->fw_head);
-
+    /* Each rule is rendered once; fragments may sit anywhere in the
+     * buffer, so the pieces go first and the head, which reports the rules
+     * that rendered to nothing, after them. */
     for (size_t i = 0; i < net->nmappings; i++) {
         nn_buf_reset(text);
         nn_firewall_mapping_rule(net, &net->mappings[i], text);
@@ -262,6 +242,27 @@ static int build_firewall(nn_net_plan *plan, nn_buf *text)
         nn_firewall_rule(net, &net->rules[i], text);
         plan->fw_rule[i] = escaped_frag(plan, text, 0);
     }
+    char chain[32];
+    nn_firewall_chain_name(net, chain);
+    nn_jw w;
+    plan->fw_head = frag_begin(plan);
+    nn_jw_init(&w, &plan->frags);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "chain");
+    nn_jw_str(&w, chain);
+    nn_jw_key(&w, "dropped_rules");
+    nn_jw_arr_begin(&w);
+    for (size_t i = 0; i < net->nrules; i++)
+        if (net->rules[i].enabled && plan->fw_rule[i].len == 0)
+            nn_firewall_dropped_entry(net, &net->rules[i], &w);
+    nn_jw_arr_end(&w);
+    nn_jw_key(&w, "ruleset");
+    nn_buf_puts(&plan->frags, "\"");
+    nn_buf_reset(text);
+    nn_firewall_header(net, text);
+    nn_buf_put_json_escaped(&plan->frags, text->data, text->len);
+    frag_end(plan, &plan->fw_head);
+
     nn_buf_reset(text);
     nn_firewall_trailer(net, text);
     plan->fw_tail = escaped_frag(plan, text, 0);

@@ -313,16 +313,3 @@ bool nn_firewall_rule_needed_by(const nn_fw_rule *r, const nn_member *m)
     }
     return true;
 }
-
-void nn_firewall_compile(const nn_network *net, nn_buf *out, nn_jw *dropped)
-{
-    nn_firewall_header(net, out);
-    for (size_t i = 0; i < net->nmappings; i++)
-        nn_firewall_mapping_rule(net, &net->mappings[i], out);
-    nn_jw_arr_begin(dropped);
-    for (size_t i = 0; i < net->nrules; i++)
-        if (net->rules[i].enabled && nn_firewall_rule(net, &net->rules[i], out) == 0)
-            nn_firewall_dropped_entry(net, &net->rules[i], dropped);
-    nn_jw_arr_end(dropped);
-    nn_firewall_trailer(net, out);
-}

@@ -12,13 +12,10 @@
 #include "util/buf.h"
 #include "util/json_writer.h"
 
-/* Appends the ruleset text to ruleset and writes the JSON array of dropped
- * rules ([{"name","reason"}], in rule order) to dropped. O(rules x members
- * named by their selectors). */
-void nn_firewall_compile(const nn_network *net, nn_buf *ruleset, nn_jw *dropped);
-
-/* The pieces nn_firewall_compile is made of, so the compiler can pre-render
- * them once per network and assemble each peer's ruleset from them. */
+/* The ruleset is built from these pieces, in this order: header, each
+ * mapping's admission lines, each rule's lines, trailer. The compiler
+ * renders them once per network and assembles each peer's ruleset from
+ * them (src/compile/compile.c, build_firewall). */
 void nn_firewall_header(const nn_network *net, nn_buf *out);
 void nn_firewall_trailer(const nn_network *net, nn_buf *out);
 /* The admission lines of one port mapping (nothing if it is unresolvable). */

@@ -4,7 +4,7 @@
  * -100) DNAT of traffic addressed to the hub itself from outside the
  * overlay, and a postrouting masquerade into the overlay so the target's
  * replies come back through the hub. The target's admission rule lives in
- * the firewall ruleset (nn_firewall_compile). */
+ * the firewall ruleset (nn_firewall_mapping_rule). */
 #ifndef NN_COMPILE_NAT_H
 #define NN_COMPILE_NAT_H
 
