@@ -214,7 +214,9 @@ static void copy_frag(nn_net_plan *plan, nn_frag f)
 static nn_frag escaped_frag(nn_net_plan *plan, const nn_buf *text, size_t from)
 {
     nn_frag f = frag_begin(plan);
-    nn_buf_put_json_escaped(&plan->frags, text->data + from, text->len - from);
+    /* An empty text may still have no storage: no pointer arithmetic on NULL. */
+    if (text->len > from)
+        nn_buf_put_json_escaped(&plan->frags, text->data + from, text->len - from);
     frag_end(plan, &f);
     return f;
 }
