@@ -217,6 +217,31 @@ static int assign_ipv4(nn_network *net, nn_member **all, size_t n, nn_error *err
     uint8_t *taken = calloc((size_t)(usable + 7) / 8, 1);
     if (!taken)
         return -ENOMEM;
+    /* Virtual IPs inside the CIDR are taken before anyone hashes. */
+    size_t nvip_in = 0;
+    for (size_t i = 0; i < net->nvips; i++)
+        if (nn_prefix_contains(&net->ipv4_cidr, &net->vips[i].address)) {
+            nvip_in++;
+            uint32_t a = v4(&net->vips[i].address);
+            if (a == base || a == base + (uint32_t)size - 1) {
+                char path[128];
+                snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu].virtual_ips[%zu].address",
+                         net->workspace->doc_index, net->doc_index, net->vips[i].doc_index);
+                nn_error_set(err, path, "is the network or broadcast address of the ipv4_cidr");
+                free(taken);
+                return -EINVAL;
+            }
+            uint64_t slot = a - base - 1;
+            taken[slot / 8] |= (uint8_t)(1u << (slot % 8));
+        }
+    if (n + nvip_in > usable) {
+        char path[96];
+        snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu].ipv4_cidr",
+                 net->workspace->doc_index, net->doc_index);
+        nn_error_set(err, path, "too small for its peers, devices and virtual IPs");
+        free(taken);
+        return -EINVAL;
+    }
     for (size_t i = 0; i < n; i++)
         if (all[i]->ipv4_pinned) {
             uint64_t slot = v4(&all[i]->ipv4_pin) - base - 1;
@@ -303,6 +328,8 @@ int nn_alloc_assign(nn_doc *doc, nn_error *err)
             assign_names(&ws->networks[n]);
         }
     }
+    if ((r = nn_alloc_derive(doc, err)))
+        return r;
     /* Pinned /64s may clash across workspaces, and two short ids may clash
      * by bad luck; either would put two networks on one interface name. */
     for (size_t w = 0; w < doc->nworkspaces; w++)

@@ -23,4 +23,31 @@ void nn_alloc_default_ula(nn_prefix *out);
  * naming the JSON path (a full address space, a clash of pinned prefixes). */
 int nn_alloc_assign(nn_doc *doc, nn_error *err);
 
+/* --- routing ids (src/alloc/routing.c) ------------------------------------ */
+
+#define NN_AS_PRIVATE_LO 4200000000u /* RFC 6996 4-byte private range */
+#define NN_AS_PRIVATE_HI 4294967294u
+#define NN_TABLE_LO 100u
+#define NN_TABLE_HI 65535u
+
+/* A workspace's private AS number from its name: SHA-256 draws, rejecting
+ * values that would bias the reduction into the range. */
+uint32_t nn_alloc_as_number(const char *workspace);
+
+/* The dotted-quad router id a /128 derives: SHA-256 of its 16 bytes, the
+ * counter-th draw (bump it on a collision); never 0.0.0.0 or all ones. */
+void nn_alloc_router_id(const nn_prefix *addr6, uint32_t counter, uint8_t out[4]);
+
+/* The lowest kernel table id in NN_TABLE_LO..NN_TABLE_HI that is not in
+ * used[] and not reserved (253-255). Returns 0 or -ENOSPC. */
+int nn_alloc_table_id(const uint32_t *used, size_t nused, uint32_t *out);
+
+/* The lowest short id in 1..max not in used[]. Returns 0 or -ENOSPC. */
+int nn_alloc_short_id(const uint32_t *used, size_t nused, uint32_t max, uint32_t *out);
+
+/* Called by nn_alloc_assign once addresses exist: AS numbers, router ids,
+ * VRF table ids per (host, iBGP network), bridge ids and names, and every
+ * member's routed set (LANs, advertisements, VIPs, federated prefixes). */
+int nn_alloc_derive(nn_doc *doc, nn_error *err);
+
 #endif

@@ -42,8 +42,8 @@ static size_t push_identity(const nn_member *m, nn_prefix *out, size_t n)
     if (m->addr4.family)
         out[n++] = m->addr4;
     out[n++] = m->addr6;
-    for (size_t i = 0; i < m->nlan; i++)
-        out[n++] = m->lan_subnets[i];
+    for (size_t i = 0; i < m->nrouted; i++)
+        out[n++] = m->routed[i];
     return n;
 }
 
@@ -67,7 +67,7 @@ size_t nn_plan_allowed_ips(const nn_net_plan *plan, const nn_member *viewer,
         *out = a;
         return n; /* already sorted */
     case NN_VIEW_MESH_PRIMARY:
-        cap = 2 + p->nlan + 2 * net->ndevices;
+        cap = 2 + p->nrouted + 2 * net->ndevices;
         a = malloc(cap * sizeof(*a));
         if (!a)
             abort();
@@ -77,7 +77,7 @@ size_t nn_plan_allowed_ips(const nn_net_plan *plan, const nn_member *viewer,
         break;
     case NN_VIEW_IDENTITY:
     default:
-        a = malloc((2 + p->nlan) * sizeof(*a));
+        a = malloc((2 + p->nrouted) * sizeof(*a));
         if (!a)
             abort();
         n = push_identity(p, a, 0);
@@ -186,7 +186,7 @@ static int build_routes(nn_net_plan *plan)
     const nn_network *net = plan->net;
     size_t n = 2;
     for (size_t i = 0; i < net->npeers; i++)
-        n += net->peers[i].nlan;
+        n += net->peers[i].nrouted;
     plan->routes = calloc(n, sizeof(nn_route_ref));
     if (!plan->routes)
         return -ENOMEM;
@@ -195,8 +195,8 @@ static int build_routes(nn_net_plan *plan)
     if (net->has_ipv4)
         plan->routes[k++] = (nn_route_ref){net->ipv4_cidr, NULL};
     for (size_t i = 0; i < net->npeers; i++)
-        for (size_t j = 0; j < net->peers[i].nlan; j++)
-            plan->routes[k++] = (nn_route_ref){net->peers[i].lan_subnets[j], &net->peers[i]};
+        for (size_t j = 0; j < net->peers[i].nrouted; j++)
+            plan->routes[k++] = (nn_route_ref){net->peers[i].routed[j], &net->peers[i]};
     qsort(plan->routes, k, sizeof(nn_route_ref), cmp_route);
     plan->nroutes = k;
     return 0;
@@ -490,7 +490,7 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     nn_jw_key(&w, "name");
     nn_jw_str(&w, net->ifname);
     nn_jw_key(&w, "routes");
-    if (peer->nlan) {
+    if (peer->nrouted) {
         nn_buf_reset(&impl->scratch);
         render_route_list(plan, peer, false, &impl->scratch);
         nn_jw_raw(&w, impl->scratch.data, impl->scratch.len);
@@ -517,7 +517,7 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
                 raw_frag(&w, plan, plan->peer_frag[v->keepalive ? 1 : 0][m - net->peers]);
         } else if (v->kind == NN_VIEW_MESH_PRIMARY) {
             raw_frag(&w, plan, plan->mesh_primary_frag);
-        } else if (!peer->nlan) {
+        } else if (!peer->nrouted) {
             raw_frag(&w, plan, plan->primary_frag);
         } else {
             nn_buf_reset(&impl->scratch);

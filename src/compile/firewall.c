@@ -290,8 +290,8 @@ static bool cidr_touches(const nn_prefix *c, const nn_member *m)
 {
     if ((m->addr4.family && nn_prefix_contains(c, &m->addr4)) || nn_prefix_contains(c, &m->addr6))
         return true;
-    for (size_t i = 0; i < m->nlan; i++)
-        if (nn_prefix_overlaps(c, &m->lan_subnets[i]))
+    for (size_t i = 0; i < m->nrouted; i++)
+        if (nn_prefix_overlaps(c, &m->routed[i]))
             return true;
     return false;
 }

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +36,8 @@ static size_t push_key(parser *p, const char *key)
     int n = snprintf(p->path + p->pathlen, sizeof(p->path) - p->pathlen, "%s%s",
                      p->pathlen ? "." : "", key);
     if (n > 0)
-        p->pathlen += (size_t)n < sizeof(p->path) - p->pathlen ? (size_t)n
-                                                               : sizeof(p->path) - p->pathlen - 1;
+        p->pathlen +=
+            (size_t)n < sizeof(p->path) - p->pathlen ? (size_t)n : sizeof(p->path) - p->pathlen - 1;
     return old;
 }
 
@@ -44,8 +46,8 @@ static size_t push_index(parser *p, size_t i)
     size_t old = p->pathlen;
     int n = snprintf(p->path + p->pathlen, sizeof(p->path) - p->pathlen, "[%zu]", i);
     if (n > 0)
-        p->pathlen += (size_t)n < sizeof(p->path) - p->pathlen ? (size_t)n
-                                                               : sizeof(p->path) - p->pathlen - 1;
+        p->pathlen +=
+            (size_t)n < sizeof(p->path) - p->pathlen ? (size_t)n : sizeof(p->path) - p->pathlen - 1;
     return old;
 }
 
@@ -74,14 +76,21 @@ static int fail_at(parser *p, const char *key, const char *fmt, ...)
 static const char *json_kind(const json_t *j)
 {
     switch (json_typeof(j)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -90,7 +99,8 @@ static int check_fields(parser *p, json_t *obj, const char *const *allowed)
 {
     const char *key;
     json_t *val;
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         bool ok = false;
         for (const char *const *a = allowed; *a; a++)
             if (strcmp(*a, key) == 0)
@@ -308,8 +318,8 @@ static int check_endpoint(const char *s, const char **why)
             label = 0;
             continue;
         }
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-';
+        bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
         if (!ok || (label == 0 && c == '-') || ++label > 63)
             return -EINVAL;
         if (!(c >= '0' && c <= '9'))
@@ -332,16 +342,17 @@ static int cmp_prefix(const void *a, const void *b)
 
 /* --- members (peers and devices) ----------------------------------------- */
 
-static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network *net,
-                        nn_member *m)
+static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network *net, nn_member *m)
 {
-    static const char *const peer_fields[] = {
-        "name", "public_key", "publicly_reachable", "endpoint", "lan_subnets", "tags",
-        "host", "listen_port", "ipv4", "description", NULL};
-    static const char *const device_fields[] = {"name", "public_key", "tags", "ipv4",
+    static const char *const peer_fields[] = {"name",          "public_key",  "publicly_reachable",
+                                              "endpoint",      "lan_subnets", "tags",
+                                              "host",          "listen_port", "ipv4",
+                                              "bgp_router_id", "description", NULL};
+    static const char *const device_fields[] = {"name",  "public_key",  "tags", "ipv4",
                                                 "owner", "description", NULL};
     int r;
-    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, is_device ? device_fields : peer_fields)))
+    if ((r = expect_object(p, obj)) ||
+        (r = check_fields(p, obj, is_device ? device_fields : peer_fields)))
         return r;
     m->is_device = is_device;
     const char *s, *why;
@@ -369,6 +380,19 @@ static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network
         int64_t lp;
         if ((r = get_int(p, obj, "listen_port", false, 1, 65535, 0, &lp)))
             return r;
+        if ((r = get_string(p, obj, "bgp_router_id", false, &s)))
+            return r;
+        if (s) {
+            nn_prefix rid;
+            if (nn_addr_parse(s, &rid) != 0 || rid.family != NN_AF_INET4 ||
+                !memcmp(rid.addr, "\0\0\0\0", 4) || !memcmp(rid.addr, "\xff\xff\xff\xff", 4))
+                return fail_at(p, "bgp_router_id",
+                               "\"%.40s\" is not a router id (a dotted quad, not 0.0.0.0 or "
+                               "255.255.255.255)",
+                               s);
+            memcpy(m->router_id, rid.addr, 4);
+            m->has_router_id = true;
+        }
         m->listen_port = (uint16_t)lp;
         json_t *lans;
         if ((r = get_array(p, obj, "lan_subnets", false, &lans)))
@@ -450,8 +474,7 @@ static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network
         bcast.addr[3] = (uint8_t)base;
         if (memcmp(m->ipv4_pin.addr, net_addr.addr, 4) == 0 ||
             memcmp(m->ipv4_pin.addr, bcast.addr, 4) == 0)
-            return fail_at(p, "ipv4", "%s is the network or broadcast address of the ipv4_cidr",
-                           s);
+            return fail_at(p, "ipv4", "%s is the network or broadcast address of the ipv4_cidr", s);
         m->ipv4_pinned = true;
     }
     return 0;
@@ -562,7 +585,7 @@ static const char *const proto_names[] = {"any", "tcp", "udp", "icmp", NULL};
 
 static int parse_rule(parser *p, json_t *obj, nn_fw_rule *rule)
 {
-    static const char *const fields[] = {"name", "position", "action", "protocol", "ports",
+    static const char *const fields[] = {"name",   "position",    "action",  "protocol",    "ports",
                                          "source", "destination", "enabled", "description", NULL};
     static const char *const actions[] = {"accept", "drop", "reject", NULL};
     int r, e;
@@ -604,8 +627,9 @@ static int parse_rule(parser *p, json_t *obj, nn_fw_rule *rule)
 
 static int parse_mapping(parser *p, json_t *obj, nn_port_mapping *pm)
 {
-    static const char *const fields[] = {"name", "hub", "protocol", "external_port", "target",
-                                         "target_port", "enabled", "description", NULL};
+    static const char *const fields[] = {"name",          "hub",         "protocol",
+                                         "external_port", "target",      "target_port",
+                                         "enabled",       "description", NULL};
     static const char *const target_fields[] = {"peer", NULL};
     int r, e;
     const char *s;
@@ -919,8 +943,7 @@ static int check_rules(parser *p, nn_network *net, size_t np)
             sides[s]->member = nn_network_find_member(net, sides[s]->name);
             if (!sides[s]->member)
                 return fail_item(p, np, "firewall_rules", rule->doc_index, side_fields[s],
-                                 "no peer or device named \"%s\" in this network",
-                                 sides[s]->name);
+                                 "no peer or device named \"%s\" in this network", sides[s]->name);
         }
     }
     return 0;
@@ -971,8 +994,7 @@ static int check_mappings(parser *p, nn_network *net, size_t np)
     for (size_t i = 1; i < net->nmappings && !r; i++)
         if (strcmp(s[i - 1]->hub_name, s[i]->hub_name) == 0 &&
             s[i - 1]->protocol == s[i]->protocol &&
-            s[i - 1]->external_port == s[i]->external_port && s[i - 1]->enabled &&
-            s[i]->enabled)
+            s[i - 1]->external_port == s[i]->external_port && s[i - 1]->enabled && s[i]->enabled)
             r = fail_item(p, np, "port_mappings", s[i]->doc_index, "external_port",
                           "%s %u on \"%s\" is already mapped by \"%s\"",
                           s[i]->protocol == NN_PROTO_TCP ? "TCP" : "UDP", s[i]->external_port,
@@ -981,16 +1003,866 @@ static int check_mappings(parser *p, nn_network *net, size_t np)
     return r;
 }
 
+/* --- lists of named things ---------------------------------------------- */
+
+static int cmp_first_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* parse_list, then number, sort by name (the first field of every element)
+ * and reject a duplicate name with the path of the later one. */
+static int parse_named_list(parser *p, json_t *obj, const char *key, size_t elem_size,
+                            size_t index_offset, elem_fn fn, void *ctx, void **out, size_t *count)
+{
+    int r = parse_list(p, obj, key, false, elem_size, fn, ctx, out, count);
+    if (r)
+        return r;
+    set_doc_indexes(*out, *count, elem_size, index_offset);
+    if (*count > 1)
+        qsort(*out, *count, elem_size, cmp_first_name);
+    size_t bad, first;
+    const char *name;
+    if (find_duplicate(*out, *count, elem_size, index_offset, &bad, &first, &name)) {
+        size_t np = p->pathlen;
+        r = fail_item(p, np, key, bad, "name", "duplicate name \"%s\" (also %s[%zu])", name, key,
+                      first);
+        return r;
+    }
+    return 0;
+}
+
+/* An array of names (or, with any_text, of short printable strings) into an
+ * owned array of borrowed strings; sorted and unique unless keep_order. */
+static int get_string_list(parser *p, json_t *obj, const char *key, bool names, bool keep_order,
+                           const char ***out, size_t *count)
+{
+    json_t *arr;
+    int r;
+    *out = NULL;
+    *count = 0;
+    if ((r = get_array(p, obj, key, false, &arr)) || !arr || json_array_size(arr) == 0)
+        return r;
+    size_t n = json_array_size(arr);
+    if (n > 4096)
+        return fail_at(p, key, "at most 4096 entries");
+    const char **a = calloc(n, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    *out = a;
+    *count = n;
+    size_t k = push_key(p, key);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        size_t k2 = push_index(p, i);
+        if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+            return fail(p, "must be a string without NUL characters");
+        const char *s = json_string_value(v);
+        if (names && !nn_intent_valid_name(s))
+            return fail(p, "\"%.63s\" is not a valid name", s);
+        if (!names) {
+            size_t len = strlen(s);
+            if (len == 0 || len > 255)
+                return fail(p, "must be 1-255 characters");
+            for (size_t c = 0; c < len; c++)
+                if ((unsigned char)s[c] < 0x20 || s[c] == '"' || s[c] == '\\' || s[c] == 0x7f)
+                    return fail(p, "contains a control character, quote or backslash");
+        }
+        a[i] = s;
+        pop(p, k2);
+    }
+    if (!keep_order) {
+        qsort(a, n, sizeof(*a), cmp_str);
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(a[i - 1], a[i]) == 0) {
+                r = fail(p, "lists \"%.63s\" twice", a[i]);
+                pop(p, k);
+                return r;
+            }
+    }
+    pop(p, k);
+    return 0;
+}
+
+/* An array of CIDR strings: sorted, unique, no default route. */
+static int get_prefix_list(parser *p, json_t *obj, const char *key, bool required, nn_prefix **out,
+                           size_t *count)
+{
+    json_t *arr;
+    int r;
+    const char *why;
+    *out = NULL;
+    *count = 0;
+    if ((r = get_array(p, obj, key, required, &arr)) || !arr)
+        return r;
+    size_t n = json_array_size(arr);
+    if (n == 0 && required)
+        return fail_at(p, key, "must list at least one prefix");
+    if (n == 0)
+        return 0;
+    if (n > 65536)
+        return fail_at(p, key, "at most 65536 prefixes");
+    nn_prefix *a = calloc(n, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    *out = a;
+    *count = n;
+    size_t k = push_key(p, key);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        size_t k2 = push_index(p, i);
+        if (!json_is_string(v))
+            return fail(p, "must be a CIDR string, not %s", json_kind(v));
+        if (nn_prefix_parse(json_string_value(v), true, false, &a[i], &why))
+            return fail(p, "\"%.60s\" %s", json_string_value(v), why);
+        if (a[i].len == 0)
+            return fail(p, "a default route is not allowed here");
+        pop(p, k2);
+    }
+    qsort(a, n, sizeof(*a), cmp_prefix);
+    for (size_t i = 1; i < n; i++)
+        if (nn_prefix_cmp(&a[i - 1], &a[i]) == 0) {
+            char buf[NN_PREFIX_STRLEN];
+            return fail(p, "lists %s twice", nn_prefix_format(&a[i], true, buf));
+        }
+    pop(p, k);
+    return 0;
+}
+
+/* "2026-01-31T00:00:00Z": the one RFC 3339 form credentials use, so the
+ * signed bytes never depend on how a time was written. */
+static int check_timestamp(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+    if (strlen(s) != sizeof(shape) - 1)
+        return -EINVAL;
+    for (size_t i = 0; shape[i]; i++) {
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return -EINVAL;
+    }
+    int mo = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    int h = (s[11] - '0') * 10 + (s[12] - '0'), mi = (s[14] - '0') * 10 + (s[15] - '0');
+    int se = (s[17] - '0') * 10 + (s[18] - '0');
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
+        return -EINVAL;
+    return 0;
+}
+
+static int get_timestamp(parser *p, json_t *obj, const char *key, bool required, const char **out)
+{
+    int r = get_string(p, obj, key, required, out);
+    if (r || !*out)
+        return r;
+    if (check_timestamp(*out))
+        return fail_at(p, key, "\"%.40s\" is not a UTC time like 2026-01-31T00:00:00Z", *out);
+    return 0;
+}
+
+/* --- virtual IPs, subnet advertisements, route leaks ---------------------- */
+
+static int parse_vip(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name",   "address", "mode",        "holders",
+                                         "active", "enabled", "description", NULL};
+    static const char *const modes[] = {"failover", "anycast", NULL};
+    nn_vip *v = elem;
+    (void)ctx;
+    int r, e;
+    const char *s, *why;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &v->name)) ||
+        (r = get_string(p, obj, "description", false, &s)) ||
+        (r = get_bool(p, obj, "enabled", true, &v->enabled)) ||
+        (r = get_enum(p, obj, "mode", modes, 0, &e)))
+        return r;
+    v->mode = (nn_vip_mode)e;
+    if ((r = get_string(p, obj, "address", true, &s)))
+        return r;
+    if (nn_prefix_parse(s, true, true, &v->address, &why) != 0)
+        return fail_at(p, "address", "\"%.60s\" %s", s, why);
+    if (v->address.len != (v->address.family == NN_AF_INET4 ? 32 : 128))
+        return fail_at(p, "address", "\"%.60s\" must be one address (a /32 or /128)", s);
+    const char **names;
+    size_t n;
+    if ((r = get_string_list(p, obj, "holders", true, true, &names, &n)))
+        return r;
+    v->holders = (const nn_member **)names; /* resolved in place after sorting */
+    v->nholders = n;
+    if (n == 0)
+        return fail_at(p, "holders", "must name at least one peer");
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(names[i], names[j]) == 0) {
+                size_t k = push_key(p, "holders");
+                push_index(p, i);
+                r = fail(p, "lists \"%s\" twice", names[i]);
+                pop(p, k);
+                return r;
+            }
+    if ((r = get_name(p, obj, "active", false, &s)))
+        return r;
+    v->active = 0;
+    if (s) {
+        size_t i = 0;
+        while (i < n && strcmp(names[i], s) != 0)
+            i++;
+        if (i == n)
+            return fail_at(p, "active", "\"%s\" is not one of the holders", s);
+        v->active = i;
+    }
+    return 0;
+}
+
+static int parse_advertisement(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name", "peer", "prefix", "description", NULL};
+    nn_subnet_adv *a = elem;
+    const nn_network *net = ctx;
+    const char *peer, *s;
+    bool present;
+    int r;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &a->name)) ||
+        (r = get_string(p, obj, "description", false, &s)) ||
+        (r = get_name(p, obj, "peer", true, &peer)) ||
+        (r = get_prefix(p, obj, "prefix", true, 0, -1, &a->prefix, &present)))
+        return r;
+    if (a->prefix.len == 0)
+        return fail_at(p, "prefix", "a default route is not a subnet advertisement");
+    if (net->has_ipv4 && nn_prefix_overlaps(&a->prefix, &net->ipv4_cidr))
+        return fail_at(p, "prefix", "overlaps the network's ipv4_cidr");
+    a->peer = (const nn_member *)peer; /* resolved after sorting */
+    return 0;
+}
+
+static int parse_leak(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name", "from", "prefixes", "description", NULL};
+    nn_route_leak *l = elem;
+    const char *s;
+    int r;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &l->name)) ||
+        (r = get_string(p, obj, "description", false, &s)) ||
+        (r = get_name(p, obj, "from", true, &l->from_name)) ||
+        (r = get_prefix_list(p, obj, "prefixes", true, &l->prefixes, &l->nprefixes)))
+        return r;
+    return 0;
+}
+
+/* --- route policies --------------------------------------------------------- */
+
+/* A BGP as-path regular expression as FRR takes it: digits, spaces and the
+ * operators of its regex dialect; nothing that could end the line. */
+static int check_as_path(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789 _^$.*+?()[]|-{},", s[i]))
+            return -EINVAL;
+    return 0;
+}
+
+/* "AA:NN" (each 0-65535) or a well-known community. */
+static int check_community(const char *s)
+{
+    static const char *const known[] = {"no-export", "no-advertise", "local-AS", NULL};
+    for (int i = 0; known[i]; i++)
+        if (strcmp(s, known[i]) == 0)
+            return 0;
+    unsigned a, b;
+    char tail;
+    if (strlen(s) > 11 || sscanf(s, "%5u:%5u%c", &a, &b, &tail) != 2 || a > 65535 || b > 65535 ||
+        s[0] < '0' || s[0] > '9')
+        return -EINVAL;
+    char canon[16];
+    snprintf(canon, sizeof(canon), "%u:%u", a, b);
+    return strcmp(canon, s) == 0 ? 0 : -EINVAL;
+}
+
+static int get_communities(parser *p, json_t *obj, const char *key, const char ***out, size_t *n)
+{
+    int r = get_string_list(p, obj, key, false, false, out, n);
+    if (r)
+        return r;
+    for (size_t i = 0; i < *n; i++)
+        if (check_community((*out)[i])) {
+            size_t k = push_key(p, key);
+            push_index(p, i);
+            r = fail(p,
+                     "\"%.40s\" is not a community (AA:NN with 0-65535 each, no-export, "
+                     "no-advertise or local-AS)",
+                     (*out)[i]);
+            pop(p, k);
+            return r;
+        }
+    return 0;
+}
+
+static int parse_prefix_match(parser *p, json_t *v, nn_prefix_match *m)
+{
+    static const char *const fields[] = {"prefix", "ge", "le", NULL};
+    int r;
+    bool present;
+    int64_t ge, le;
+    if ((r = expect_object(p, v)) || (r = check_fields(p, v, fields)) ||
+        (r = get_prefix(p, v, "prefix", true, 0, -1, &m->prefix, &present)))
+        return r;
+    int max = m->prefix.family == NN_AF_INET4 ? 32 : 128;
+    if ((r = get_int(p, v, "ge", false, 0, max, 0, &ge)) ||
+        (r = get_int(p, v, "le", false, 0, max, 0, &le)))
+        return r;
+    if (ge && ge <= m->prefix.len)
+        return fail_at(p, "ge", "must be longer than the prefix length /%u", m->prefix.len);
+    if (le && le <= m->prefix.len)
+        return fail_at(p, "le", "must be longer than the prefix length /%u", m->prefix.len);
+    if (ge && le && ge > le)
+        return fail_at(p, "le", "must not be shorter than ge");
+    m->ge = (uint8_t)ge;
+    m->le = (uint8_t)le;
+    return 0;
+}
+
+static int parse_statement(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"action", "match", "set", "description", NULL};
+    static const char *const match_fields[] = {"prefixes", "as_path", "communities", NULL};
+    static const char *const set_fields[] = {"local_preference", "med", "communities", NULL};
+    static const char *const actions[] = {"permit", "deny", NULL};
+    nn_rp_statement *st = elem;
+    int r, e;
+    const char *s;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_string(p, obj, "description", false, &s)))
+        return r;
+    if (!json_object_get(obj, "action"))
+        return fail_at(p, "action", "is required (permit or deny)");
+    if ((r = get_enum(p, obj, "action", actions, 0, &e)))
+        return r;
+    st->permit = e == 0;
+    json_t *m = json_object_get(obj, "match");
+    if (m && !json_is_null(m)) {
+        size_t k = push_key(p, "match");
+        json_t *arr;
+        if ((r = expect_object(p, m)) || (r = check_fields(p, m, match_fields)) ||
+            (r = get_array(p, m, "prefixes", false, &arr)))
+            return r;
+        if (arr && json_array_size(arr)) {
+            size_t n = json_array_size(arr);
+            if (n > 4096)
+                return fail_at(p, "prefixes", "at most 4096 prefixes");
+            st->prefixes = calloc(n, sizeof(*st->prefixes));
+            if (!st->prefixes)
+                return -ENOMEM;
+            st->nprefixes = n;
+            size_t k2 = push_key(p, "prefixes");
+            for (size_t i = 0; i < n; i++) {
+                size_t k3 = push_index(p, i);
+                if ((r = parse_prefix_match(p, json_array_get(arr, i), &st->prefixes[i])))
+                    return r;
+                /* One route-map entry matches one prefix-list of one family;
+                 * mixing would make the entry match nothing. */
+                if (st->prefixes[i].prefix.family != st->prefixes[0].prefix.family)
+                    return fail(p, "mixes IPv4 and IPv6; use one statement per family");
+                pop(p, k3);
+            }
+            pop(p, k2);
+        }
+        if ((r = get_string(p, m, "as_path", false, &st->as_path)))
+            return r;
+        if (st->as_path && check_as_path(st->as_path))
+            return fail_at(p, "as_path",
+                           "\"%.60s\" is not an as-path expression (1-128 of 0-9 _^$.*+?()[]|-{}, "
+                           "and space)",
+                           st->as_path);
+        if ((r = get_communities(p, m, "communities", &st->communities, &st->ncommunities)))
+            return r;
+        pop(p, k);
+    }
+    json_t *set = json_object_get(obj, "set");
+    if (set && !json_is_null(set)) {
+        if (!st->permit)
+            return fail_at(p, "set", "a deny statement changes nothing; remove \"set\"");
+        size_t k = push_key(p, "set");
+        int64_t v;
+        if ((r = expect_object(p, set)) || (r = check_fields(p, set, set_fields)))
+            return r;
+        st->set_local_pref = json_object_get(set, "local_preference") != NULL;
+        if ((r = get_int(p, set, "local_preference", false, 0, 4294967295LL, 0, &v)))
+            return r;
+        st->local_pref = (uint32_t)v;
+        st->set_med = json_object_get(set, "med") != NULL;
+        if ((r = get_int(p, set, "med", false, 0, 4294967295LL, 0, &v)))
+            return r;
+        st->med = (uint32_t)v;
+        if ((r = get_communities(p, set, "communities", &st->set_communities,
+                                 &st->nset_communities)))
+            return r;
+        pop(p, k);
+    }
+    return 0;
+}
+
+static int parse_policy(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {
+        "name", "direction", "default_action", "peers", "statements", "description", NULL};
+    static const char *const dirs[] = {"in", "out", NULL};
+    static const char *const defaults[] = {"deny", "permit", NULL};
+    nn_route_policy *rp = elem;
+    bool network_scope = ctx != NULL;
+    int r, e;
+    const char *s;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &rp->name)) ||
+        (r = get_string(p, obj, "description", false, &s)))
+        return r;
+    if (!json_object_get(obj, "direction"))
+        return fail_at(p, "direction", "is required (in or out)");
+    if ((r = get_enum(p, obj, "direction", dirs, 0, &e)))
+        return r;
+    rp->direction = (nn_rp_direction)e;
+    if ((r = get_enum(p, obj, "default_action", defaults, 0, &e)))
+        return r;
+    rp->default_permit = e == 1;
+    if (json_object_get(obj, "peers") && !network_scope)
+        return fail_at(p, "peers", "peer-scoped policies belong to a network's route_policies");
+    if ((r = get_string_list(p, obj, "peers", true, false, &rp->peer_names, &rp->npeer_names)))
+        return r;
+    rp->scope = !network_scope ? NN_RP_WORKSPACE : rp->npeer_names ? NN_RP_PEER : NN_RP_NETWORK;
+    json_t *arr;
+    if ((r = get_array(p, obj, "statements", false, &arr)))
+        return r;
+    if (arr && json_array_size(arr) > 1000)
+        return fail_at(p, "statements", "at most 1000 statements");
+    void *items;
+    r = parse_list(p, obj, "statements", false, sizeof(nn_rp_statement), parse_statement, NULL,
+                   &items, &rp->nstatements);
+    rp->statements = items;
+    return r;
+}
+
+/* --- federation, OVN, IPFIX, hosts ------------------------------------------ */
+
+static int parse_federation(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name",     "status",      "remote_prefixes",
+                                         "networks", "description", NULL};
+    static const char *const statuses[] = {"proposed", "accepted", "revoked", NULL};
+    nn_federation_peer *f = elem;
+    int r, e;
+    const char *s;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &f->name)) ||
+        (r = get_string(p, obj, "description", false, &s)))
+        return r;
+    if (!json_object_get(obj, "status"))
+        return fail_at(p, "status", "is required (proposed, accepted or revoked)");
+    if ((r = get_enum(p, obj, "status", statuses, 0, &e)))
+        return r;
+    f->status = (nn_fed_status)e;
+    if ((r = get_prefix_list(p, obj, "remote_prefixes", false, &f->prefixes, &f->nprefixes)) ||
+        (r = get_string_list(p, obj, "networks", true, false, &f->networks, &f->nnetworks)))
+        return r;
+    return 0;
+}
+
+static bool valid_ovn_endpoint(const char *s)
+{
+    const char *rest;
+    if (!strncmp(s, "tcp:", 4) || !strncmp(s, "ssl:", 4))
+        rest = s + 4;
+    else if (!strncmp(s, "unix:", 5))
+        return strlen(s) > 5 && strlen(s) < 200 && !strpbrk(s, " \t\"\\");
+    else
+        return false;
+    const char *why;
+    return check_endpoint(rest, &why) == 0;
+}
+
+static int parse_ovn_port(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name", "type", "addresses", "description", NULL};
+    static const char *const types[] = {"",     "router",   "localnet", "localport", "l2gateway",
+                                        "vtep", "external", "virtual",  NULL};
+    nn_ovn_port *pt = elem;
+    int r, e;
+    const char *s;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &pt->name)) ||
+        (r = get_string(p, obj, "description", false, &s)) ||
+        (r = get_enum(p, obj, "type", types, 0, &e)))
+        return r;
+    pt->type = types[e];
+    if ((r = get_string_list(p, obj, "addresses", false, true, &pt->addresses, &pt->naddresses)))
+        return r;
+    for (size_t i = 0; i < pt->naddresses; i++) {
+        const char *a = pt->addresses[i];
+        /* "unknown", "router", "dynamic" or "MAC [IP ...]" */
+        bool ok = !strcmp(a, "unknown") || !strcmp(a, "router") || !strcmp(a, "dynamic");
+        unsigned x[6];
+        char sep;
+        if (!ok && strlen(a) >= 17 &&
+            sscanf(a, "%2x:%2x:%2x:%2x:%2x:%2x%c", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5],
+                   &sep) >= 6 &&
+            (a[17] == '\0' || a[17] == ' ')) {
+            ok = true;
+            char buf[256];
+            snprintf(buf, sizeof(buf), "%s", a + 17);
+            for (char *tok = strtok(buf, " "); tok && ok; tok = strtok(NULL, " ")) {
+                nn_prefix ip;
+                ok = nn_prefix_parse(tok, false, true, &ip, NULL) == 0;
+            }
+        }
+        if (!ok) {
+            size_t k = push_key(p, "addresses");
+            push_index(p, i);
+            r = fail(p, "\"%.60s\" is not \"unknown\", \"router\", \"dynamic\" or \"MAC [IP ...]\"",
+                     a);
+            pop(p, k);
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int parse_ovn_acl(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name",   "direction",   "priority", "match",
+                                         "action", "description", NULL};
+    static const char *const dirs[] = {"from-lport", "to-lport", NULL};
+    static const char *const actions[] = {
+        "allow", "allow-related", "allow-stateless", "drop", "reject", "pass", NULL};
+    nn_ovn_acl *a = elem;
+    int r, e;
+    const char *s;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &a->name)) ||
+        (r = get_string(p, obj, "description", false, &s)))
+        return r;
+    if (!json_object_get(obj, "direction"))
+        return fail_at(p, "direction", "is required (from-lport or to-lport)");
+    if ((r = get_enum(p, obj, "direction", dirs, 0, &e)))
+        return r;
+    a->direction = dirs[e];
+    if (!json_object_get(obj, "action"))
+        return fail_at(p, "action", "is required");
+    if ((r = get_enum(p, obj, "action", actions, 0, &e)))
+        return r;
+    a->action = actions[e];
+    if ((r = get_int(p, obj, "priority", true, 0, 32767, 0, &a->priority)) ||
+        (r = get_string(p, obj, "match", true, &a->match)))
+        return r;
+    size_t n = strlen(a->match);
+    if (n == 0 || n > 1024)
+        return fail_at(p, "match", "must be 1-1024 characters");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)a->match[i] < 0x20 || a->match[i] == 0x7f)
+            return fail_at(p, "match", "contains a control character");
+    return 0;
+}
+
+static int parse_ovn_switch(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name", "ports", "acls", "description", NULL};
+    nn_ovn_switch *sw = elem;
+    int r;
+    const char *s;
+    void *items;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &sw->name)) ||
+        (r = get_string(p, obj, "description", false, &s)))
+        return r;
+    r = parse_named_list(p, obj, "ports", sizeof(nn_ovn_port), offsetof(nn_ovn_port, doc_index),
+                         parse_ovn_port, NULL, &items, &sw->nports);
+    sw->ports = items;
+    if (r)
+        return r;
+    r = parse_named_list(p, obj, "acls", sizeof(nn_ovn_acl), offsetof(nn_ovn_acl, doc_index),
+                         parse_ovn_acl, NULL, &items, &sw->nacls);
+    sw->acls = items;
+    return r;
+}
+
+static int parse_ovn_deployment(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name",     "nb_endpoint", "sb_endpoint", "updated_at",
+                                         "switches", "description", NULL};
+    nn_ovn_deployment *d = elem;
+    int r;
+    const char *s;
+    void *items;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &d->name)) ||
+        (r = get_string(p, obj, "description", false, &s)) ||
+        (r = get_timestamp(p, obj, "updated_at", false, &d->updated_at)) ||
+        (r = get_string(p, obj, "nb_endpoint", true, &d->nb_endpoint)) ||
+        (r = get_string(p, obj, "sb_endpoint", true, &d->sb_endpoint)))
+        return r;
+    if (!valid_ovn_endpoint(d->nb_endpoint))
+        return fail_at(p, "nb_endpoint",
+                       "\"%.60s\" is not tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH",
+                       d->nb_endpoint);
+    if (!valid_ovn_endpoint(d->sb_endpoint))
+        return fail_at(p, "sb_endpoint",
+                       "\"%.60s\" is not tcp:HOST:PORT, ssl:HOST:PORT or unix:PATH",
+                       d->sb_endpoint);
+    r = parse_named_list(p, obj, "switches", sizeof(nn_ovn_switch),
+                         offsetof(nn_ovn_switch, doc_index), parse_ovn_switch, NULL, &items,
+                         &d->nswitches);
+    d->switches = items;
+    if (r)
+        return r;
+    /* Port names are global in a northbound database. */
+    for (size_t i = 0; i < d->nswitches; i++)
+        for (size_t j = 0; j < d->switches[i].nports; j++)
+            for (size_t i2 = 0; i2 <= i; i2++)
+                for (size_t j2 = 0; j2 < d->switches[i2].nports; j2++) {
+                    if (i2 == i && j2 >= j)
+                        break;
+                    if (strcmp(d->switches[i].ports[j].name, d->switches[i2].ports[j2].name) == 0)
+                        return fail_at(p, "switches",
+                                       "port \"%s\" is on both \"%s\" and \"%s\"; port names are "
+                                       "unique in a deployment",
+                                       d->switches[i].ports[j].name, d->switches[i2].name,
+                                       d->switches[i].name);
+                }
+    return 0;
+}
+
+static int parse_ipfix(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name",          "target",      "sampling",
+                                         "obs_domain_id", "description", NULL};
+    nn_ipfix_collector *c = elem;
+    int r;
+    const char *s, *why;
+    int64_t v;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &c->name)) ||
+        (r = get_string(p, obj, "description", false, &s)) ||
+        (r = get_string(p, obj, "target", true, &c->target)))
+        return r;
+    if (check_endpoint(c->target, &why))
+        return fail_at(p, "target", "\"%.80s\" %s", c->target, why);
+    if ((r = get_int(p, obj, "sampling", false, 1, 16777215, 64, &v)))
+        return r;
+    c->sampling = (uint32_t)v;
+    if ((r = get_int(p, obj, "obs_domain_id", false, 0, 4294967295LL, 0, &v)))
+        return r;
+    c->obs_domain_id = (uint32_t)v;
+    return 0;
+}
+
+static int parse_bridge(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name", "kind", "ipfix", "short_id", "description", NULL};
+    static const char *const kinds[] = {"linux", "ovs", NULL};
+    nn_bridge *b = elem;
+    const nn_host *h = ctx;
+    int r, e;
+    const char *s;
+    int64_t v;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &b->name)) ||
+        (r = get_string(p, obj, "description", false, &s)) ||
+        (r = get_enum(p, obj, "kind", kinds, h->profile == NN_HOST_HEAVYWEIGHT ? 1 : 0, &e)))
+        return r;
+    b->kind = (nn_bridge_kind)e;
+    if ((r = get_name(p, obj, "ipfix", false, &s)))
+        return r;
+    if (s && b->kind != NN_BRIDGE_OVS)
+        return fail_at(p, "ipfix", "IPFIX export needs an OVS bridge (\"kind\": \"ovs\")");
+    b->ipfix = (const nn_ipfix_collector *)s; /* resolved by the workspace */
+    if ((r = get_int(p, obj, "short_id", false, 1, 4095, 0, &v)))
+        return r;
+    b->short_id_pin = (uint32_t)v;
+    return 0;
+}
+
+static int parse_vrf_pin(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"network", "table_id", NULL};
+    nn_vrf *v = elem;
+    int r;
+    int64_t t;
+    (void)ctx;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "network", true, &v->network_name)) ||
+        (r = get_int(p, obj, "table_id", true, 100, 65535, 0, &t)))
+        return r;
+    if (t >= 253 && t <= 255)
+        return fail_at(p, "table_id", "%lld is reserved by the kernel (253-255)", (long long)t);
+    v->table_id = (uint32_t)t;
+    v->pinned = true;
+    return 0;
+}
+
+static int cmp_vrf(const void *a, const void *b)
+{
+    return strcmp(((const nn_vrf *)a)->network_name, ((const nn_vrf *)b)->network_name);
+}
+
+static int parse_host(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name", "profile",     "bridges", "vrfs",
+                                         "ovn",  "description", NULL};
+    static const char *const ovn_fields[] = {"deployment", "encap_ip", NULL};
+    static const char *const profiles[] = {"standard", "heavyweight", NULL};
+    nn_host *h = elem;
+    int r, e;
+    const char *s;
+    void *items;
+    (void)ctx;
+    h->declared = true;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &h->name)) ||
+        (r = get_string(p, obj, "description", false, &s)) ||
+        (r = get_enum(p, obj, "profile", profiles, 0, &e)))
+        return r;
+    h->profile = (nn_host_profile)e;
+    r = parse_named_list(p, obj, "bridges", sizeof(nn_bridge), offsetof(nn_bridge, doc_index),
+                         parse_bridge, h, &items, &h->nbridges);
+    h->bridges = items;
+    if (r)
+        return r;
+    for (size_t i = 0; i < h->nbridges; i++)
+        for (size_t j = 0; j < i; j++)
+            if (h->bridges[i].short_id_pin &&
+                h->bridges[i].short_id_pin == h->bridges[j].short_id_pin) {
+                size_t k = push_key(p, "bridges");
+                push_index(p, h->bridges[i].doc_index > h->bridges[j].doc_index
+                                  ? h->bridges[i].doc_index
+                                  : h->bridges[j].doc_index);
+                r = fail_at(p, "short_id", "%u is already pinned by bridge \"%s\"",
+                            h->bridges[i].short_id_pin, h->bridges[j].name);
+                pop(p, k);
+                return r;
+            }
+    r = parse_list(p, obj, "vrfs", false, sizeof(nn_vrf), parse_vrf_pin, NULL, &items, &h->nvrfs);
+    h->vrfs = items;
+    if (r)
+        return r;
+    for (size_t i = 0; i < h->nvrfs; i++)
+        for (size_t j = 0; j < i; j++)
+            if (h->vrfs[i].table_id == h->vrfs[j].table_id ||
+                strcmp(h->vrfs[i].network_name, h->vrfs[j].network_name) == 0) {
+                size_t k = push_key(p, "vrfs");
+                push_index(p, i);
+                r = fail(p, "network \"%s\" or table %u is already pinned by vrfs[%zu]",
+                         h->vrfs[i].network_name, h->vrfs[i].table_id, j);
+                pop(p, k);
+                return r;
+            }
+    if (h->nvrfs > 1)
+        qsort(h->vrfs, h->nvrfs, sizeof(nn_vrf), cmp_vrf);
+    json_t *ovn = json_object_get(obj, "ovn");
+    if (ovn && !json_is_null(ovn)) {
+        size_t k = push_key(p, "ovn");
+        if ((r = expect_object(p, ovn)) || (r = check_fields(p, ovn, ovn_fields)) ||
+            (r = get_name(p, ovn, "deployment", true, &h->ovn_name)) ||
+            (r = get_string(p, ovn, "encap_ip", true, &s)))
+            return r;
+        if (nn_addr_parse(s, &h->encap_ip) != 0)
+            return fail_at(p, "encap_ip", "\"%.60s\" is not an IP address", s);
+        pop(p, k);
+        if (h->profile != NN_HOST_HEAVYWEIGHT)
+            return fail_at(p, "ovn",
+                           "OVN runs on heavyweight hosts only (\"profile\": \"heavyweight\")");
+    }
+    return 0;
+}
+
+/* Resolves a name list written in place of member pointers (holders). */
+static int resolve_peer_names(parser *p, const nn_network *net, const nn_member **arr, size_t n,
+                              const char *field)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *name = (const char *)arr[i];
+        arr[i] = nn_network_find_peer(net, name);
+        if (!arr[i]) {
+            size_t k = push_key(p, field);
+            push_index(p, i);
+            int r = fail(p, "no peer named \"%s\" in this network", name);
+            pop(p, k);
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int check_network_ext(parser *p, nn_network *net, size_t np)
+{
+    int r;
+    for (size_t i = 0; i < net->nvips; i++) {
+        nn_vip *v = &net->vips[i];
+        pop(p, np);
+        push_key(p, "virtual_ips");
+        push_index(p, v->doc_index);
+        if ((r = resolve_peer_names(p, net, v->holders, v->nholders, "holders")))
+            return r;
+        for (size_t j = 0; j < i; j++)
+            if (nn_prefix_cmp(&net->vips[j].address, &v->address) == 0)
+                return fail_at(p, "address", "already the address of virtual IP \"%s\"",
+                               net->vips[j].name);
+        if (v->address.family == NN_AF_INET4 && net->has_ipv4 &&
+            nn_prefix_contains(&net->ipv4_cidr, &v->address))
+            for (size_t j = 0; j < net->npeers + net->ndevices; j++) {
+                const nn_member *m =
+                    j < net->npeers ? &net->peers[j] : &net->devices[j - net->npeers];
+                if (m->ipv4_pinned && !memcmp(m->ipv4_pin.addr, v->address.addr, 4))
+                    return fail_at(p, "address", "is the pinned address of \"%s\"", m->name);
+            }
+    }
+    for (size_t i = 0; i < net->nadvertisements; i++) {
+        nn_subnet_adv *a = &net->advertisements[i];
+        const char *name = (const char *)a->peer;
+        a->peer = nn_network_find_peer(net, name);
+        if (!a->peer)
+            return fail_item(p, np, "subnet_advertisements", a->doc_index, "peer",
+                             "no peer named \"%s\" in this network", name);
+    }
+    for (size_t i = 0; i < net->npolicies; i++) {
+        const nn_route_policy *rp = &net->policies[i];
+        for (size_t j = 0; j < rp->npeer_names; j++)
+            if (!nn_network_find_peer(net, rp->peer_names[j])) {
+                pop(p, np);
+                push_key(p, "route_policies");
+                push_index(p, rp->doc_index);
+                push_key(p, "peers");
+                push_index(p, j);
+                return fail(p, "no peer named \"%s\" in this network", rp->peer_names[j]);
+            }
+    }
+    pop(p, np);
+    return 0;
+}
+
 static const char *const topology_names[] = {"hub_and_spoke", "full_mesh", NULL};
 static const char *const routing_names[] = {"static", "ibgp", NULL};
 static const char *const policy_names[] = {"accept", "drop", NULL};
 
 static int parse_network(parser *p, json_t *obj, nn_network *net, void *ws_ctx)
 {
-    static const char *const fields[] = {
-        "name", "ipv4_cidr", "ipv6_prefix", "topology_strategy", "routing_mode",
-        "firewall_default_policy", "listen_port", "mtu", "peers", "devices", "firewall_rules",
-        "port_mappings", "description", NULL};
+    static const char *const fields[] = {"name",           "ipv4_cidr",
+                                         "ipv6_prefix",    "topology_strategy",
+                                         "routing_mode",   "firewall_default_policy",
+                                         "listen_port",    "mtu",
+                                         "peers",          "devices",
+                                         "firewall_rules", "port_mappings",
+                                         "virtual_ips",    "subnet_advertisements",
+                                         "route_leaks",    "route_policies",
+                                         "description",    NULL};
     int r, e;
     const char *s;
     net->workspace = ws_ctx;
@@ -1013,9 +1885,6 @@ static int parse_network(parser *p, json_t *obj, nn_network *net, void *ws_ctx)
     if ((r = get_enum(p, obj, "routing_mode", routing_names, 0, &e)))
         return r;
     net->routing_mode = (nn_routing_mode)e;
-    if (net->routing_mode == NN_ROUTING_IBGP)
-        return fail_at(p, "routing_mode",
-                       "\"ibgp\" is not compiled by this version yet; use \"static\"");
     if ((r = get_enum(p, obj, "firewall_default_policy", policy_names, 1, &e)))
         return r;
     net->default_policy = e == 0 ? NN_VERDICT_ACCEPT : NN_VERDICT_DROP;
@@ -1061,7 +1930,29 @@ static int parse_network(parser *p, json_t *obj, nn_network *net, void *ws_ctx)
         (r = check_rules(p, net, np)) || (r = check_mappings(p, net, np)))
         return r;
     pop(p, np);
-    return 0;
+    r = parse_named_list(p, obj, "virtual_ips", sizeof(nn_vip), offsetof(nn_vip, doc_index),
+                         parse_vip, net, &items, &net->nvips);
+    net->vips = items;
+    if (r)
+        return r;
+    r = parse_named_list(p, obj, "subnet_advertisements", sizeof(nn_subnet_adv),
+                         offsetof(nn_subnet_adv, doc_index), parse_advertisement, net, &items,
+                         &net->nadvertisements);
+    net->advertisements = items;
+    if (r)
+        return r;
+    r = parse_named_list(p, obj, "route_leaks", sizeof(nn_route_leak),
+                         offsetof(nn_route_leak, doc_index), parse_leak, net, &items, &net->nleaks);
+    net->leaks = items;
+    if (r)
+        return r;
+    r = parse_named_list(p, obj, "route_policies", sizeof(nn_route_policy),
+                         offsetof(nn_route_policy, doc_index), parse_policy, net, &items,
+                         &net->npolicies);
+    net->policies = items;
+    if (r)
+        return r;
+    return check_network_ext(p, net, np);
 
     /* parse_list leaves a partial array on failure; adopt it so it is freed. */
 keep:
@@ -1093,11 +1984,178 @@ static int cmp_workspace(const void *a, const void *b)
     return strcmp(((const nn_workspace *)a)->name, ((const nn_workspace *)b)->name);
 }
 
+/* Binary search over a name-sorted array of structs whose first field is
+ * the name. */
+#define find_in(arr, n, name) ((__typeof__(arr))find_sorted((arr), (n), sizeof(*(arr)), (name)))
+static const void *find_sorted(const void *base, size_t n, size_t size, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, *(const char *const *)((const char *)base + mid * size));
+        if (c == 0)
+            return (const char *)base + mid * size;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* Hosts are declared in "hosts" or implied by a peer's "host": every host
+ * a peer runs on gets a record, so host-wide artifacts have one place. */
+static int add_implied_hosts(nn_workspace *ws)
+{
+    size_t extra = 0;
+    for (size_t n = 0; n < ws->nnetworks; n++)
+        extra += ws->networks[n].npeers;
+    if (extra == 0)
+        return 0;
+    nn_host *h = realloc(ws->hosts, (ws->nhosts + extra) * sizeof(nn_host));
+    if (!h)
+        return -ENOMEM;
+    ws->hosts = h;
+    size_t declared = ws->nhosts;
+    for (size_t n = 0; n < ws->nnetworks; n++)
+        for (size_t i = 0; i < ws->networks[n].npeers; i++) {
+            const char *name = ws->networks[n].peers[i].host;
+            bool known = find_in(ws->hosts, declared, name) != NULL;
+            for (size_t j = declared; j < ws->nhosts && !known; j++)
+                known = strcmp(ws->hosts[j].name, name) == 0;
+            if (known)
+                continue;
+            memset(&ws->hosts[ws->nhosts], 0, sizeof(nn_host));
+            ws->hosts[ws->nhosts].name = name;
+            ws->hosts[ws->nhosts].doc_index = SIZE_MAX;
+            ws->nhosts++;
+        }
+    if (ws->nhosts > 1)
+        qsort(ws->hosts, ws->nhosts, sizeof(nn_host), cmp_first_name);
+    for (size_t n = 0; n < ws->nnetworks; n++)
+        for (size_t i = 0; i < ws->networks[n].npeers; i++)
+            ws->networks[n].peers[i].host_ref =
+                nn_workspace_find_host(ws, ws->networks[n].peers[i].host);
+    return 0;
+}
+
+static int check_workspace_refs(parser *p, nn_workspace *ws)
+{
+    size_t wp = p->pathlen;
+    for (size_t n = 0; n < ws->nnetworks; n++) {
+        nn_network *net = &ws->networks[n];
+        for (size_t i = 0; i < net->nleaks; i++) {
+            nn_route_leak *l = &net->leaks[i];
+            pop(p, wp);
+            push_key(p, "networks");
+            push_index(p, net->doc_index);
+            push_key(p, "route_leaks");
+            push_index(p, l->doc_index);
+            l->from = nn_workspace_find_network(ws, l->from_name);
+            if (!l->from)
+                return fail_at(p, "from", "no network named \"%s\" in this workspace",
+                               l->from_name);
+            if (l->from == net)
+                return fail_at(p, "from", "a network cannot leak routes into itself");
+            if (net->routing_mode != NN_ROUTING_IBGP || l->from->routing_mode != NN_ROUTING_IBGP)
+                return fail_at(p, "from",
+                               "route leaks move BGP routes between VRFs: both "
+                               "networks need \"routing_mode\": \"ibgp\"");
+        }
+    }
+    for (size_t i = 0; i < ws->nfederation; i++) {
+        const nn_federation_peer *f = &ws->federation[i];
+        for (size_t j = 0; j < f->nnetworks; j++)
+            if (!nn_workspace_find_network(ws, f->networks[j])) {
+                pop(p, wp);
+                push_key(p, "federation_peers");
+                push_index(p, f->doc_index);
+                push_key(p, "networks");
+                push_index(p, j);
+                return fail(p, "no network named \"%s\" in this workspace", f->networks[j]);
+            }
+        for (size_t j = 0; j < f->nprefixes; j++)
+            for (size_t n = 0; n < ws->nnetworks; n++) {
+                const nn_network *net = &ws->networks[n];
+                if (net->has_ipv4 && nn_prefix_overlaps(&f->prefixes[j], &net->ipv4_cidr)) {
+                    pop(p, wp);
+                    push_key(p, "federation_peers");
+                    push_index(p, f->doc_index);
+                    push_key(p, "remote_prefixes");
+                    push_index(p, j);
+                    return fail(p, "overlaps the ipv4_cidr of network \"%s\"", net->name);
+                }
+            }
+    }
+    for (size_t h = 0; h < ws->nhosts; h++) {
+        nn_host *host = &ws->hosts[h];
+        for (size_t b = 0; b < host->nbridges; b++) {
+            nn_bridge *br = &host->bridges[b];
+            const char *name = (const char *)br->ipfix;
+            if (!name)
+                continue;
+            br->ipfix = find_in(ws->ipfix, ws->nipfix, name);
+            if (!br->ipfix) {
+                pop(p, wp);
+                push_key(p, "hosts");
+                push_index(p, host->doc_index);
+                push_key(p, "bridges");
+                push_index(p, br->doc_index);
+                return fail_at(p, "ipfix", "no ipfix_collectors entry named \"%s\"", name);
+            }
+        }
+        for (size_t v = 0; v < host->nvrfs; v++) {
+            host->vrfs[v].network = nn_workspace_find_network(ws, host->vrfs[v].network_name);
+            if (!host->vrfs[v].network) {
+                pop(p, wp);
+                push_key(p, "hosts");
+                push_index(p, host->doc_index);
+                return fail_at(p, "vrfs", "no network named \"%s\" in this workspace",
+                               host->vrfs[v].network_name);
+            }
+        }
+        if (host->ovn_name) {
+            host->ovn = find_in(ws->ovn, ws->novn, host->ovn_name);
+            if (!host->ovn) {
+                pop(p, wp);
+                push_key(p, "hosts");
+                push_index(p, host->doc_index);
+                push_key(p, "ovn");
+                return fail_at(p, "deployment", "no ovn_deployments entry named \"%s\"",
+                               host->ovn_name);
+            }
+        }
+    }
+    if (ws->default_policy_name) {
+        ws->default_policy = find_in(ws->policies, ws->npolicies, ws->default_policy_name);
+        if (!ws->default_policy) {
+            pop(p, wp);
+            push_key(p, "bgp");
+            return fail_at(p, "default_route_policy",
+                           "no workspace route_policies entry named \"%s\"",
+                           ws->default_policy_name);
+        }
+    }
+    pop(p, wp);
+    return 0;
+}
+
 static int parse_workspace(parser *p, json_t *obj, void *elem, void *ctx)
 {
-    static const char *const fields[] = {"name", "ipv6_prefix", "bgp", "networks", "description",
+    static const char *const fields[] = {"name",
+                                         "ipv6_prefix",
+                                         "bgp",
+                                         "networks",
+                                         "route_policies",
+                                         "federation_peers",
+                                         "ovn_deployments",
+                                         "ipfix_collectors",
+                                         "hosts",
+                                         "credential_validity",
+                                         "description",
                                          NULL};
-    static const char *const bgp_fields[] = {"enabled", "as_number", NULL};
+    static const char *const bgp_fields[] = {"enabled", "as_number", "default_route_policy", NULL};
+    static const char *const validity_fields[] = {"not_before", "not_after", NULL};
     nn_workspace *ws = elem;
     int r;
     const char *s;
@@ -1115,12 +2173,24 @@ static int parse_workspace(parser *p, json_t *obj, void *elem, void *ctx)
         size_t k = push_key(p, "bgp");
         int64_t as;
         if ((r = expect_object(p, bgp)) || (r = check_fields(p, bgp, bgp_fields)) ||
-            (r = get_bool(p, bgp, "enabled", false, &ws->bgp_enabled)))
+            (r = get_bool(p, bgp, "enabled", false, &ws->bgp_enabled)) ||
+            (r = get_name(p, bgp, "default_route_policy", false, &ws->default_policy_name)))
             return r;
-        /* RFC 6996 4-byte private range; issue 3 derives one when absent. */
+        /* RFC 6996 4-byte private range; derived from the name when absent. */
         if ((r = get_int(p, bgp, "as_number", false, 4200000000LL, 4294967294LL, 0, &as)))
             return r;
-        ws->bgp_as_number = (uint32_t)as;
+        ws->bgp_as_pin = (uint32_t)as;
+        pop(p, k);
+    }
+    json_t *validity = json_object_get(obj, "credential_validity");
+    if (validity && !json_is_null(validity)) {
+        size_t k = push_key(p, "credential_validity");
+        if ((r = expect_object(p, validity)) || (r = check_fields(p, validity, validity_fields)) ||
+            (r = get_timestamp(p, validity, "not_before", true, &ws->valid_from)) ||
+            (r = get_timestamp(p, validity, "not_after", true, &ws->valid_until)))
+            return r;
+        if (strcmp(ws->valid_from, ws->valid_until) >= 0)
+            return fail_at(p, "not_after", "must be later than not_before");
         pop(p, k);
     }
     void *items;
@@ -1146,7 +2216,38 @@ static int parse_workspace(parser *p, json_t *obj, void *elem, void *ctx)
     /* Sorting moved the networks: fix their back-pointers' view of it. */
     for (size_t i = 0; i < ws->nnetworks; i++)
         ws->networks[i].workspace = ws;
-    return 0;
+    r = parse_named_list(p, obj, "route_policies", sizeof(nn_route_policy),
+                         offsetof(nn_route_policy, doc_index), parse_policy, NULL, &items,
+                         &ws->npolicies);
+    ws->policies = items;
+    if (r)
+        return r;
+    r = parse_named_list(p, obj, "federation_peers", sizeof(nn_federation_peer),
+                         offsetof(nn_federation_peer, doc_index), parse_federation, NULL, &items,
+                         &ws->nfederation);
+    ws->federation = items;
+    if (r)
+        return r;
+    r = parse_named_list(p, obj, "ovn_deployments", sizeof(nn_ovn_deployment),
+                         offsetof(nn_ovn_deployment, doc_index), parse_ovn_deployment, NULL, &items,
+                         &ws->novn);
+    ws->ovn = items;
+    if (r)
+        return r;
+    r = parse_named_list(p, obj, "ipfix_collectors", sizeof(nn_ipfix_collector),
+                         offsetof(nn_ipfix_collector, doc_index), parse_ipfix, NULL, &items,
+                         &ws->nipfix);
+    ws->ipfix = items;
+    if (r)
+        return r;
+    r = parse_named_list(p, obj, "hosts", sizeof(nn_host), offsetof(nn_host, doc_index), parse_host,
+                         NULL, &items, &ws->nhosts);
+    ws->hosts = items;
+    if (r)
+        return r;
+    if ((r = add_implied_hosts(ws)))
+        return r;
+    return check_workspace_refs(p, ws);
 }
 
 static int parse_doc(parser *p, json_t *root, nn_doc *doc)

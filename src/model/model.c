@@ -8,6 +8,21 @@ static void member_free(nn_member *m)
 {
     free(m->lan_subnets);
     free(m->tags);
+    free(m->routed);
+}
+
+static void policies_free(nn_route_policy *rp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < rp[i].nstatements; j++) {
+            free(rp[i].statements[j].prefixes);
+            free(rp[i].statements[j].communities);
+            free(rp[i].statements[j].set_communities);
+        }
+        free(rp[i].statements);
+        free(rp[i].peer_names);
+    }
+    free(rp);
 }
 
 static void network_free(nn_network *n)
@@ -22,18 +37,53 @@ static void network_free(nn_network *n)
     free(n->devices);
     free(n->rules);
     free(n->mappings);
+    for (size_t i = 0; i < n->nvips; i++)
+        free(n->vips[i].holders);
+    free(n->vips);
+    free(n->advertisements);
+    for (size_t i = 0; i < n->nleaks; i++)
+        free(n->leaks[i].prefixes);
+    free(n->leaks);
+    policies_free(n->policies, n->npolicies);
+    free(n->federated);
+}
+
+static void workspace_free(nn_workspace *ws)
+{
+    for (size_t n = 0; n < ws->nnetworks; n++)
+        network_free(&ws->networks[n]);
+    free(ws->networks);
+    policies_free(ws->policies, ws->npolicies);
+    for (size_t i = 0; i < ws->nfederation; i++) {
+        free(ws->federation[i].prefixes);
+        free(ws->federation[i].networks);
+    }
+    free(ws->federation);
+    for (size_t i = 0; i < ws->novn; i++) {
+        nn_ovn_deployment *d = &ws->ovn[i];
+        for (size_t j = 0; j < d->nswitches; j++) {
+            for (size_t k = 0; k < d->switches[j].nports; k++)
+                free(d->switches[j].ports[k].addresses);
+            free(d->switches[j].ports);
+            free(d->switches[j].acls);
+        }
+        free(d->switches);
+    }
+    free(ws->ovn);
+    free(ws->ipfix);
+    for (size_t i = 0; i < ws->nhosts; i++) {
+        free(ws->hosts[i].bridges);
+        free(ws->hosts[i].vrfs);
+    }
+    free(ws->hosts);
 }
 
 void nn_doc_free(nn_doc *doc)
 {
     if (!doc)
         return;
-    for (size_t w = 0; w < doc->nworkspaces; w++) {
-        nn_workspace *ws = &doc->workspaces[w];
-        for (size_t n = 0; n < ws->nnetworks; n++)
-            network_free(&ws->networks[n]);
-        free(ws->networks);
-    }
+    for (size_t w = 0; w < doc->nworkspaces; w++)
+        workspace_free(&doc->workspaces[w]);
     free(doc->workspaces);
     if (doc->json_root)
         json_decref((json_t *)doc->json_root);
@@ -98,4 +148,22 @@ bool nn_member_has_tag(const nn_member *m, const char *tag)
             lo = mid + 1;
     }
     return false;
+}
+
+const nn_host *nn_workspace_find_host(const nn_workspace *ws, const char *name)
+{
+    return find_by_name(ws->hosts, ws->nhosts, sizeof(nn_host), name);
+}
+
+const nn_route_policy *nn_workspace_find_policy(const nn_workspace *ws, const char *name)
+{
+    return find_by_name(ws->policies, ws->npolicies, sizeof(nn_route_policy), name);
+}
+
+const nn_vrf *nn_host_find_vrf(const nn_host *h, const nn_network *net)
+{
+    for (size_t i = 0; h && i < h->nvrfs; i++)
+        if (h->vrfs[i].network == net)
+            return &h->vrfs[i];
+    return NULL;
 }

@@ -134,8 +134,162 @@ static const reject_case cases[] = {
     {NET("\"peers\":[" HUB "],\"port_mappings\":[{\"name\":\"m\",\"hub\":\"hub\","
          "\"external_port\":80}]"),
      "workspaces[0].networks[0].port_mappings[0].target", "is required"},
-    {NET("\"routing_mode\":\"ibgp\""), "workspaces[0].networks[0].routing_mode",
-     "not compiled by this version"},
+    /* virtual IPs */
+    {NET("\"peers\":[" HUB "],\"virtual_ips\":[{\"name\":\"v\",\"address\":\"10.9.0.0/24\","
+         "\"holders\":[\"hub\"]}]"),
+     "workspaces[0].networks[0].virtual_ips[0].address", "must be one address"},
+    {NET("\"peers\":[" HUB "],\"virtual_ips\":[{\"name\":\"v\",\"address\":\"10.9.0.1\","
+         "\"holders\":[\"nobody\"]}]"),
+     "workspaces[0].networks[0].virtual_ips[0].holders[0]", "no peer named \"nobody\""},
+    {NET("\"peers\":[" HUB "],\"virtual_ips\":[{\"name\":\"v\",\"address\":\"10.9.0.1\","
+         "\"holders\":[]}]"),
+     "workspaces[0].networks[0].virtual_ips[0].holders", "at least one"},
+    {NET("\"peers\":[" HUB "],\"virtual_ips\":[{\"name\":\"v\",\"address\":\"10.9.0.1\","
+         "\"holders\":[\"hub\",\"hub\"]}]"),
+     "workspaces[0].networks[0].virtual_ips[0].holders[1]", "twice"},
+    {NET("\"peers\":[" HUB "],\"virtual_ips\":[{\"name\":\"v\",\"address\":\"10.9.0.1\","
+         "\"holders\":[\"hub\"],\"active\":\"other\"}]"),
+     "workspaces[0].networks[0].virtual_ips[0].active", "not one of the holders"},
+    {NET("\"peers\":[" HUB "],\"virtual_ips\":[{\"name\":\"v\",\"address\":\"10.9.0.1\","
+         "\"holders\":[\"hub\"]},{\"name\":\"w\",\"address\":\"10.9.0.1\",\"holders\":[\"hub\"]}]"),
+     "workspaces[0].networks[0].virtual_ips[1].address", "already the address"},
+    {NET("\"ipv4_cidr\":\"10.9.0.0/24\",\"peers\":[" HUB "],\"virtual_ips\":[{\"name\":\"v\","
+         "\"address\":\"10.9.0.0\",\"holders\":[\"hub\"]}]"),
+     "workspaces[0].networks[0].virtual_ips[0].address", "network or broadcast"},
+    {NET("\"peers\":[{\"name\":\"hub\",\"public_key\":\"@1@\",\"lan_subnets\":[\"10.7.0.1/32\"]}],"
+         "\"virtual_ips\":[{\"name\":\"v\",\"address\":\"10.7.0.1\",\"holders\":[\"hub\"]}]"),
+     "workspaces[0].networks[0].virtual_ips[0]", "already routed to \"hub\""},
+    /* subnet advertisements */
+    {NET("\"peers\":[" HUB "],\"subnet_advertisements\":[{\"name\":\"a\",\"peer\":\"x\","
+         "\"prefix\":\"10.1.0.0/16\"}]"),
+     "workspaces[0].networks[0].subnet_advertisements[0].peer", "no peer named \"x\""},
+    {NET("\"peers\":[" HUB "],\"subnet_advertisements\":[{\"name\":\"a\",\"peer\":\"hub\","
+         "\"prefix\":\"10.1.0.1/16\"}]"),
+     "workspaces[0].networks[0].subnet_advertisements[0].prefix", "host bits"},
+    {NET("\"peers\":[{\"name\":\"hub\",\"public_key\":\"@1@\",\"lan_subnets\":[\"10.1.0.0/16\"]},"
+         P("b", 2) "],\"subnet_advertisements\":[{\"name\":\"a\",\"peer\":\"b\","
+         "\"prefix\":\"10.1.0.0/16\"}]"),
+     "workspaces[0].networks[0].subnet_advertisements[0]", "already routed to \"hub\""},
+    {NET("\"peers\":[" HUB "],\"subnet_advertisements\":[{\"name\":\"a\",\"peer\":\"hub\","
+         "\"prefix\":\"10.1.0.0/16\"},{\"name\":\"a\",\"peer\":\"hub\",\"prefix\":\"10.2.0.0/16\"}]"),
+     "workspaces[0].networks[0].subnet_advertisements[1].name", "duplicate name \"a\""},
+    /* route policies */
+    {NET("\"route_policies\":[{\"name\":\"p\"}]"),
+     "workspaces[0].networks[0].route_policies[0].direction", "is required"},
+    {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{}]}]"),
+     "workspaces[0].networks[0].route_policies[0].statements[0].action", "is required"},
+    {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
+         "\"permit\",\"match\":{\"prefixes\":[{\"prefix\":\"10.0.0.0/8\"},{\"prefix\":\"fd00::/8\"}]}}]}]"),
+     "workspaces[0].networks[0].route_policies[0].statements[0].match.prefixes[1]", "mixes IPv4"},
+    {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
+         "\"permit\",\"match\":{\"prefixes\":[{\"prefix\":\"10.0.0.0/8\",\"le\":8}]}}]}]"),
+     "workspaces[0].networks[0].route_policies[0].statements[0].match.prefixes[0].le", "longer than"},
+    {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
+         "\"permit\",\"match\":{\"prefixes\":[{\"prefix\":\"10.0.0.0/8\",\"ge\":24,\"le\":16}]}}]}]"),
+     "workspaces[0].networks[0].route_policies[0].statements[0].match.prefixes[0].le", "not be shorter"},
+    {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
+         "\"permit\",\"match\":{\"as_path\":\"65000\\nexit\"}}]}]"),
+     "workspaces[0].networks[0].route_policies[0].statements[0].match.as_path", "not an as-path"},
+    {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
+         "\"permit\",\"match\":{\"communities\":[\"70000:1\"]}}]}]"),
+     "workspaces[0].networks[0].route_policies[0].statements[0].match.communities[0]",
+     "not a community"},
+    {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
+         "\"deny\",\"set\":{\"med\":5}}]}]"),
+     "workspaces[0].networks[0].route_policies[0].statements[0].set", "deny statement"},
+    {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"up\"}]"),
+     "workspaces[0].networks[0].route_policies[0].direction", "not one of: in, out"},
+    {NET("\"peers\":[" HUB "],\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\","
+         "\"peers\":[\"ghost\"]}]"),
+     "workspaces[0].networks[0].route_policies[0].peers[0]", "no peer named \"ghost\""},
+    {"{\"workspaces\":[{\"name\":\"a\",\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\","
+     "\"peers\":[\"x\"]}]}]}",
+     "workspaces[0].route_policies[0].peers", "belong to a network"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"bgp\":{\"enabled\":true,\"default_route_policy\":\"nope\"}}]}",
+     "workspaces[0].bgp.default_route_policy", "no workspace route_policies entry"},
+    /* route leaks */
+    {"{\"workspaces\":[{\"name\":\"a\",\"networks\":[{\"name\":\"n\",\"routing_mode\":\"ibgp\","
+     "\"route_leaks\":[{\"name\":\"l\",\"from\":\"m\",\"prefixes\":[\"10.0.0.0/8\"]}]}]}]}",
+     "workspaces[0].networks[0].route_leaks[0].from", "no network named \"m\""},
+    {"{\"workspaces\":[{\"name\":\"a\",\"networks\":[{\"name\":\"n\",\"routing_mode\":\"ibgp\","
+     "\"route_leaks\":[{\"name\":\"l\",\"from\":\"m\",\"prefixes\":[\"10.0.0.0/8\"]}]},"
+     "{\"name\":\"m\"}]}]}",
+     "workspaces[0].networks[0].route_leaks[0].from", "both networks need"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"networks\":[{\"name\":\"n\",\"routing_mode\":\"ibgp\","
+     "\"route_leaks\":[{\"name\":\"l\",\"from\":\"n\",\"prefixes\":[\"10.0.0.0/8\"]}]}]}]}",
+     "workspaces[0].networks[0].route_leaks[0].from", "into itself"},
+    {NET("\"route_leaks\":[{\"name\":\"l\",\"from\":\"x\",\"prefixes\":[]}]"),
+     "workspaces[0].networks[0].route_leaks[0].prefixes", "at least one prefix"},
+    /* federation */
+    {"{\"workspaces\":[{\"name\":\"a\",\"federation_peers\":[{\"name\":\"f\"}]}]}",
+     "workspaces[0].federation_peers[0].status", "is required"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"federation_peers\":[{\"name\":\"f\",\"status\":\"maybe\"}]}]}",
+     "workspaces[0].federation_peers[0].status", "not one of"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"federation_peers\":[{\"name\":\"f\",\"status\":"
+     "\"accepted\",\"networks\":[\"zz\"]}]}]}",
+     "workspaces[0].federation_peers[0].networks[0]", "no network named \"zz\""},
+    {"{\"workspaces\":[{\"name\":\"a\",\"networks\":[{\"name\":\"n\",\"ipv4_cidr\":\"10.0.0.0/16\"}],"
+     "\"federation_peers\":[{\"name\":\"f\",\"status\":\"accepted\",\"remote_prefixes\":[\"10.0.5.0/24\"]}]}]}",
+     "workspaces[0].federation_peers[0].remote_prefixes[0]", "overlaps the ipv4_cidr"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"federation_peers\":[{\"name\":\"f\",\"status\":"
+     "\"accepted\",\"remote_prefixes\":[\"10.0.5.0/24\",\"10.0.5.0/24\"]}]}]}",
+     "workspaces[0].federation_peers[0].remote_prefixes", "twice"},
+    /* OVN */
+    {"{\"workspaces\":[{\"name\":\"a\",\"ovn_deployments\":[{\"name\":\"d\",\"nb_endpoint\":\"http://x\","
+     "\"sb_endpoint\":\"tcp:10.0.0.1:6642\"}]}]}",
+     "workspaces[0].ovn_deployments[0].nb_endpoint", "is not tcp:HOST:PORT"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"ovn_deployments\":[{\"name\":\"d\",\"nb_endpoint\":"
+     "\"tcp:10.0.0.1:6641\",\"sb_endpoint\":\"tcp:10.0.0.1:6642\",\"switches\":[{\"name\":\"s\","
+     "\"ports\":[{\"name\":\"p\",\"addresses\":[\"00:11:22:33:44\"]}]}]}]}]}",
+     "workspaces[0].ovn_deployments[0].switches[0].ports[0].addresses[0]", "is not \"unknown\""},
+    {"{\"workspaces\":[{\"name\":\"a\",\"ovn_deployments\":[{\"name\":\"d\",\"nb_endpoint\":"
+     "\"tcp:10.0.0.1:6641\",\"sb_endpoint\":\"tcp:10.0.0.1:6642\",\"switches\":[{\"name\":\"s\","
+     "\"acls\":[{\"name\":\"a\",\"direction\":\"to-lport\",\"priority\":40000,\"match\":\"ip\","
+     "\"action\":\"drop\"}]}]}]}]}",
+     "workspaces[0].ovn_deployments[0].switches[0].acls[0].priority", "out of range"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"ovn_deployments\":[{\"name\":\"d\",\"nb_endpoint\":"
+     "\"tcp:10.0.0.1:6641\",\"sb_endpoint\":\"tcp:10.0.0.1:6642\",\"switches\":[{\"name\":\"s\","
+     "\"ports\":[{\"name\":\"p\"}]},{\"name\":\"t\",\"ports\":[{\"name\":\"p\"}]}]}]}]}",
+     "workspaces[0].ovn_deployments[0].switches", "port \"p\" is on both"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"ovn_deployments\":[{\"name\":\"d\",\"nb_endpoint\":"
+     "\"tcp:10.0.0.1:6641\",\"sb_endpoint\":\"tcp:10.0.0.1:6642\",\"updated_at\":\"yesterday\"}]}]}",
+     "workspaces[0].ovn_deployments[0].updated_at", "not a UTC time"},
+    /* hosts, bridges, VRF pins */
+    {"{\"workspaces\":[{\"name\":\"a\",\"hosts\":[{\"name\":\"h\",\"bridges\":[{\"name\":\"b\","
+     "\"ipfix\":\"c\"}]}]}]}",
+     "workspaces[0].hosts[0].bridges[0].ipfix", "needs an OVS bridge"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"hosts\":[{\"name\":\"h\",\"profile\":\"heavyweight\","
+     "\"bridges\":[{\"name\":\"b\",\"ipfix\":\"c\"}]}]}]}",
+     "workspaces[0].hosts[0].bridges[0].ipfix", "no ipfix_collectors entry named \"c\""},
+    {"{\"workspaces\":[{\"name\":\"a\",\"hosts\":[{\"name\":\"h\",\"bridges\":[{\"name\":\"b\","
+     "\"short_id\":3},{\"name\":\"c\",\"short_id\":3}]}]}]}",
+     "workspaces[0].hosts[0].bridges[1].short_id", "already pinned"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"hosts\":[{\"name\":\"h\",\"vrfs\":[{\"network\":\"n\","
+     "\"table_id\":254}]}]}]}",
+     "workspaces[0].hosts[0].vrfs[0].table_id", "reserved"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"hosts\":[{\"name\":\"h\",\"vrfs\":[{\"network\":\"n\","
+     "\"table_id\":99}]}]}]}",
+     "workspaces[0].hosts[0].vrfs[0].table_id", "out of range"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"hosts\":[{\"name\":\"h\",\"vrfs\":[{\"network\":\"n\","
+     "\"table_id\":100}]}]}]}",
+     "workspaces[0].hosts[0].vrfs", "no network named \"n\""},
+    {"{\"workspaces\":[{\"name\":\"a\",\"hosts\":[{\"name\":\"h\",\"ovn\":{\"deployment\":\"d\","
+     "\"encap_ip\":\"10.0.0.1\"}}]}]}",
+     "workspaces[0].hosts[0].ovn", "heavyweight hosts only"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"hosts\":[{\"name\":\"h\"},{\"name\":\"h\"}]}]}",
+     "workspaces[0].hosts[1].name", "duplicate name \"h\""},
+    /* BGP router ids and credentials */
+    {NET("\"peers\":[{\"name\":\"a\",\"public_key\":\"@1@\",\"bgp_router_id\":\"0.0.0.0\"}]"),
+     "workspaces[0].networks[0].peers[0].bgp_router_id", "not a router id"},
+    {NET("\"peers\":[{\"name\":\"a\",\"public_key\":\"@1@\",\"bgp_router_id\":\"10.0.0.1\"},"
+         "{\"name\":\"b\",\"public_key\":\"@2@\",\"bgp_router_id\":\"10.0.0.1\"}]"),
+     "workspaces[0].networks[0].peers[1].bgp_router_id", "already uses it"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"credential_validity\":{\"not_before\":\"2026-01-01T00:00:00Z\","
+     "\"not_after\":\"2025-01-01T00:00:00Z\"}}]}",
+     "workspaces[0].credential_validity.not_after", "later than not_before"},
+    {"{\"workspaces\":[{\"name\":\"a\",\"credential_validity\":{\"not_before\":\"2026-13-01T00:00:00Z\","
+     "\"not_after\":\"2027-01-01T00:00:00Z\"}}]}",
+     "workspaces[0].credential_validity.not_before", "not a UTC time"},
     {"{\"workspaces\":[{\"name\":\"a\",\"bgp\":{\"enabled\":true,\"as_number\":65000}}]}",
      "workspaces[0].bgp.as_number", "out of range"},
     {"{\"workspaces\":[{\"name\":\"a\",\"networks\":[{\"name\":\"n\",\"ipv6_prefix\":"
