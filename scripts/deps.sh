@@ -10,6 +10,7 @@ PACKAGES=(
   libjansson-dev libsodium-dev libcmocka-dev
   # outside judges and the data plane used by the tests
   wireguard-go wireguard-tools nftables iproute2 iputils-ping netcat-openbsd jq
+  frr ovn-central ovn-common openvswitch-common
 )
 
 missing=()

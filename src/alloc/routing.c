@@ -150,8 +150,21 @@ static int assign_vrfs(nn_workspace *ws, nn_error *err)
             continue;
         for (size_t i = 0; i < net->npeers; i++) {
             nn_host *h = &ws->hosts[net->peers[i].host_ref - ws->hosts];
-            if (nn_host_find_vrf(h, net))
+            nn_vrf *pinned = (nn_vrf *)nn_host_find_vrf(h, net);
+            if (pinned && pinned->peer) {
+                char path[128];
+                snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu].peers[%zu].host",
+                         ws->doc_index, net->doc_index, net->peers[i].doc_index);
+                nn_error_set(err, path,
+                             "host \"%s\" already runs peer \"%s\" of this network (one "
+                             "interface and one BGP instance per host and network)",
+                             h->name, pinned->peer->name);
+                return -EINVAL;
+            }
+            if (pinned) {
+                pinned->peer = &net->peers[i];
                 continue;
+            }
             uint32_t *used = malloc((h->nvrfs + 1) * sizeof(*used));
             if (!used)
                 return -ENOMEM;
@@ -174,6 +187,7 @@ static int assign_vrfs(nn_workspace *ws, nn_error *err)
             nn_vrf *v = &h->vrfs[h->nvrfs++];
             memset(v, 0, sizeof(*v));
             v->network = net;
+            v->peer = &net->peers[i];
             v->network_name = net->name;
             v->table_id = table;
         }

@@ -3,6 +3,9 @@
  * Exit status: 0 ok, 2 invalid input or usage (one "error:" line on
  * stderr), 1 an internal failure. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,8 @@
 
 #include "alloc/alloc.h"
 #include "compile/compile.h"
+#include "compile/credential.h"
+#include "compile/host.h"
 #include "model/intent.h"
 #include "util/json_writer.h"
 
@@ -18,12 +23,21 @@
 
 static const char usage[] =
     "usage: nanamictl compile -f INTENT.json [--peer WS/NET/PEER | --network WS/NET |\n"
+    "                                          --host WS/HOST |\n"
     "                                          --device WS/NET/DEVICE --format wg-quick]\n"
+    "                                         [--signing-key KEYFILE]\n"
     "       nanamictl check -f INTENT.json\n"
+    "       nanamictl keygen --signing-key KEYFILE   (prints the public key)\n"
+    "       nanamictl verify --public-key PUBFILE -f CREDENTIAL.json\n"
+    "       nanamictl failover -f INTENT.json --vip WS/NET/VIP [--down PEER,...]\n"
     "       nanamictl version\n"
     "\n"
-    "compile   prints canonical JSON envelopes (all networks when no target is given)\n"
+    "compile   prints canonical JSON envelopes (all networks and hosts when no target is given);\n"
+    "          with --signing-key each envelope carries a signed membership credential\n"
     "check     validates the document and prints a summary\n"
+    "keygen    makes an Ed25519 signing key (file mode 0600)\n"
+    "verify    checks a membership credential (or an envelope holding one)\n"
+    "failover  prints the holder a virtual IP moves to when the --down peers fail\n"
     "-f -      reads the document from standard input\n";
 
 static int invalid(const char *where, const char *fmt, const char *arg)
@@ -133,8 +147,9 @@ static int find_network(const nn_doc *doc, const char *flag, const char *target,
         return invalid(flag, "target too long", "");
     snprintf(buf, sizeof(buf), "%s", target);
     if (split_path(buf, parts, want) != want)
-        return invalid(flag, want == 3 ? "\"%s\" is not WORKSPACE/NETWORK/NAME"
-                                       : "\"%s\" is not WORKSPACE/NETWORK",
+        return invalid(flag,
+                       want == 3 ? "\"%s\" is not WORKSPACE/NETWORK/NAME"
+                                 : "\"%s\" is not WORKSPACE/NETWORK",
                        target);
     const nn_workspace *ws = nn_doc_find_workspace(doc, parts[0]);
     if (!ws)
@@ -159,6 +174,30 @@ static int write_out(nn_buf *out)
     return 0;
 }
 
+/* Signing key for credentials; NULL when --signing-key was not given. */
+static const uint8_t *g_sign_sk;
+
+static int check_signable(const nn_doc *doc)
+{
+    for (size_t i = 0; g_sign_sk && i < doc->nworkspaces; i++)
+        if (!doc->workspaces[i].valid_from) {
+            fprintf(stderr,
+                    "error: workspaces[%zu].credential_validity: is required to sign membership "
+                    "credentials (not_before, not_after)\n",
+                    doc->workspaces[i].doc_index);
+            return EXIT_INVALID;
+        }
+    return 0;
+}
+
+static int plan_new(const nn_network *net, nn_net_plan **plan)
+{
+    int r = nn_compile_plan_new(net, plan);
+    if (r == 0 && g_sign_sk)
+        nn_compile_plan_set_signing_key(*plan, g_sign_sk);
+    return r;
+}
+
 static int compile_all(const nn_doc *doc, nn_buf *out)
 {
     nn_jw w;
@@ -170,11 +209,19 @@ static int compile_all(const nn_doc *doc, nn_buf *out)
         const nn_workspace *ws = &doc->workspaces[i];
         nn_jw_key(&w, ws->name);
         nn_jw_obj_begin(&w);
+        nn_jw_key(&w, "hosts");
+        nn_jw_obj_begin(&w);
+        for (size_t h = 0; h < ws->nhosts; h++) {
+            nn_jw_key(&w, ws->hosts[h].name);
+            nn_jw_raw(&w, "", 0);
+            nn_host_compile(ws, &ws->hosts[h], out);
+        }
+        nn_jw_obj_end(&w);
         nn_jw_key(&w, "networks");
         nn_jw_obj_begin(&w);
         for (size_t j = 0; j < ws->nnetworks; j++) {
             nn_net_plan *plan;
-            if (nn_compile_plan_new(&ws->networks[j], &plan) != 0)
+            if (plan_new(&ws->networks[j], &plan) != 0)
                 return -ENOMEM;
             nn_jw_key(&w, ws->networks[j].name);
             nn_jw_raw(&w, "", 0);
@@ -192,10 +239,15 @@ static int compile_all(const nn_doc *doc, nn_buf *out)
 static int cmd_compile(int argc, char **argv)
 {
     const char *file = NULL, *peer = NULL, *network = NULL, *device = NULL, *format = NULL;
+    const char *host = NULL, *keyfile = NULL;
     for (int i = 0; i < argc; i++) {
         const char **slot = NULL;
         if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
             slot = &file;
+        else if (!strcmp(argv[i], "--host"))
+            slot = &host;
+        else if (!strcmp(argv[i], "--signing-key"))
+            slot = &keyfile;
         else if (!strcmp(argv[i], "--peer"))
             slot = &peer;
         else if (!strcmp(argv[i], "--network"))
@@ -214,8 +266,20 @@ static int cmd_compile(int argc, char **argv)
     }
     if (!file)
         return invalid("compile", "%s", "-f INTENT.json is required");
-    if ((peer != NULL) + (network != NULL) + (device != NULL) > 1)
-        return invalid("compile", "%s", "give one of --peer, --network, --device");
+    if ((peer != NULL) + (network != NULL) + (device != NULL) + (host != NULL) > 1)
+        return invalid("compile", "%s", "give one of --peer, --network, --host, --device");
+    static uint8_t sk[NN_SIGN_SK_LEN];
+    if (keyfile) {
+        uint8_t seed[NN_SIGN_SEED_LEN], pk[NN_SIGN_PK_LEN];
+        nn_error kerr = {{0}, {0}};
+        if (nn_key_file_read(keyfile, seed, sizeof(seed), &kerr) != 0) {
+            fprintf(stderr, "error: --signing-key: %s: %s\n", kerr.path, kerr.msg);
+            return EXIT_INVALID;
+        }
+        crypto_sign_seed_keypair(pk, sk, seed);
+        sodium_memzero(seed, sizeof(seed));
+        g_sign_sk = sk;
+    }
     if (format && !device)
         return invalid("--format", "%s", "only applies to --device");
     if (device && format && strcmp(format, "wg-quick") != 0)
@@ -225,6 +289,10 @@ static int cmd_compile(int argc, char **argv)
     int r = load_doc(file, &doc);
     if (r)
         return r;
+    if ((r = check_signable(doc))) {
+        nn_doc_free(doc);
+        return r;
+    }
     nn_buf out = NN_BUF_INIT;
     const nn_network *net = NULL;
     const char *leaf = NULL;
@@ -233,15 +301,16 @@ static int cmd_compile(int argc, char **argv)
         const char *flag = peer ? "--peer" : "--device";
         if ((r = find_network(doc, flag, peer ? peer : device, 3, &net, &leaf)))
             goto out;
-        const nn_member *m = peer ? nn_network_find_peer(net, leaf)
-                                  : nn_network_find_device(net, leaf);
+        const nn_member *m =
+            peer ? nn_network_find_peer(net, leaf) : nn_network_find_device(net, leaf);
         if (!m) {
-            r = invalid(flag, peer ? "no peer named \"%s\" in that network"
-                                   : "no device named \"%s\" in that network",
+            r = invalid(flag,
+                        peer ? "no peer named \"%s\" in that network"
+                             : "no device named \"%s\" in that network",
                         leaf);
             goto out;
         }
-        if (nn_compile_plan_new(net, &plan) != 0) {
+        if (plan_new(net, &plan) != 0) {
             r = 1;
             goto out;
         }
@@ -255,12 +324,28 @@ static int cmd_compile(int argc, char **argv)
     } else if (network) {
         if ((r = find_network(doc, "--network", network, 2, &net, NULL)))
             goto out;
-        if (nn_compile_plan_new(net, &plan) != 0) {
+        if (plan_new(net, &plan) != 0) {
             r = 1;
             goto out;
         }
         nn_compile_for_network(plan, &out);
         r = write_out(&out);
+    } else if (host) {
+        char buf[256];
+        char *parts[2];
+        snprintf(buf, sizeof(buf), "%s", host);
+        const nn_workspace *ws = NULL;
+        const nn_host *h = NULL;
+        if (strlen(host) >= sizeof(buf) || split_path(buf, parts, 2) != 2) {
+            r = invalid("--host", "\"%s\" is not WORKSPACE/HOST", host);
+        } else if (!(ws = nn_doc_find_workspace(doc, parts[0]))) {
+            r = invalid("--host", "no workspace named \"%s\"", parts[0]);
+        } else if (!(h = nn_workspace_find_host(ws, parts[1]))) {
+            r = invalid("--host", "no host named \"%s\" in that workspace", parts[1]);
+        } else {
+            nn_host_compile(ws, h, &out);
+            r = write_out(&out);
+        }
     } else {
         r = compile_all(doc, &out) ? 1 : write_out(&out);
     }
@@ -294,6 +379,124 @@ static int cmd_check(int argc, char **argv)
     return 0;
 }
 
+static int cmd_keygen(int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[0], "--signing-key"))
+        return invalid("keygen", "%s", "usage: nanamictl keygen --signing-key KEYFILE");
+    uint8_t seed[NN_SIGN_SEED_LEN], pk[NN_SIGN_PK_LEN], sk[NN_SIGN_SK_LEN];
+    randombytes_buf(seed, sizeof(seed));
+    crypto_sign_seed_keypair(pk, sk, seed);
+    char seed64[64], pk64[64];
+    sodium_bin2base64(seed64, sizeof(seed64), seed, sizeof(seed), sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(pk64, sizeof(pk64), pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(seed, sizeof(seed));
+    sodium_memzero(sk, sizeof(sk));
+    /* O_EXCL: never overwrite a key; 0600: the seed is the key. */
+    int fd = open(argv[1], O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "error: %s: %s\n", argv[1], strerror(errno));
+        sodium_memzero(seed64, sizeof(seed64));
+        return EXIT_INVALID;
+    }
+    size_t len = strlen(seed64);
+    seed64[len++] = '\n';
+    bool ok = write(fd, seed64, len) == (ssize_t)len && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    sodium_memzero(seed64, sizeof(seed64));
+    if (!ok) {
+        fprintf(stderr, "error: %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
+    printf("%s\n", pk64);
+    return 0;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    const char *pubfile = NULL, *file = NULL;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--public-key"))
+            pubfile = argv[i + 1];
+        else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
+            file = argv[i + 1];
+        else
+            return invalid("verify", "unknown argument \"%s\"", argv[i]);
+    }
+    if (!pubfile || !file || argc != 4)
+        return invalid("verify", "%s", "usage: nanamictl verify --public-key PUBFILE -f FILE");
+    uint8_t pk[NN_SIGN_PK_LEN];
+    nn_error err = {{0}, {0}};
+    if (nn_key_file_read(pubfile, pk, sizeof(pk), &err) != 0) {
+        fprintf(stderr, "error: %s: %s\n", err.path, err.msg);
+        return EXIT_INVALID;
+    }
+    char *data;
+    size_t len;
+    int r = read_input(file, &data, &len);
+    if (r) {
+        fprintf(stderr, "error: %s: %s\n", file, strerror(-r));
+        return EXIT_INVALID;
+    }
+    r = nn_credential_verify(data, len, pk, &err);
+    free(data);
+    if (r) {
+        fprintf(stderr, "error: %s: %s\n", err.path, err.msg);
+        return EXIT_INVALID;
+    }
+    printf("ok: signature valid\n");
+    return 0;
+}
+
+static int cmd_failover(int argc, char **argv)
+{
+    const char *file = NULL, *vip = NULL, *down = "";
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
+            file = argv[i + 1];
+        else if (!strcmp(argv[i], "--vip"))
+            vip = argv[i + 1];
+        else if (!strcmp(argv[i], "--down"))
+            down = argv[i + 1];
+        else
+            return invalid("failover", "unknown argument \"%s\"", argv[i]);
+    }
+    if (!file || !vip || argc % 2)
+        return invalid(
+            "failover", "%s",
+            "usage: nanamictl failover -f INTENT.json --vip WS/NET/VIP [--down PEER,...]");
+    nn_doc *doc;
+    int r = load_doc(file, &doc);
+    if (r)
+        return r;
+    const nn_network *net;
+    const char *leaf;
+    if ((r = find_network(doc, "--vip", vip, 3, &net, &leaf))) {
+        nn_doc_free(doc);
+        return r;
+    }
+    const nn_vip *v = NULL;
+    for (size_t i = 0; i < net->nvips && !v; i++)
+        if (!strcmp(net->vips[i].name, leaf))
+            v = &net->vips[i];
+    if (!v) {
+        nn_doc_free(doc);
+        return invalid("--vip", "no virtual IP named \"%s\" in that network", leaf);
+    }
+    char buf[1024];
+    const char *names[64];
+    size_t n = 0;
+    snprintf(buf, sizeof(buf), "%s", down);
+    for (char *t = strtok(buf, ","); t && n < 64; t = strtok(NULL, ","))
+        names[n++] = t;
+    int to = nn_vip_failover(v, names, n);
+    if (to < 0)
+        r = invalid("--down", "%s", "every holder of the virtual IP is down");
+    else
+        printf("%s\n", v->holders[to]->name);
+    nn_doc_free(doc);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0) {
@@ -309,6 +512,12 @@ int main(int argc, char **argv)
         return cmd_compile(argc - 2, argv + 2);
     if (!strcmp(argv[1], "check"))
         return cmd_check(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "keygen"))
+        return cmd_keygen(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "verify"))
+        return cmd_verify(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "failover"))
+        return cmd_failover(argc - 2, argv + 2);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("nanamictl %s\n", NANAMI_VERSION);
         return 0;

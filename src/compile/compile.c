@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compile/bgp.h"
+#include "compile/credential.h"
 #include "compile/firewall.h"
 #include "compile/nat.h"
 #include "compile/plan.h"
@@ -12,9 +14,18 @@
 /* The full plan: the shared part plus the scratch space envelopes use. */
 typedef struct plan_impl {
     struct nn_net_plan pub;
-    nn_peer_view *views; /* npeers + ndevices */
-    nn_buf scratch;      /* fragments rendered for one viewer */
+    nn_peer_view *views;    /* npeers + ndevices */
+    nn_buf scratch;         /* fragments rendered for one viewer */
+    const uint8_t *sign_sk; /* borrowed; NULL = no credentials */
+    nn_buf host_text;       /* frr.conf texts, rendered on first use per host */
+    nn_frag *host_frag;     /* [host index]; len 0 and off SIZE_MAX = not yet */
+    bool *host_done;
 } plan_impl;
+
+void nn_compile_plan_set_signing_key(nn_net_plan *plan, const uint8_t *sk)
+{
+    ((plan_impl *)plan)->sign_sk = sk;
+}
 
 bool nn_plan_is_secondary_hub(const nn_net_plan *plan, const nn_member *m)
 {
@@ -306,8 +317,10 @@ int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
     plan->peer_frag[1] = calloc(net->npeers + 1, sizeof(nn_frag));
     plan->device_frag = calloc(net->ndevices + 1, sizeof(nn_frag));
     impl->views = calloc(nmembers + 1, sizeof(nn_peer_view));
-    if (!plan->hubs || !plan->peer_frag[0] || !plan->peer_frag[1] || !plan->device_frag ||
-        !impl->views || build_routes(plan) != 0) {
+    impl->host_frag = calloc(net->workspace->nhosts + 1, sizeof(nn_frag));
+    impl->host_done = calloc(net->workspace->nhosts + 1, sizeof(bool));
+    if (!impl->host_frag || !impl->host_done || !plan->hubs || !plan->peer_frag[0] ||
+        !plan->peer_frag[1] || !plan->device_frag || !impl->views || build_routes(plan) != 0) {
         nn_compile_plan_free(plan);
         return -ENOMEM;
     }
@@ -401,6 +414,9 @@ void nn_compile_plan_free(nn_net_plan *plan)
     free(plan->fw_map);
     nn_buf_free(&plan->frags);
     nn_buf_free(&impl->scratch);
+    nn_buf_free(&impl->host_text);
+    free(impl->host_frag);
+    free(impl->host_done);
     free(impl->views);
     free(impl);
 }
@@ -453,6 +469,77 @@ static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *p
     nn_buf_append(out, plan->frags.data + plan->fw_tail.off, plan->fw_tail.len);
 }
 
+static void write_bgp(nn_jw *w, plan_impl *impl, const nn_member *peer)
+{
+    const nn_network *net = impl->pub.net;
+    const nn_workspace *ws = net->workspace;
+    if (!nn_bgp_active(net) || !nn_host_find_vrf(peer->host_ref, net)) {
+        nn_jw_raw(w, "{\"enabled\":false}", 17);
+        return;
+    }
+    size_t hi = (size_t)(peer->host_ref - ws->hosts);
+    if (!impl->host_done[hi]) {
+        impl->host_frag[hi].off = impl->host_text.len;
+        nn_bgp_host_text(ws, peer->host_ref, &impl->host_text);
+        impl->host_frag[hi].len = impl->host_text.len - impl->host_frag[hi].off;
+        impl->host_done[hi] = true;
+    }
+    nn_bgp_envelope(net, peer, impl->host_text.data + impl->host_frag[hi].off,
+                    impl->host_frag[hi].len, w);
+}
+
+/* Accepted federation prefixes of this network, each with who sends it. */
+static void write_federation(nn_jw *w, const nn_network *net)
+{
+    const nn_workspace *ws = net->workspace;
+    char buf[NN_PREFIX_STRLEN];
+    nn_jw_arr_begin(w);
+    for (size_t i = 0; i < net->nfederated; i++) {
+        nn_jw_obj_begin(w);
+        nn_jw_key(w, "prefix");
+        nn_jw_str(w, nn_prefix_format(&net->federated[i], true, buf));
+        nn_jw_key(w, "via");
+        nn_jw_arr_begin(w);
+        for (size_t f = 0; f < ws->nfederation; f++) {
+            const nn_federation_peer *fp = &ws->federation[f];
+            bool applies = fp->status == NN_FED_ACCEPTED && fp->nnetworks == 0;
+            for (size_t k = 0; fp->status == NN_FED_ACCEPTED && k < fp->nnetworks; k++)
+                applies = applies || strcmp(fp->networks[k], net->name) == 0;
+            bool has = false;
+            for (size_t k = 0; applies && k < fp->nprefixes && !has; k++)
+                has = nn_prefix_cmp(&fp->prefixes[k], &net->federated[i]) == 0;
+            if (has)
+                nn_jw_str(w, fp->name);
+        }
+        nn_jw_arr_end(w);
+        nn_jw_obj_end(w);
+    }
+    nn_jw_arr_end(w);
+}
+
+static void write_vips_held(nn_jw *w, const nn_network *net, const nn_member *peer)
+{
+    char buf[NN_PREFIX_STRLEN];
+    nn_jw_arr_begin(w);
+    for (size_t i = 0; i < net->nvips; i++) {
+        const nn_vip *v = &net->vips[i];
+        bool held = false;
+        for (size_t k = 0; v->enabled && k < v->nholders; k++)
+            held = held || (v->holders[k] == peer && (v->mode == NN_VIP_ANYCAST || k == v->active));
+        if (!held)
+            continue;
+        nn_jw_obj_begin(w);
+        nn_jw_key(w, "address");
+        nn_jw_str(w, nn_prefix_format(&v->address, true, buf));
+        nn_jw_key(w, "mode");
+        nn_jw_str(w, v->mode == NN_VIP_FAILOVER ? "failover" : "anycast");
+        nn_jw_key(w, "name");
+        nn_jw_str(w, v->name);
+        nn_jw_obj_end(w);
+    }
+    nn_jw_arr_end(w);
+}
+
 static const char *role_of(const nn_network *net, const nn_member *m)
 {
     if (m->publicly_reachable)
@@ -468,9 +555,9 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     nn_jw_init(&w, out);
     nn_jw_obj_begin(&w);
     nn_jw_key(&w, "bgp");
-    nn_jw_raw(&w, "{\"enabled\":false}", 17);
+    write_bgp(&w, impl, peer);
     nn_jw_key(&w, "federation");
-    nn_jw_raw(&w, "[]", 2);
+    write_federation(&w, net);
     nn_jw_key(&w, "firewall");
     write_firewall(&w, plan, peer);
 
@@ -497,10 +584,23 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     } else {
         raw_frag(&w, plan, plan->routes_frag);
     }
+    const nn_vrf *vrf = nn_bgp_active(net) ? nn_host_find_vrf(peer->host_ref, net) : NULL;
+    if (vrf) {
+        nn_jw_key(&w, "vrf");
+        nn_jw_obj_begin(&w);
+        nn_jw_key(&w, "name");
+        nn_jw_str(&w, vrf->name);
+        nn_jw_key(&w, "table_id");
+        nn_jw_int(&w, vrf->table_id);
+        nn_jw_obj_end(&w);
+    }
     nn_jw_obj_end(&w);
 
     nn_jw_key(&w, "mc_envelope");
-    nn_jw_null(&w);
+    if (impl->sign_sk)
+        nn_credential_write(net, peer, impl->sign_sk, &w);
+    else
+        nn_jw_null(&w);
     nn_jw_key(&w, "nat");
     write_nat(&w, plan, peer);
 
@@ -544,7 +644,7 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     nn_jw_obj_end(&w);
 
     nn_jw_key(&w, "vips_held");
-    nn_jw_raw(&w, "[]", 2);
+    write_vips_held(&w, net, peer);
     nn_jw_obj_end(&w);
 }
 

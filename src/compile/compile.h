@@ -11,6 +11,8 @@
 #define NN_COMPILE_COMPILE_H
 
 #include "model/model.h"
+#include <stdint.h>
+
 #include "util/buf.h"
 
 typedef struct nn_net_plan nn_net_plan;
@@ -19,6 +21,11 @@ typedef struct nn_net_plan nn_net_plan;
  * Returns 0 or -ENOMEM; *out is NULL on failure. */
 int nn_compile_plan_new(const nn_network *net, nn_net_plan **out);
 void nn_compile_plan_free(nn_net_plan *plan);
+
+/* Signs a membership credential (mc_envelope) into every envelope with sk,
+ * libsodium's 64-byte Ed25519 secret key, which must outlive the plan.
+ * Every workspace compiled must carry credential_validity. */
+void nn_compile_plan_set_signing_key(nn_net_plan *plan, const uint8_t *sk);
 
 /* Appends peer's desired-state envelope (canonical JSON) to out. peer must
  * be one of the plan network's peers (not a device). */

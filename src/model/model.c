@@ -167,3 +167,16 @@ const nn_vrf *nn_host_find_vrf(const nn_host *h, const nn_network *net)
             return &h->vrfs[i];
     return NULL;
 }
+
+int nn_vip_failover(const nn_vip *v, const char *const *down, size_t ndown)
+{
+    for (size_t step = 0; step < v->nholders; step++) {
+        size_t i = (v->active + step) % v->nholders;
+        bool healthy = true;
+        for (size_t d = 0; d < ndown && healthy; d++)
+            healthy = strcmp(v->holders[i]->name, down[d]) != 0;
+        if (healthy)
+            return (int)i;
+    }
+    return -1;
+}

@@ -236,6 +236,7 @@ typedef struct nn_bridge {
 /* A host's kernel routing table and VRF for one iBGP network on it. */
 typedef struct nn_vrf {
     const nn_network *network; /* borrowed */
+    const nn_member *peer;    /* the host's peer in that network, or NULL (a pin only) */
     const char *network_name;
     uint32_t table_id; /* 100-65535, never 253/254/255 */
     uint32_t short_id; /* 1.. per host */
@@ -348,6 +349,11 @@ const nn_member *nn_network_find_member(const nn_network *net, const char *name)
 bool nn_member_has_tag(const nn_member *m, const char *tag);
 const nn_host *nn_workspace_find_host(const nn_workspace *ws, const char *name);
 const nn_vrf *nn_host_find_vrf(const nn_host *h, const nn_network *net);
+/* Failover: the holder that should have v when the holders named in down
+ * are unhealthy -- the active one if it is healthy, else the next healthy
+ * one in the operator's order, wrapping. Deterministic. Returns its index,
+ * or -1 when every holder is down. */
+int nn_vip_failover(const nn_vip *v, const char *const *down, size_t ndown);
 const nn_route_policy *nn_workspace_find_policy(const nn_workspace *ws, const char *name);
 
 #endif

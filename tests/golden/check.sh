@@ -37,6 +37,12 @@ for ex in "$EXAMPLES"/*.json; do
   while IFS=/ read -r ws net dev; do
     check "$name.$ws.$net.$dev.conf" -- "$CTL" compile -f "$ex" --device "$ws/$net/$dev" --format wg-quick
   done < <(jq -r '.workspaces[] | .name as $w | .networks[]? | .name as $n | .devices[]? | "\($w)/\($n)/\(.name)"' "$ex")
+  # every host's frr.conf, as readable text
+  while IFS=/ read -r ws host; do
+    check "$name.$ws.$host.frr.conf" -- bash -c \
+      "\"\$0\" compile -f \"\$1\" --host \"\$2\" | jq -r .frr_text" "$CTL" "$ex" "$ws/$host"
+  done < <("$CTL" compile -f "$ex" | jq -r '.workspaces | to_entries[] | .key as $w | .value.hosts
+             | to_entries[] | select(.value.frr_text != "") | "\($w)/\(.key)"')
   # --peer output is the same bytes as the peer's entry in the full compile
   while IFS=/ read -r ws net peer; do
     "$CTL" compile -f "$ex" --peer "$ws/$net/$peer" >"$TMP/peer.json"

@@ -1,0 +1,192 @@
+#include "compile/credential.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/hash.h"
+
+static const char domain[] = "nanami-membership-v1\n";
+
+void nn_credential_key_id(const uint8_t pk[NN_SIGN_PK_LEN], char out[17])
+{
+    uint8_t h[NN_HASH_LEN];
+    nn_hash_bytes(pk, NN_SIGN_PK_LEN, h);
+    nn_hash_hex(h, 8, out);
+}
+
+static void statement(const nn_network *net, const nn_member *peer, nn_buf *out)
+{
+    char buf[NN_PREFIX_STRLEN];
+    nn_jw w;
+    nn_jw_init(&w, out);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "addresses");
+    nn_jw_arr_begin(&w);
+    if (peer->addr4.family)
+        nn_jw_str(&w, nn_prefix_format(&peer->addr4, true, buf));
+    nn_jw_str(&w, nn_prefix_format(&peer->addr6, true, buf));
+    nn_jw_arr_end(&w);
+    nn_jw_key(&w, "network");
+    nn_jw_str(&w, net->name);
+    nn_jw_key(&w, "not_after");
+    nn_jw_str(&w, net->workspace->valid_until);
+    nn_jw_key(&w, "not_before");
+    nn_jw_str(&w, net->workspace->valid_from);
+    nn_jw_key(&w, "peer");
+    nn_jw_str(&w, peer->name);
+    nn_jw_key(&w, "public_key");
+    nn_jw_str(&w, peer->public_key_b64);
+    nn_jw_key(&w, "version");
+    nn_jw_int(&w, 1);
+    nn_jw_key(&w, "workspace");
+    nn_jw_str(&w, net->workspace->name);
+    nn_jw_obj_end(&w);
+}
+
+static void sign_bytes(const char *stmt, size_t len, const uint8_t *sk, uint8_t sig[64])
+{
+    size_t n = sizeof(domain) - 1 + len;
+    unsigned char *msg = malloc(n);
+    if (!msg)
+        abort();
+    memcpy(msg, domain, sizeof(domain) - 1);
+    memcpy(msg + sizeof(domain) - 1, stmt, len);
+    crypto_sign_detached(sig, NULL, msg, n, sk);
+    free(msg);
+}
+
+void nn_credential_write(const nn_network *net, const nn_member *peer, const uint8_t *sk, nn_jw *w)
+{
+    nn_buf st = NN_BUF_INIT;
+    statement(net, peer, &st);
+    uint8_t sig[crypto_sign_BYTES];
+    sign_bytes(st.data, st.len, sk, sig);
+    char sig64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(sig64, sizeof(sig64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+    char kid[17];
+    uint8_t pk[NN_SIGN_PK_LEN];
+    crypto_sign_ed25519_sk_to_pk(pk, sk);
+    nn_credential_key_id(pk, kid);
+    nn_jw_obj_begin(w);
+    nn_jw_key(w, "alg");
+    nn_jw_str(w, "ed25519");
+    nn_jw_key(w, "key_id");
+    nn_jw_str(w, kid);
+    nn_jw_key(w, "signature");
+    nn_jw_str(w, sig64);
+    nn_jw_key(w, "statement");
+    nn_jw_raw(w, st.data, st.len);
+    nn_jw_obj_end(w);
+    nn_buf_free(&st);
+}
+
+static int bad(nn_error *err, const char *path, const char *msg)
+{
+    nn_error_set(err, path, "%s", msg);
+    return -EINVAL;
+}
+
+int nn_credential_verify(const char *json, size_t len, const uint8_t pk[NN_SIGN_PK_LEN],
+                         nn_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return bad(err, "(credential)", "not valid JSON");
+    json_t *cred = root;
+    if (json_is_object(root) && json_object_get(root, "mc_envelope"))
+        cred = json_object_get(root, "mc_envelope");
+    int r = -EINVAL;
+    char *canon = NULL;
+    if (!json_is_object(cred) || json_object_size(cred) != 4) {
+        r = bad(err, "mc_envelope",
+                "must be an object of exactly alg, key_id, signature, statement");
+        goto out;
+    }
+    json_t *alg = json_object_get(cred, "alg"), *kid = json_object_get(cred, "key_id");
+    json_t *sig = json_object_get(cred, "signature"), *st = json_object_get(cred, "statement");
+    if (!json_is_string(alg) || strcmp(json_string_value(alg), "ed25519") != 0) {
+        r = bad(err, "mc_envelope.alg", "must be \"ed25519\"");
+        goto out;
+    }
+    char want[17];
+    nn_credential_key_id(pk, want);
+    if (!json_is_string(kid) || strcmp(json_string_value(kid), want) != 0) {
+        r = bad(err, "mc_envelope.key_id", "was not made with this public key");
+        goto out;
+    }
+    uint8_t sigbin[crypto_sign_BYTES];
+    size_t siglen = 0;
+    if (!json_is_string(sig) ||
+        sodium_base642bin(sigbin, sizeof(sigbin), json_string_value(sig), json_string_length(sig),
+                          NULL, &siglen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        siglen != sizeof(sigbin)) {
+        r = bad(err, "mc_envelope.signature", "is not 64 bytes of base64");
+        goto out;
+    }
+    /* Only the canonical spelling: two texts must never carry one signature. */
+    char again[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(again, sizeof(again), sigbin, sizeof(sigbin), sodium_base64_VARIANT_ORIGINAL);
+    if (strcmp(again, json_string_value(sig)) != 0) {
+        r = bad(err, "mc_envelope.signature", "is not canonical base64");
+        goto out;
+    }
+    if (!json_is_object(st)) {
+        r = bad(err, "mc_envelope.statement", "must be an object");
+        goto out;
+    }
+    json_t *ver = json_object_get(st, "version");
+    if (!json_is_integer(ver) || json_integer_value(ver) != 1) {
+        r = bad(err, "mc_envelope.statement.version", "must be 1");
+        goto out;
+    }
+    canon = json_dumps(st, JSON_SORT_KEYS | JSON_COMPACT);
+    if (!canon) {
+        r = bad(err, "mc_envelope.statement", "cannot be serialised");
+        goto out;
+    }
+    size_t n = sizeof(domain) - 1 + strlen(canon);
+    unsigned char *msg = malloc(n);
+    if (!msg)
+        abort();
+    memcpy(msg, domain, sizeof(domain) - 1);
+    memcpy(msg + sizeof(domain) - 1, canon, strlen(canon));
+    if (crypto_sign_verify_detached(sigbin, msg, n, pk) != 0)
+        r = bad(err, "mc_envelope.signature", "does not match the statement");
+    else
+        r = 0;
+    free(msg);
+out:
+    free(canon);
+    json_decref(root);
+    return r;
+}
+
+int nn_key_file_read(const char *path, uint8_t *out, size_t want, nn_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        nn_error_set(err, path, "%s", strerror(e));
+        return -e;
+    }
+    char text[256];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    bool more = !feof(f) && fgetc(f) != EOF;
+    fclose(f);
+    text[n] = '\0';
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    size_t got = 0;
+    if (more || n == 0 ||
+        sodium_base642bin(out, want, text, n, NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) ||
+        got != want) {
+        nn_error_set(err, path, "is not a key file (base64 of %zu bytes on one line)", want);
+        return -EINVAL;
+    }
+    return 0;
+}
