@@ -1184,10 +1184,11 @@ static int parse_vip(parser *p, json_t *obj, void *elem, void *ctx)
         return fail_at(p, "address", "\"%.60s\" must be one address (a /32 or /128)", s);
     const char **names;
     size_t n;
-    if ((r = get_string_list(p, obj, "holders", true, true, &names, &n)))
-        return r;
+    r = get_string_list(p, obj, "holders", true, true, &names, &n);
     v->holders = (const nn_member **)names; /* resolved in place after sorting */
     v->nholders = n;
+    if (r)
+        return r;
     if (n == 0)
         return fail_at(p, "holders", "must name at least one peer");
     for (size_t i = 0; i < n; i++)
