@@ -360,15 +360,6 @@ void nn_bgp_host_text(const nn_workspace *ws, const nn_host *h, nn_buf *out)
     nn_buf_free(&routers);
 }
 
-static void write_prefixes(nn_jw *w, const nn_prefix *a, size_t n)
-{
-    char buf[NN_PREFIX_STRLEN];
-    nn_jw_arr_begin(w);
-    for (size_t i = 0; i < n; i++)
-        nn_jw_str(w, nn_prefix_format(&a[i], true, buf));
-    nn_jw_arr_end(w);
-}
-
 void nn_bgp_envelope(const nn_network *net, const nn_member *peer, const char *frr_text,
                      size_t frr_len, nn_jw *w)
 {
@@ -408,7 +399,7 @@ void nn_bgp_envelope(const nn_network *net, const nn_member *peer, const char *f
     nn_jw_key(w, "networks");
     nn_prefix *ann;
     size_t nann = nn_bgp_announcements(net, peer, &ann);
-    write_prefixes(w, ann, nann);
+    nn_jw_prefix_array(w, ann, nann);
     free(ann);
     nn_jw_key(w, "router_id");
     nn_jw_str(w, fmt_rid(peer->router_id, rid));

@@ -99,15 +99,6 @@ size_t nn_plan_allowed_ips(const nn_net_plan *plan, const nn_member *viewer,
     return n;
 }
 
-static void write_prefix_array(nn_jw *w, const nn_prefix *a, size_t n)
-{
-    char buf[NN_PREFIX_STRLEN];
-    nn_jw_arr_begin(w);
-    for (size_t i = 0; i < n; i++)
-        nn_jw_str(w, nn_prefix_format(&a[i], true, buf));
-    nn_jw_arr_end(w);
-}
-
 static void write_entry_rest(nn_jw *w, const nn_peer_view *v);
 
 /* One [Peer] entry: {"allowed_ips","endpoint","name","persistent_keepalive","public_key"}. */
@@ -120,7 +111,7 @@ static void render_entry(const nn_net_plan *plan, const nn_member *viewer, const
     size_t n = nn_plan_allowed_ips(plan, viewer, v, &ips);
     nn_jw_obj_begin(&w);
     nn_jw_key(&w, "allowed_ips");
-    write_prefix_array(&w, ips, n);
+    nn_jw_prefix_array(&w, ips, n);
     write_entry_rest(&w, v);
     free(ips);
 }
@@ -569,7 +560,7 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     if (peer->addr4.family)
         addrs[na++] = peer->addr4;
     addrs[na++] = peer->addr6;
-    write_prefix_array(&w, addrs, na);
+    nn_jw_prefix_array(&w, addrs, na);
     nn_jw_key(&w, "listen_port");
     nn_jw_int(&w, peer->listen_port ? peer->listen_port : net->listen_port);
     nn_jw_key(&w, "mtu");

@@ -1985,24 +1985,7 @@ static int cmp_workspace(const void *a, const void *b)
     return strcmp(((const nn_workspace *)a)->name, ((const nn_workspace *)b)->name);
 }
 
-/* Binary search over a name-sorted array of structs whose first field is
- * the name. */
-#define find_in(arr, n, name) ((__typeof__(arr))find_sorted((arr), (n), sizeof(*(arr)), (name)))
-static const void *find_sorted(const void *base, size_t n, size_t size, const char *name)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, *(const char *const *)((const char *)base + mid * size));
-        if (c == 0)
-            return (const char *)base + mid * size;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
-}
+#define find_in(arr, n, name) ((__typeof__(arr))nn_find_by_name((arr), (n), sizeof(*(arr)), (name)))
 
 /* Hosts are declared in "hosts" or implied by a peer's "host": every host
  * a peer runs on gets a record, so host-wide artifacts have one place. */

@@ -90,8 +90,7 @@ void nn_doc_free(nn_doc *doc)
     free(doc);
 }
 
-/* Binary search over an array of structs whose first field is the name. */
-static const void *find_by_name(const void *base, size_t n, size_t size, const char *name)
+const void *nn_find_by_name(const void *base, size_t n, size_t size, const char *name)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -110,22 +109,22 @@ static const void *find_by_name(const void *base, size_t n, size_t size, const c
 
 const nn_workspace *nn_doc_find_workspace(const nn_doc *doc, const char *name)
 {
-    return find_by_name(doc->workspaces, doc->nworkspaces, sizeof(nn_workspace), name);
+    return nn_find_by_name(doc->workspaces, doc->nworkspaces, sizeof(nn_workspace), name);
 }
 
 const nn_network *nn_workspace_find_network(const nn_workspace *ws, const char *name)
 {
-    return find_by_name(ws->networks, ws->nnetworks, sizeof(nn_network), name);
+    return nn_find_by_name(ws->networks, ws->nnetworks, sizeof(nn_network), name);
 }
 
 const nn_member *nn_network_find_peer(const nn_network *net, const char *name)
 {
-    return find_by_name(net->peers, net->npeers, sizeof(nn_member), name);
+    return nn_find_by_name(net->peers, net->npeers, sizeof(nn_member), name);
 }
 
 const nn_member *nn_network_find_device(const nn_network *net, const char *name)
 {
-    return find_by_name(net->devices, net->ndevices, sizeof(nn_member), name);
+    return nn_find_by_name(net->devices, net->ndevices, sizeof(nn_member), name);
 }
 
 const nn_member *nn_network_find_member(const nn_network *net, const char *name)
@@ -152,12 +151,12 @@ bool nn_member_has_tag(const nn_member *m, const char *tag)
 
 const nn_host *nn_workspace_find_host(const nn_workspace *ws, const char *name)
 {
-    return find_by_name(ws->hosts, ws->nhosts, sizeof(nn_host), name);
+    return nn_find_by_name(ws->hosts, ws->nhosts, sizeof(nn_host), name);
 }
 
 const nn_route_policy *nn_workspace_find_policy(const nn_workspace *ws, const char *name)
 {
-    return find_by_name(ws->policies, ws->npolicies, sizeof(nn_route_policy), name);
+    return nn_find_by_name(ws->policies, ws->npolicies, sizeof(nn_route_policy), name);
 }
 
 const nn_vrf *nn_host_find_vrf(const nn_host *h, const nn_network *net)

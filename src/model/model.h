@@ -339,6 +339,10 @@ typedef struct nn_doc {
 
 void nn_doc_free(nn_doc *doc);
 
+/* Binary search over a name-sorted array of n structs of size bytes whose
+ * first field is the name. NULL when absent. */
+const void *nn_find_by_name(const void *base, size_t n, size_t size, const char *name);
+
 /* Lookups by name; borrowed results, NULL when absent. O(log n). */
 const nn_workspace *nn_doc_find_workspace(const nn_doc *doc, const char *name);
 const nn_network *nn_workspace_find_network(const nn_workspace *ws, const char *name);

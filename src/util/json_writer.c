@@ -103,3 +103,12 @@ void nn_jw_raw(nn_jw *w, const char *json, size_t len)
     before_value(w);
     nn_buf_append(w->out, json, len);
 }
+
+void nn_jw_prefix_array(nn_jw *w, const nn_prefix *a, size_t n)
+{
+    char buf[NN_PREFIX_STRLEN];
+    nn_jw_arr_begin(w);
+    for (size_t i = 0; i < n; i++)
+        nn_jw_str(w, nn_prefix_format(&a[i], true, buf));
+    nn_jw_arr_end(w);
+}

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/cidr.h"
 
 #define NN_JW_MAX_DEPTH 32
 
@@ -35,6 +36,9 @@ void nn_jw_strn(nn_jw *w, const char *s, size_t len);
 void nn_jw_int(nn_jw *w, int64_t v);
 void nn_jw_bool(nn_jw *w, bool v);
 void nn_jw_null(nn_jw *w);
+/* An array of prefixes in canonical text ("10.0.0.0/8", "fd00::/64"). */
+void nn_jw_prefix_array(nn_jw *w, const nn_prefix *a, size_t n);
+
 /* Splices an already-canonical JSON value (a pre-rendered fragment). */
 void nn_jw_raw(nn_jw *w, const char *json, size_t len);
 
