@@ -66,7 +66,8 @@ static int lowest_free(const uint32_t *used, size_t nused, uint32_t lo, uint32_t
     uint32_t *s = malloc((nused + 1) * sizeof(*s));
     if (!s)
         return -ENOMEM;
-    memcpy(s, used, nused * sizeof(*s));
+    if (nused) /* used may be NULL when empty */
+        memcpy(s, used, nused * sizeof(*s));
     qsort(s, nused, sizeof(*s), cmp_u32);
     uint32_t v = lo;
     size_t i = 0;
