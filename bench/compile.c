@@ -19,63 +19,43 @@
 #include <sodium.h>
 
 #include "alloc/alloc.h"
+#include "bench.h"
 #include "compile/compile.h"
 #include "model/intent.h"
 #include "util/buf.h"
 
 #define RUNS 5
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void key_for(unsigned i, char *out)
-{
-    unsigned char seed[4] = {(unsigned char)(i >> 24), (unsigned char)(i >> 16),
-                             (unsigned char)(i >> 8), (unsigned char)i};
-    unsigned char k[32];
-    crypto_generichash(k, sizeof(k), seed, sizeof(seed), NULL, 0);
-    sodium_bin2base64(out, 45, k, 32, sodium_base64_VARIANT_ORIGINAL);
-}
-
 static char *generate(unsigned npeers, unsigned nhubs, int mesh)
 {
     nn_buf b = NN_BUF_INIT;
     char key[45];
-    nn_buf_printf(&b, "{\"workspaces\":[{\"name\":\"bench\",\"networks\":[{\"name\":\"n\","
-                      "\"ipv4_cidr\":\"10.0.0.0/16\",\"topology_strategy\":\"%s\",\"peers\":[",
+    nn_buf_printf(&b,
+                  "{\"workspaces\":[{\"name\":\"bench\",\"networks\":[{\"name\":\"n\","
+                  "\"ipv4_cidr\":\"10.0.0.0/16\",\"topology_strategy\":\"%s\",\"peers\":[",
                   mesh ? "full_mesh" : "hub_and_spoke");
     for (unsigned i = 0; i < npeers; i++) {
-        key_for(i, key);
+        bench_key(i, key);
         nn_buf_printf(&b, "%s{\"name\":\"peer-%05u\",\"public_key\":\"%s\"", i ? "," : "", i, key);
         if (i < nhubs)
             nn_buf_printf(&b, ",\"publicly_reachable\":true,\"endpoint\":\"192.0.2.%u:51820\"",
                           i + 1);
         else if (!mesh && i % 20 == 0)
-            nn_buf_printf(&b, ",\"lan_subnets\":[\"172.%u.%u.0/24\"]", 16 + i / 256 % 16,
-                          i % 256);
+            nn_buf_printf(&b, ",\"lan_subnets\":[\"172.%u.%u.0/24\"]", 16 + i / 256 % 16, i % 256);
         nn_buf_printf(&b, ",\"tags\":[\"%s\"]}", i % 100 == 0 ? "ops" : i % 50 == 1 ? "db" : "app");
     }
-    nn_buf_puts(&b, "],\"firewall_rules\":["
-                    "{\"name\":\"icmp\",\"position\":1,\"action\":\"accept\",\"protocol\":\"icmp\"},"
-                    "{\"name\":\"ops-ssh\",\"position\":2,\"action\":\"accept\",\"protocol\":\"tcp\","
-                    "\"ports\":[22],\"source\":{\"tag\":\"ops\"}},"
-                    "{\"name\":\"app-db\",\"position\":3,\"action\":\"accept\",\"protocol\":\"tcp\","
-                    "\"ports\":[5432],\"source\":{\"tag\":\"app\"},\"destination\":{\"tag\":\"db\"}},"
-                    "{\"name\":\"web\",\"position\":4,\"action\":\"accept\",\"protocol\":\"tcp\","
-                    "\"ports\":[80,443],\"destination\":{\"peer\":\"peer-00002\"}}],"
-                    "\"port_mappings\":[{\"name\":\"m\",\"hub\":\"peer-00000\",\"external_port\":"
-                    "2222,\"target\":{\"peer\":\"peer-00002\"},\"target_port\":22}]}]}]}");
+    nn_buf_puts(&b,
+                "],\"firewall_rules\":["
+                "{\"name\":\"icmp\",\"position\":1,\"action\":\"accept\",\"protocol\":\"icmp\"},"
+                "{\"name\":\"ops-ssh\",\"position\":2,\"action\":\"accept\",\"protocol\":\"tcp\","
+                "\"ports\":[22],\"source\":{\"tag\":\"ops\"}},"
+                "{\"name\":\"app-db\",\"position\":3,\"action\":\"accept\",\"protocol\":\"tcp\","
+                "\"ports\":[5432],\"source\":{\"tag\":\"app\"},\"destination\":{\"tag\":\"db\"}},"
+                "{\"name\":\"web\",\"position\":4,\"action\":\"accept\",\"protocol\":\"tcp\","
+                "\"ports\":[80,443],\"destination\":{\"peer\":\"peer-00002\"}}],"
+                "\"port_mappings\":[{\"name\":\"m\",\"hub\":\"peer-00000\",\"external_port\":"
+                "2222,\"target\":{\"peer\":\"peer-00002\"},\"target_port\":22}]}]}]}");
     return nn_buf_steal(&b);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static int run(const char *label, unsigned npeers, unsigned nhubs, int mesh)
@@ -83,36 +63,37 @@ static int run(const char *label, unsigned npeers, unsigned nhubs, int mesh)
     char *json = generate(npeers, nhubs, mesh);
     nn_error err;
     nn_doc *doc;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     if (nn_intent_parse(json, strlen(json), &doc, &err) || nn_alloc_assign(doc, &err)) {
         fprintf(stderr, "bench: %s: %s\n", err.path, err.msg);
         return 1;
     }
-    double t_parse = now_ms() - t0;
+    double t_parse = bench_now_ms() - t0;
     const nn_network *net = &doc->workspaces[0].networks[0];
     double times[RUNS], plan_ms[RUNS];
     size_t bytes = 0, entries = 0;
     nn_buf out = NN_BUF_INIT;
     for (int r = 0; r < RUNS; r++) {
-        double a = now_ms();
+        double a = bench_now_ms();
         nn_net_plan *plan;
         if (nn_compile_plan_new(net, &plan) != 0)
             return 1;
-        double b = now_ms();
+        double b = bench_now_ms();
         bytes = 0;
         for (size_t i = 0; i < net->npeers; i++) {
             nn_buf_reset(&out);
             nn_compile_for_peer(plan, &net->peers[i], &out);
             bytes += out.len;
         }
-        double c = now_ms();
+        double c = bench_now_ms();
         nn_compile_plan_free(plan);
         plan_ms[r] = b - a;
         times[r] = c - a; /* every envelope, plan included */
     }
-    entries = mesh ? (size_t)npeers * (npeers - 1) : 2 * (size_t)(npeers - nhubs) + nhubs * (npeers - 1);
-    qsort(times, RUNS, sizeof(double), cmp_double);
-    qsort(plan_ms, RUNS, sizeof(double), cmp_double);
+    entries =
+        mesh ? (size_t)npeers * (npeers - 1) : 2 * (size_t)(npeers - nhubs) + nhubs * (npeers - 1);
+    qsort(times, RUNS, sizeof(double), bench_cmp_double);
+    qsort(plan_ms, RUNS, sizeof(double), bench_cmp_double);
     double ms = times[RUNS / 2];
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "alloc/alloc.h"
+#include "bench.h"
 #include "compile/bgp.h"
 #include "model/intent.h"
 #include "util/buf.h"
@@ -18,22 +19,6 @@
 #define RUNS 9
 #define NETS 10
 #define SPOKES 100
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void key_for(unsigned i, char *out)
-{
-    unsigned char seed[4] = {(unsigned char)(i >> 24), (unsigned char)(i >> 16),
-                             (unsigned char)(i >> 8), (unsigned char)i};
-    unsigned char k[32];
-    crypto_generichash(k, sizeof(k), seed, sizeof(seed), NULL, 0);
-    sodium_bin2base64(out, 45, k, 32, sodium_base64_VARIANT_ORIGINAL);
-}
 
 static void policy(nn_buf *b, const char *name, unsigned i)
 {
@@ -82,13 +67,13 @@ int main(void)
             policy(&b, name, 20 + n * 3 + i);
         }
         nn_buf_puts(&b, "],\"peers\":[");
-        key_for(k++, key);
+        bench_key(k++, key);
         nn_buf_printf(&b,
                       "{\"name\":\"hub\",\"host\":\"edge\",\"publicly_reachable\":true,"
                       "\"endpoint\":\"192.0.2.1:%u\",\"public_key\":\"%s\"}",
                       51820 + n, key);
         for (unsigned s = 0; s < SPOKES; s++) {
-            key_for(k++, key);
+            bench_key(k++, key);
             nn_buf_printf(&b,
                           ",{\"name\":\"s%u\",\"host\":\"site-%u\",\"public_key\":\"%s\","
                           "\"lan_subnets\":[\"172.%u.%u.0/24\"]}",
@@ -98,30 +83,24 @@ int main(void)
     }
     nn_buf_puts(&b, "]}]}");
 
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     nn_error err;
     nn_doc *doc;
     if (nn_intent_parse(b.data, b.len, &doc, &err) || nn_alloc_assign(doc, &err)) {
         fprintf(stderr, "error: %s: %s\n", err.path, err.msg);
         return 1;
     }
-    double t_load = now_ms() - t0;
-    const nn_workspace *ws = &doc->workspaces[0];
-    const nn_host *edge = nn_workspace_find_host(ws, "edge");
+    double t_load = bench_now_ms() - t0;
+    const nn_host *edge = nn_workspace_find_host(&doc->workspaces[0], "edge");
     double times[RUNS];
     nn_buf out = NN_BUF_INIT;
     for (int r = 0; r < RUNS; r++) {
         nn_buf_reset(&out);
-        double t = now_ms();
-        nn_bgp_host_text(ws, edge, &out);
-        times[r] = now_ms() - t;
+        double t = bench_now_ms();
+        nn_bgp_host_text(edge, &out);
+        times[r] = bench_now_ms() - t;
     }
-    for (int i = 1; i < RUNS; i++)
-        for (int j = i; j > 0 && times[j - 1] > times[j]; j--) {
-            double t = times[j];
-            times[j] = times[j - 1];
-            times[j - 1] = t;
-        }
+    qsort(times, RUNS, sizeof(double), bench_cmp_double);
     size_t lines = 0, neighbors = 0;
     for (size_t i = 0; i < out.len; i++)
         lines += out.data[i] == '\n';

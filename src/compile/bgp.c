@@ -17,16 +17,9 @@ static int cmp_prefix(const void *a, const void *b)
     return nn_prefix_cmp(a, b);
 }
 
-static bool holds_vip(const nn_vip *v, const nn_member *peer)
+const nn_vrf *nn_bgp_vrf(const nn_network *net, const nn_member *peer)
 {
-    if (!v->enabled)
-        return false;
-    if (v->mode == NN_VIP_FAILOVER)
-        return v->holders[v->active] == peer;
-    for (size_t i = 0; i < v->nholders; i++)
-        if (v->holders[i] == peer)
-            return true;
-    return false;
+    return nn_bgp_active(net) ? nn_host_find_vrf(peer->host_ref, net) : NULL;
 }
 
 size_t nn_bgp_announcements(const nn_network *net, const nn_member *peer, nn_prefix **out)
@@ -38,7 +31,7 @@ size_t nn_bgp_announcements(const nn_network *net, const nn_member *peer, nn_pre
     for (size_t i = 0; i < peer->nrouted; i++)
         a[n++] = peer->routed[i];
     for (size_t i = 0; i < net->nvips; i++)
-        if (holds_vip(&net->vips[i], peer))
+        if (nn_vip_held_by(&net->vips[i], peer))
             a[n++] = net->vips[i].address;
     if (peer->publicly_reachable) {
         a[n++] = net->prefix6;
@@ -199,6 +192,14 @@ static void render_direction(const nn_vrf *vrf, const nn_member *viewer, nn_rp_d
     free(scope);
 }
 
+/* The source VRF of a leak on host h, or NULL when the leak cannot be
+ * realised there (no BGP instance of the source network on h). */
+static const nn_vrf *leak_source(const nn_host *h, const nn_route_leak *l)
+{
+    const nn_vrf *src = nn_host_find_vrf(h, l->from);
+    return src && src->peer && nn_bgp_active(l->from) ? src : NULL;
+}
+
 /* Route leaks into this VRF whose source VRF also lives on the host. For
  * each family: prefix-lists and an import route-map; sets has_v4/has_v6. */
 static void render_leaks(const nn_host *h, const nn_vrf *vrf, nn_buf *defs, nn_buf *maps,
@@ -210,8 +211,8 @@ static void render_leaks(const nn_host *h, const nn_vrf *vrf, nn_buf *defs, nn_b
     *has_v4 = *has_v6 = false;
     for (size_t i = 0; i < net->nleaks; i++) {
         const nn_route_leak *l = &net->leaks[i];
-        const nn_vrf *src = nn_host_find_vrf(h, l->from);
-        if (!src || !src->peer || !nn_bgp_active(l->from))
+        const nn_vrf *src = leak_source(h, l);
+        if (!src)
             continue;
         for (int fam = NN_AF_INET4; fam <= NN_AF_INET6; fam += 2) {
             size_t k = 0;
@@ -259,11 +260,11 @@ static void render_af(const nn_host *h, const nn_vrf *vrf, int fam, const nn_pre
         const nn_network *net = vrf->network;
         for (size_t i = 0; i < net->nleaks; i++) {
             const nn_route_leak *l = &net->leaks[i];
-            const nn_vrf *src = nn_host_find_vrf(h, l->from);
+            const nn_vrf *src = leak_source(h, l);
             bool fam_ok = false;
             for (size_t j = 0; j < l->nprefixes; j++)
                 fam_ok = fam_ok || l->prefixes[j].family == fam;
-            if (src && src->peer && nn_bgp_active(l->from) && fam_ok)
+            if (src && fam_ok)
                 nn_buf_printf(out, "  import vrf %s\n", src->name);
         }
     }
@@ -324,7 +325,7 @@ static void render_router(const nn_host *h, const nn_vrf *vrf, nn_buf *defs, nn_
     nn_buf_puts(out, "exit\n!\n");
 }
 
-void nn_bgp_host_text(const nn_workspace *ws, const nn_host *h, nn_buf *out)
+void nn_bgp_host_text(const nn_host *h, nn_buf *out)
 {
     size_t blocks = 0;
     for (size_t v = 0; v < h->nvrfs; v++)
@@ -344,7 +345,6 @@ void nn_bgp_host_text(const nn_workspace *ws, const nn_host *h, nn_buf *out)
         nn_buf_printf(out, "vrf %s\nexit-vrf\n!\n", vrf->name);
         render_router(h, vrf, &defs, &maps, &routers);
     }
-    (void)ws;
     if (defs.len) {
         nn_buf_append(out, defs.data, defs.len);
         nn_buf_puts(out, "!\n");
@@ -360,15 +360,10 @@ void nn_bgp_host_text(const nn_workspace *ws, const nn_host *h, nn_buf *out)
     nn_buf_free(&routers);
 }
 
-void nn_bgp_envelope(const nn_network *net, const nn_member *peer, const char *frr_text,
-                     size_t frr_len, nn_jw *w)
+void nn_bgp_envelope(const nn_network *net, const nn_member *peer, const nn_vrf *vrf,
+                     const char *frr_text, size_t frr_len, nn_jw *w)
 {
     const nn_host *h = peer->host_ref;
-    const nn_vrf *vrf = nn_host_find_vrf(h, net);
-    if (!nn_bgp_active(net) || !vrf) {
-        nn_jw_raw(w, "{\"enabled\":false}", 17);
-        return;
-    }
     char buf[NN_PREFIX_STRLEN], rid[16];
     nn_jw_obj_begin(w);
     nn_jw_key(w, "as_number");

@@ -21,14 +21,17 @@
 /* iBGP is on for net: the network says ibgp and its workspace enables BGP. */
 bool nn_bgp_active(const nn_network *net);
 
+/* The VRF peer's BGP instance runs in, or NULL when iBGP is off for it. */
+const nn_vrf *nn_bgp_vrf(const nn_network *net, const nn_member *peer);
+
 /* Appends host h's frr.conf text. Empty when no iBGP network has a peer
  * on h. O(neighbors + policy statements on the host). */
-void nn_bgp_host_text(const nn_workspace *ws, const nn_host *h, nn_buf *out);
+void nn_bgp_host_text(const nn_host *h, nn_buf *out);
 
-/* Appends peer's "bgp" envelope object: {"enabled":false} when iBGP is
- * off, else the structured fields and frr_text (the host's, passed in). */
-void nn_bgp_envelope(const nn_network *net, const nn_member *peer, const char *frr_text,
-                     size_t frr_len, nn_jw *w);
+/* Appends peer's "bgp" envelope object for iBGP on (vrf = nn_bgp_vrf(),
+ * not NULL): the structured fields and frr_text (the host's, passed in). */
+void nn_bgp_envelope(const nn_network *net, const nn_member *peer, const nn_vrf *vrf,
+                     const char *frr_text, size_t frr_len, nn_jw *w);
 
 /* What peer announces, sorted: its routed set, the anycast VIPs it holds,
  * and for hubs the network's own prefixes. Caller frees *out. */

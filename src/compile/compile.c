@@ -293,6 +293,33 @@ static int build_firewall(nn_net_plan *plan, nn_buf *text)
     return 0;
 }
 
+/* Accepted federation prefixes of this network, each with who sends it.
+ * The same for every peer: rendered once, into the plan. */
+static void write_federation(nn_jw *w, const nn_network *net)
+{
+    const nn_workspace *ws = net->workspace;
+    char buf[NN_PREFIX_STRLEN];
+    nn_jw_arr_begin(w);
+    for (size_t i = 0; i < net->nfederated; i++) {
+        nn_jw_obj_begin(w);
+        nn_jw_key(w, "prefix");
+        nn_jw_str(w, nn_prefix_format(&net->federated[i], true, buf));
+        nn_jw_key(w, "via");
+        nn_jw_arr_begin(w);
+        for (size_t f = 0; f < ws->nfederation; f++) {
+            const nn_federation_peer *fp = &ws->federation[f];
+            bool applies = nn_federation_applies(fp, net), has = false;
+            for (size_t k = 0; applies && k < fp->nprefixes && !has; k++)
+                has = nn_prefix_cmp(&fp->prefixes[k], &net->federated[i]) == 0;
+            if (has)
+                nn_jw_str(w, fp->name);
+        }
+        nn_jw_arr_end(w);
+        nn_jw_obj_end(w);
+    }
+    nn_jw_arr_end(w);
+}
+
 int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
 {
     *out = NULL;
@@ -384,6 +411,11 @@ int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
     nn_jw_arr_end(&w);
     nn_jw_obj_end(&w);
     frag_end(plan, &plan->nat_empty_frag);
+
+    plan->federation_frag = frag_begin(plan);
+    nn_jw_init(&w, &plan->frags);
+    write_federation(&w, net);
+    frag_end(plan, &plan->federation_frag);
     nn_buf_free(&text);
 
     *out = plan;
@@ -460,52 +492,23 @@ static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *p
     nn_buf_append(out, plan->frags.data + plan->fw_tail.off, plan->fw_tail.len);
 }
 
-static void write_bgp(nn_jw *w, plan_impl *impl, const nn_member *peer)
+static void write_bgp(nn_jw *w, plan_impl *impl, const nn_member *peer, const nn_vrf *vrf)
 {
-    const nn_network *net = impl->pub.net;
-    const nn_workspace *ws = net->workspace;
-    if (!nn_bgp_active(net) || !nn_host_find_vrf(peer->host_ref, net)) {
+    const nn_workspace *ws = impl->pub.net->workspace;
+    if (!vrf) {
         nn_jw_raw(w, "{\"enabled\":false}", 17);
         return;
     }
+    /* One text per host, rendered the first time one of its peers asks. */
     size_t hi = (size_t)(peer->host_ref - ws->hosts);
     if (!impl->host_done[hi]) {
         impl->host_frag[hi].off = impl->host_text.len;
-        nn_bgp_host_text(ws, peer->host_ref, &impl->host_text);
+        nn_bgp_host_text(peer->host_ref, &impl->host_text);
         impl->host_frag[hi].len = impl->host_text.len - impl->host_frag[hi].off;
         impl->host_done[hi] = true;
     }
-    nn_bgp_envelope(net, peer, impl->host_text.data + impl->host_frag[hi].off,
+    nn_bgp_envelope(impl->pub.net, peer, vrf, impl->host_text.data + impl->host_frag[hi].off,
                     impl->host_frag[hi].len, w);
-}
-
-/* Accepted federation prefixes of this network, each with who sends it. */
-static void write_federation(nn_jw *w, const nn_network *net)
-{
-    const nn_workspace *ws = net->workspace;
-    char buf[NN_PREFIX_STRLEN];
-    nn_jw_arr_begin(w);
-    for (size_t i = 0; i < net->nfederated; i++) {
-        nn_jw_obj_begin(w);
-        nn_jw_key(w, "prefix");
-        nn_jw_str(w, nn_prefix_format(&net->federated[i], true, buf));
-        nn_jw_key(w, "via");
-        nn_jw_arr_begin(w);
-        for (size_t f = 0; f < ws->nfederation; f++) {
-            const nn_federation_peer *fp = &ws->federation[f];
-            bool applies = fp->status == NN_FED_ACCEPTED && fp->nnetworks == 0;
-            for (size_t k = 0; fp->status == NN_FED_ACCEPTED && k < fp->nnetworks; k++)
-                applies = applies || strcmp(fp->networks[k], net->name) == 0;
-            bool has = false;
-            for (size_t k = 0; applies && k < fp->nprefixes && !has; k++)
-                has = nn_prefix_cmp(&fp->prefixes[k], &net->federated[i]) == 0;
-            if (has)
-                nn_jw_str(w, fp->name);
-        }
-        nn_jw_arr_end(w);
-        nn_jw_obj_end(w);
-    }
-    nn_jw_arr_end(w);
 }
 
 static void write_vips_held(nn_jw *w, const nn_network *net, const nn_member *peer)
@@ -514,10 +517,7 @@ static void write_vips_held(nn_jw *w, const nn_network *net, const nn_member *pe
     nn_jw_arr_begin(w);
     for (size_t i = 0; i < net->nvips; i++) {
         const nn_vip *v = &net->vips[i];
-        bool held = false;
-        for (size_t k = 0; v->enabled && k < v->nholders; k++)
-            held = held || (v->holders[k] == peer && (v->mode == NN_VIP_ANYCAST || k == v->active));
-        if (!held)
+        if (!nn_vip_held_by(v, peer))
             continue;
         nn_jw_obj_begin(w);
         nn_jw_key(w, "address");
@@ -545,10 +545,11 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     nn_jw w;
     nn_jw_init(&w, out);
     nn_jw_obj_begin(&w);
+    const nn_vrf *vrf = nn_bgp_vrf(net, peer);
     nn_jw_key(&w, "bgp");
-    write_bgp(&w, impl, peer);
+    write_bgp(&w, impl, peer, vrf);
     nn_jw_key(&w, "federation");
-    write_federation(&w, net);
+    raw_frag(&w, plan, plan->federation_frag);
     nn_jw_key(&w, "firewall");
     write_firewall(&w, plan, peer);
 
@@ -575,7 +576,6 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     } else {
         raw_frag(&w, plan, plan->routes_frag);
     }
-    const nn_vrf *vrf = nn_bgp_active(net) ? nn_host_find_vrf(peer->host_ref, net) : NULL;
     if (vrf) {
         nn_jw_key(&w, "vrf");
         nn_jw_obj_begin(&w);

@@ -79,8 +79,8 @@ static enum side_state resolve_side(const nn_network *net, const nn_selector *se
     case NN_SEL_CIDR:
         if (sel->cidr.family != family)
             return SIDE_NOTHING;
-        nn_buf_puts(out, nn_prefix_format(&sel->cidr, sel->cidr.len != (family == 4 ? 32 : 128),
-                                          buf));
+        nn_buf_puts(out,
+                    nn_prefix_format(&sel->cidr, sel->cidr.len != (family == 4 ? 32 : 128), buf));
         return SIDE_SET;
     case NN_SEL_PEER: {
         const nn_prefix *a = sel->member ? member_addr(sel->member, family) : NULL;
@@ -196,8 +196,7 @@ static void drop_reason(const nn_network *net, const nn_fw_rule *r, char *buf, s
     static const char *const names[2] = {"source", "destination"};
     for (int s = 0; s < 2; s++)
         if (selector_empty_everywhere(net, sides[s])) {
-            snprintf(buf, len, "%s tag \"%s\" matches no peer or device", names[s],
-                     sides[s]->name);
+            snprintf(buf, len, "%s tag \"%s\" matches no peer or device", names[s], sides[s]->name);
             return;
         }
     snprintf(buf, len, "source and destination share no address family%s",

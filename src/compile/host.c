@@ -132,7 +132,7 @@ static void write_bridges(const nn_host *h, nn_jw *w)
 void nn_host_compile(const nn_workspace *ws, const nn_host *h, nn_buf *out)
 {
     nn_buf frr = NN_BUF_INIT;
-    nn_bgp_host_text(ws, h, &frr);
+    nn_bgp_host_text(h, &frr);
     nn_jw w;
     nn_jw_init(&w, out);
     nn_jw_obj_begin(&w);

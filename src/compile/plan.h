@@ -77,6 +77,7 @@ struct nn_net_plan {
     nn_frag *fw_rule;                     /* [rule index] escaped ruleset lines */
     nn_frag *fw_map;                      /* [mapping index] escaped admission lines */
     nn_frag nat_empty_frag;               /* the "nat" object of peers hosting no mapping */
+    nn_frag federation_frag;              /* the "federation" array, the same for every peer */
 };
 
 /* Collects the AllowedIPs of view as seen by viewer, sorted, into out

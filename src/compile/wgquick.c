@@ -4,7 +4,6 @@
 #include "compile/compile.h"
 #include "compile/plan.h"
 
-
 void nn_compile_device_wgquick(nn_net_plan *plan, const nn_member *dev, nn_buf *out)
 {
     const nn_network *net = plan->net;

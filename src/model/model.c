@@ -179,3 +179,27 @@ int nn_vip_failover(const nn_vip *v, const char *const *down, size_t ndown)
     }
     return -1;
 }
+
+bool nn_vip_held_by(const nn_vip *v, const nn_member *peer)
+{
+    if (!v->enabled)
+        return false;
+    if (v->mode == NN_VIP_FAILOVER)
+        return v->holders[v->active] == peer;
+    for (size_t i = 0; i < v->nholders; i++)
+        if (v->holders[i] == peer)
+            return true;
+    return false;
+}
+
+bool nn_federation_applies(const nn_federation_peer *fp, const nn_network *net)
+{
+    if (fp->status != NN_FED_ACCEPTED)
+        return false;
+    if (fp->nnetworks == 0)
+        return true;
+    for (size_t i = 0; i < fp->nnetworks; i++)
+        if (strcmp(fp->networks[i], net->name) == 0)
+            return true;
+    return false;
+}

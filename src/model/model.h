@@ -358,6 +358,14 @@ const nn_vrf *nn_host_find_vrf(const nn_host *h, const nn_network *net);
  * one in the operator's order, wrapping. Deterministic. Returns its index,
  * or -1 when every holder is down. */
 int nn_vip_failover(const nn_vip *v, const char *const *down, size_t ndown);
+/* True when peer binds v now: the active holder of a failover VIP, every
+ * holder of an anycast one; never when v is disabled. */
+bool nn_vip_held_by(const nn_vip *v, const nn_member *peer);
+
+/* True when fp's prefixes reach net: fp is accepted and lists net (or
+ * lists no network at all). */
+bool nn_federation_applies(const nn_federation_peer *fp, const nn_network *net);
+
 const nn_route_policy *nn_workspace_find_policy(const nn_workspace *ws, const char *name);
 
 #endif

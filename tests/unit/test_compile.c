@@ -50,23 +50,24 @@ static json_t *rich_doc(void)
                 " {s:s,s:i,s:s,s:s,s:[i,s],s:{s:s},s:{s:s}},"
                 " {s:s,s:i,s:s,s:s,s:[i],s:{s:s},s:{s:s}},"
                 " {s:s,s:i,s:s,s:{s:s}}]",
-                "name", "icmp", "position", 1, "action", "accept", "protocol", "icmp",
-                "name", "ops-ssh", "position", 10, "action", "accept", "protocol", "tcp",
-                "ports", 22, "8000-8010", "source", "tag", "ops", "destination", "peer", "node-05",
-                "name", "lan", "position", 10, "action", "drop", "protocol", "udp", "ports", 53,
-                "source", "cidr", "192.168.0.0/16", "destination", "tag", "app",
-                "name", "typo", "position", 20, "action", "accept", "source", "tag", "nobody");
-            json_t *maps = json_pack(
-                "[{s:s,s:s,s:i,s:{s:s},s:i},{s:s,s:s,s:i,s:{s:s}}]", "name", "ssh", "hub",
-                "node-00", "external_port", 2222, "target", "peer", "node-05", "target_port", 22,
-                "name", "gone", "hub", "node-01", "external_port", 80, "target", "peer", "ghost");
+                "name", "icmp", "position", 1, "action", "accept", "protocol", "icmp", "name",
+                "ops-ssh", "position", 10, "action", "accept", "protocol", "tcp", "ports", 22,
+                "8000-8010", "source", "tag", "ops", "destination", "peer", "node-05", "name",
+                "lan", "position", 10, "action", "drop", "protocol", "udp", "ports", 53, "source",
+                "cidr", "192.168.0.0/16", "destination", "tag", "app", "name", "typo", "position",
+                20, "action", "accept", "source", "tag", "nobody");
+            json_t *maps = json_pack("[{s:s,s:s,s:i,s:{s:s},s:i},{s:s,s:s,s:i,s:{s:s}}]", "name",
+                                     "ssh", "hub", "node-00", "external_port", 2222, "target",
+                                     "peer", "node-05", "target_port", 22, "name", "gone", "hub",
+                                     "node-01", "external_port", 80, "target", "peer", "ghost");
             char name[16];
             snprintf(name, sizeof(name), "net%d", n);
             json_t *net = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "name", name, "topology_strategy",
                                     n ? "full_mesh" : "hub_and_spoke", "peers", peers, "devices",
                                     devices, "firewall_rules", rules, "port_mappings", maps);
             if (w == 0)
-                json_object_set_new(net, "ipv4_cidr", json_string(n ? "10.1.0.0/16" : "10.2.0.0/20"));
+                json_object_set_new(net, "ipv4_cidr",
+                                    json_string(n ? "10.1.0.0/16" : "10.2.0.0/20"));
             json_array_append_new(nets, net);
         }
         char name[16];
@@ -74,36 +75,6 @@ static json_t *rich_doc(void)
         json_array_append_new(wss, json_pack("{s:s,s:o}", "name", name, "networks", nets));
     }
     return json_pack("{s:o}", "workspaces", wss);
-}
-
-static unsigned long long rng_state = 88172645463325252ull;
-static unsigned rnd(unsigned n)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (unsigned)(rng_state % n);
-}
-
-/* Shuffles every array in the tree, in place. */
-static void shuffle_all(json_t *j)
-{
-    if (json_is_array(j)) {
-        size_t n = json_array_size(j);
-        for (size_t i = n; i > 1; i--) {
-            size_t k = rnd((unsigned)i);
-            json_t *a = json_incref(json_array_get(j, i - 1));
-            json_t *b = json_incref(json_array_get(j, k));
-            json_array_set_new(j, i - 1, b);
-            json_array_set_new(j, k, a);
-        }
-        for (size_t i = 0; i < n; i++)
-            shuffle_all(json_array_get(j, i));
-    } else if (json_is_object(j)) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(j, key, v) shuffle_all(v);
-    }
 }
 
 static void test_shuffled_input_gives_identical_bytes(void **state)
@@ -117,7 +88,7 @@ static void test_shuffled_input_gives_identical_bytes(void **state)
     assert_true(strlen(ref) > 10000);
     nn_doc_free(doc);
     for (int t = 0; t < 10; t++) {
-        shuffle_all(j);
+        tu_shuffle(j, NULL);
         doc = tu_load(j, &err);
         assert_non_null(doc);
         char *again = tu_compile_all(doc);
@@ -157,8 +128,8 @@ static void test_envelopes_are_canonical_and_complete(void **state)
     json_t *e = parse_json(env);
     char *again = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT);
     assert_string_equal(again, env);
-    const char *keys[] = {"interface", "peers", "firewall", "nat", "bgp", "vips_held",
-                          "federation", "mc_envelope"};
+    const char *keys[] = {"interface", "peers",     "firewall",   "nat",
+                          "bgp",       "vips_held", "federation", "mc_envelope"};
     for (size_t i = 0; i < 8; i++)
         assert_non_null(json_object_get(e, keys[i]));
     json_t *itf = json_object_get(e, "interface");
@@ -193,16 +164,16 @@ static void test_spokes_see_exactly_the_hubs(void **state)
             assert_int_equal(json_array_size(peers), net->npeers - 1 + net->ndevices);
         } else {
             assert_int_equal(json_array_size(peers), 2);
-            assert_string_equal(json_string_value(json_object_get(json_array_get(peers, 0), "name")),
-                                "node-00");
-            assert_string_equal(json_string_value(json_object_get(json_array_get(peers, 1), "name")),
-                                "node-01");
+            assert_string_equal(
+                json_string_value(json_object_get(json_array_get(peers, 0), "name")), "node-00");
+            assert_string_equal(
+                json_string_value(json_object_get(json_array_get(peers, 1), "name")), "node-01");
             /* WireGuard gives a prefix to one peer: only the primary hub has the /64 */
             assert_true(has_ip(json_array_get(peers, 0), p64));
             assert_true(has_ip(json_array_get(peers, 0), "10.2.0.0/20"));
             assert_false(has_ip(json_array_get(peers, 1), p64));
-            assert_int_equal(json_integer_value(json_object_get(json_array_get(peers, 0),
-                                                                "persistent_keepalive")),
+            assert_int_equal(json_integer_value(
+                                 json_object_get(json_array_get(peers, 0), "persistent_keepalive")),
                              25);
             /* a spoke's own LAN is never routed back into the tunnel */
             for (size_t l = 0; l < m->nlan; l++) {
@@ -228,8 +199,8 @@ static void test_full_mesh_gives_n_minus_one(void **state)
         snprintf(name, sizeof(name), "m%02d", i);
         json_array_append_new(peers, tu_peer(name, (unsigned)i + 1, false));
     }
-    json_t *j = tu_doc_one_network(json_pack("{s:s,s:o}", "topology_strategy", "full_mesh",
-                                             "peers", peers));
+    json_t *j = tu_doc_one_network(
+        json_pack("{s:s,s:o}", "topology_strategy", "full_mesh", "peers", peers));
     nn_doc *doc = tu_load(j, &err);
     for (int i = 0; i < 12; i++) {
         char name[16];
@@ -276,9 +247,8 @@ static void test_new_spoke_changes_only_hubs(void **state)
     for (size_t i = 0; i < net->npeers; i++)
         before[i] = tu_envelope(doc, "ws0", "net0", net->peers[i].name);
     json_t *peers = json_object_get(
-        json_array_get(json_object_get(json_array_get(json_object_get(j, "workspaces"), 0),
-                                       "networks"),
-                       0),
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(j, "workspaces"), 0), "networks"), 0),
         "peers");
     json_array_append_new(peers, tu_peer("zz-new", 3000, false));
     nn_doc *doc2 = tu_load(j, &err);

@@ -106,3 +106,40 @@ char *tu_compile_all(const nn_doc *doc)
         }
     return nn_buf_steal(&out);
 }
+
+static unsigned long long rng_state = 88172645463325252ull;
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+static void shuffle_under(json_t *j, const char *key, const char *const *ordered)
+{
+    if (json_is_array(j)) {
+        size_t n = json_array_size(j);
+        bool keep = false;
+        for (const char *const *o = ordered; key && o && *o && !keep; o++)
+            keep = strcmp(*o, key) == 0;
+        for (size_t i = n; i > 1 && !keep; i--) {
+            size_t k = rnd((unsigned)i);
+            json_t *a = json_incref(json_array_get(j, i - 1));
+            json_t *b = json_incref(json_array_get(j, k));
+            json_array_set_new(j, i - 1, b);
+            json_array_set_new(j, k, a);
+        }
+        for (size_t i = 0; i < n; i++)
+            shuffle_under(json_array_get(j, i), NULL, ordered);
+    } else if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) shuffle_under(v, k, ordered);
+    }
+}
+
+void tu_shuffle(json_t *j, const char *const *ordered)
+{
+    shuffle_under(j, NULL, ordered);
+}

@@ -24,6 +24,11 @@ nn_doc *tu_load(json_t *doc_json, nn_error *err);
 void tu_expect_reject(const char *json_text, const char *path, const char *msg_part);
 /* Compiles the peer's envelope of ws/net into a malloc'd string. */
 char *tu_envelope(const nn_doc *doc, const char *ws, const char *net, const char *peer);
+/* Shuffles, in place, every array of the tree except those under a key
+ * listed in ordered (NULL-terminated, may be NULL): their order is
+ * meaningful. Deterministic (a fixed-seed xorshift). */
+void tu_shuffle(json_t *j, const char *const *ordered);
+
 /* Every envelope of every network, concatenated. */
 char *tu_compile_all(const nn_doc *doc);
 
