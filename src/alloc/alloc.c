@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc/idset.h"
 #include "util/hash.h"
 
 /* Bounded rejection sampling: after this many draws we scan linearly for
@@ -134,24 +135,7 @@ static int assign_networks(nn_workspace *ws, nn_error *err)
 
 /* --- member /128: a 64-bit interface id per member ---------------------- */
 
-typedef struct iid_set {
-    uint64_t *slots; /* open addressing; 0 = empty (IID 0 is never issued) */
-    size_t mask;
-} iid_set;
-
-static bool iid_insert(iid_set *s, uint64_t v)
-{
-    size_t i = (size_t)(v * 0x9e3779b97f4a7c15ull) & s->mask;
-    while (s->slots[i]) {
-        if (s->slots[i] == v)
-            return false;
-        i = (i + 1) & s->mask;
-    }
-    s->slots[i] = v;
-    return true;
-}
-
-static void assign_iid(const nn_network *net, nn_member *m, iid_set *used)
+static void assign_iid(const nn_network *net, nn_member *m, nn_idset *used)
 {
     const char *parts[] = {net->workspace->name, net->name, m->name};
     for (uint32_t c = 0;; c++) {
@@ -159,7 +143,7 @@ static void assign_iid(const nn_network *net, nn_member *m, iid_set *used)
         nn_hash_parts("nanami/member128", parts, 3, c, h);
         uint64_t iid = be64(h);
         /* ::0 is the subnet-router anycast address; never hand it out. */
-        if (iid == 0 || !iid_insert(used, iid))
+        if (iid == 0 || !nn_idset_insert(used, iid))
             continue;
         m->addr6 = net->prefix6;
         m->addr6.len = 128;
@@ -225,7 +209,8 @@ static int assign_ipv4(nn_network *net, nn_member **all, size_t n, nn_error *err
             uint32_t a = v4(&net->vips[i].address);
             if (a == base || a == base + (uint32_t)size - 1) {
                 char path[128];
-                snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu].virtual_ips[%zu].address",
+                snprintf(path, sizeof(path),
+                         "workspaces[%zu].networks[%zu].virtual_ips[%zu].address",
                          net->workspace->doc_index, net->doc_index, net->vips[i].doc_index);
                 nn_error_set(err, path, "is the network or broadcast address of the ipv4_cidr");
                 free(taken);
@@ -272,11 +257,8 @@ static int assign_members(nn_network *net, nn_error *err)
     if (n == 0)
         return 0;
     nn_member **all = malloc(n * sizeof(*all));
-    size_t cap = 16;
-    while (cap < n * 2)
-        cap *= 2;
-    iid_set used = {calloc(cap, sizeof(uint64_t)), cap - 1};
-    if (!all || !used.slots) {
+    nn_idset used;
+    if (nn_idset_init(&used, n) != 0 || !all) {
         r = -ENOMEM;
         goto out;
     }
@@ -294,7 +276,7 @@ static int assign_members(nn_network *net, nn_error *err)
         r = assign_ipv4(net, all, n, err);
 out:
     free(all);
-    free(used.slots);
+    nn_idset_free(&used);
     return r;
 }
 

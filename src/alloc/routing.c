@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "alloc/idset.h"
 #include "util/hash.h"
 
 static uint32_t be32(const uint8_t *b)
@@ -43,14 +44,6 @@ void nn_alloc_router_id(const nn_prefix *addr6, uint32_t counter, uint8_t out[4]
             return;
         }
     }
-}
-
-static bool in_list(const uint32_t *used, size_t n, uint32_t v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (used[i] == v)
-            return true;
-    return false;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -105,38 +98,31 @@ int nn_alloc_short_id(const uint32_t *used, size_t nused, uint32_t max, uint32_t
 
 static int assign_router_ids(nn_network *net, nn_error *err)
 {
-    size_t n = net->npeers;
-    uint32_t *used = malloc((n + 1) * sizeof(*used));
-    size_t nused = 0;
-    if (!used)
+    nn_idset used; /* router ids are never 0: they fit the set */
+    if (nn_idset_init(&used, net->npeers) != 0)
         return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < net->npeers; i++) {
         nn_member *m = &net->peers[i];
-        if (!m->has_router_id)
-            continue;
-        uint32_t v = be32(m->router_id);
-        if (in_list(used, nused, v)) {
+        if (m->has_router_id && !nn_idset_insert(&used, be32(m->router_id))) {
             char path[128];
             snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu].peers[%zu].bgp_router_id",
                      net->workspace->doc_index, net->doc_index, m->doc_index);
             nn_error_set(err, path, "another peer of this network already uses it");
-            free(used);
+            nn_idset_free(&used);
             return -EINVAL;
         }
-        used[nused++] = v;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < net->npeers; i++) {
         nn_member *m = &net->peers[i];
         if (m->has_router_id)
             continue;
         for (uint32_t c = 0;; c++) {
             nn_alloc_router_id(&m->addr6, c, m->router_id);
-            if (!in_list(used, nused, be32(m->router_id)))
+            if (nn_idset_insert(&used, be32(m->router_id)))
                 break;
         }
-        used[nused++] = be32(m->router_id);
     }
-    free(used);
+    nn_idset_free(&used);
     return 0;
 }
 
@@ -144,7 +130,6 @@ static int assign_router_ids(nn_network *net, nn_error *err)
 
 static int assign_vrfs(nn_workspace *ws, nn_error *err)
 {
-    /* pending[h] counts the new assignments host h needs. */
     for (size_t n = 0; n < ws->nnetworks; n++) {
         const nn_network *net = &ws->networks[n];
         if (net->routing_mode != NN_ROUTING_IBGP)
@@ -276,12 +261,7 @@ static void federate(const nn_workspace *ws, nn_network *net, nn_prefix *out, si
 {
     for (size_t f = 0; f < ws->nfederation; f++) {
         const nn_federation_peer *fp = &ws->federation[f];
-        if (fp->status != NN_FED_ACCEPTED)
-            continue;
-        bool applies = fp->nnetworks == 0;
-        for (size_t i = 0; i < fp->nnetworks && !applies; i++)
-            applies = strcmp(fp->networks[i], net->name) == 0;
-        if (!applies)
+        if (!nn_federation_applies(fp, net))
             continue;
         for (size_t i = 0; i < fp->nprefixes; i++)
             out[(*n)++] = fp->prefixes[i];

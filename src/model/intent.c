@@ -1996,24 +1996,33 @@ static int add_implied_hosts(nn_workspace *ws)
         extra += ws->networks[n].npeers;
     if (extra == 0)
         return 0;
-    nn_host *h = realloc(ws->hosts, (ws->nhosts + extra) * sizeof(nn_host));
-    if (!h)
+    /* Undeclared host names, sorted and unique: O(peers log peers). */
+    const char **names = malloc(extra * sizeof(*names));
+    if (!names)
         return -ENOMEM;
-    ws->hosts = h;
-    size_t declared = ws->nhosts;
+    size_t nnames = 0;
     for (size_t n = 0; n < ws->nnetworks; n++)
         for (size_t i = 0; i < ws->networks[n].npeers; i++) {
             const char *name = ws->networks[n].peers[i].host;
-            bool known = find_in(ws->hosts, declared, name) != NULL;
-            for (size_t j = declared; j < ws->nhosts && !known; j++)
-                known = strcmp(ws->hosts[j].name, name) == 0;
-            if (known)
-                continue;
-            memset(&ws->hosts[ws->nhosts], 0, sizeof(nn_host));
-            ws->hosts[ws->nhosts].name = name;
-            ws->hosts[ws->nhosts].doc_index = SIZE_MAX;
-            ws->nhosts++;
+            if (!find_in(ws->hosts, ws->nhosts, name))
+                names[nnames++] = name;
         }
+    qsort(names, nnames, sizeof(*names), cmp_str);
+    nn_host *h = realloc(ws->hosts, (ws->nhosts + nnames + 1) * sizeof(nn_host));
+    if (!h) {
+        free(names);
+        return -ENOMEM;
+    }
+    ws->hosts = h;
+    for (size_t i = 0; i < nnames; i++) {
+        if (i && strcmp(names[i - 1], names[i]) == 0)
+            continue;
+        memset(&ws->hosts[ws->nhosts], 0, sizeof(nn_host));
+        ws->hosts[ws->nhosts].name = names[i];
+        ws->hosts[ws->nhosts].doc_index = SIZE_MAX;
+        ws->nhosts++;
+    }
+    free(names);
     if (ws->nhosts > 1)
         qsort(ws->hosts, ws->nhosts, sizeof(nn_host), cmp_first_name);
     for (size_t n = 0; n < ws->nnetworks; n++)
