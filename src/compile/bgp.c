@@ -63,6 +63,22 @@ static bool is_neighbor(const nn_network *net, const nn_member *viewer, const nn
     return m->publicly_reachable;
 }
 
+void nn_bgp_firewall_rule(const nn_network *net, const nn_member *peer, nn_buf *out)
+{
+    char addr[NN_PREFIX_STRLEN];
+    size_t n = 0;
+    for (size_t i = 0; i < net->npeers; i++) {
+        bool client;
+        if (!is_neighbor(net, peer, &net->peers[i], &client))
+            continue;
+        nn_buf_puts(out, n++ ? ", " : "    ip6 saddr { ");
+        nn_buf_puts(out, nn_prefix_format(&net->peers[i].addr6, false, addr));
+    }
+    if (n)
+        nn_buf_printf(out, " } ip6 daddr %s tcp dport 179 accept comment \"ibgp sessions\"\n",
+                      nn_prefix_format(&peer->addr6, false, addr));
+}
+
 static const char *fmt_rid(const uint8_t rid[4], char buf[16])
 {
     nn_prefix p = {.family = NN_AF_INET4, .len = 32};

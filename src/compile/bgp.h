@@ -33,6 +33,13 @@ void nn_bgp_host_text(const nn_host *h, nn_buf *out);
 void nn_bgp_envelope(const nn_network *net, const nn_member *peer, const nn_vrf *vrf,
                      const char *frr_text, size_t frr_len, nn_jw *w);
 
+/* Appends the firewall line admitting peer's iBGP sessions: TCP 179 from
+ * its neighbors' /128s to its own /128 (the rest of the session is
+ * "established"). Nothing when it has no neighbors. With a deny-by-default
+ * policy the sessions would otherwise never come up; devices share the
+ * /64 and stay shut out. O(neighbors). */
+void nn_bgp_firewall_rule(const nn_network *net, const nn_member *peer, nn_buf *out);
+
 /* What peer announces, sorted: its routed set, the anycast VIPs it holds,
  * and for hubs the network's own prefixes. Caller frees *out. */
 size_t nn_bgp_announcements(const nn_network *net, const nn_member *peer, nn_prefix **out);

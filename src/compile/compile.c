@@ -471,23 +471,33 @@ static void write_nat(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
 
 /* Hubs get every rule. A peer that forwards for nobody gets the rules that
  * can matter on its own interface (nn_firewall_rule_needed_by) and the
- * admission lines of mappings that target it. */
+ * admission lines of mappings that target it. On iBGP networks each
+ * member's head is followed by the line admitting its own BGP sessions. */
 static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
 {
     const nn_network *net = plan->net;
-    if (peer->publicly_reachable) {
+    bool bgp = nn_bgp_active(net);
+    if (peer->publicly_reachable && !bgp) {
         raw_frag(w, plan, plan->firewall_frag);
         return;
     }
     raw_frag(w, plan, plan->fw_head);
     nn_buf *out = w->out;
+    if (bgp) {
+        nn_buf line = NN_BUF_INIT;
+        nn_bgp_firewall_rule(net, peer, &line);
+        nn_buf_put_json_escaped(out, line.data, line.len);
+        nn_buf_free(&line);
+    }
     for (size_t i = 0; i < net->nmappings; i++) {
         const char *why;
-        if (plan->fw_map[i].len && nn_port_mapping_target(net, &net->mappings[i], &why) == peer)
+        if (plan->fw_map[i].len && (peer->publicly_reachable ||
+                                    nn_port_mapping_target(net, &net->mappings[i], &why) == peer))
             nn_buf_append(out, plan->frags.data + plan->fw_map[i].off, plan->fw_map[i].len);
     }
     for (size_t i = 0; i < net->nrules; i++)
-        if (plan->fw_rule[i].len && nn_firewall_rule_needed_by(&net->rules[i], peer))
+        if (plan->fw_rule[i].len &&
+            (peer->publicly_reachable || nn_firewall_rule_needed_by(&net->rules[i], peer)))
             nn_buf_append(out, plan->frags.data + plan->fw_rule[i].off, plan->fw_rule[i].len);
     nn_buf_append(out, plan->frags.data + plan->fw_tail.off, plan->fw_tail.len);
 }

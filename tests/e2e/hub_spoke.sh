@@ -6,15 +6,12 @@
 #   spoke -> spoke ping through the hub (IPv4 and IPv6 overlay)
 #   an allowed TCP flow connects; flows no rule allows are dropped
 #   a port mapping on the hub reaches its target from outside
-# The envelopes all name the same interface; wireguard-go's UAPI sockets are
-# shared across namespaces, so each namespace gets a unique name and the
-# ruleset text is rewritten to it -- the only change made to an envelope.
 set -euo pipefail
 CTL=${1:?usage: hub_spoke.sh NANAMICTL}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../judges/lib.sh"
+source "$HERE/overlay.sh"
 require_root wireguard-go wg ip nft jq nc ping
-export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
 umask 077
 TMP=$(mktemp -d)
 trap 'netns_cleanup; rm -rf "$TMP"' EXIT
@@ -29,27 +26,18 @@ BR="nne-$RUN_ID-u"
 OUT="nne-$RUN_ID-out"
 
 # --- underlay: a bridge in its own namespace, a veth per host -----------
-netns_add "$BR"
-ip -n "$BR" link add br0 type bridge
-ip -n "$BR" link set br0 up
-i=0
-attach() { # attach NS ADDR
-  local port="p$i"; i=$((i + 1))
-  ip -n "$BR" link add "$port" type veth peer name eth0 netns "$1"
-  ip -n "$BR" link set "$port" master br0 up
-  ip -n "$1" addr add "$2/24" dev eth0
-  ip -n "$1" link set eth0 up
-}
+underlay_init "$BR"
+n=0
 for p in "${PEERS[@]}"; do
   NS[$p]="nne-$RUN_ID-$p"
-  IFACE[$p]="nne$RUN_ID$i"
+  IFACE[$p]="nne$RUN_ID$n"; n=$((n + 1))
   netns_add "${NS[$p]}"
-  attach "${NS[$p]}" "${UNDERLAY[$p]}"
+  underlay_attach "${NS[$p]}" "${UNDERLAY[$p]}"
   wg genkey >"$TMP/$p.key"
   wg pubkey <"$TMP/$p.key" >"$TMP/$p.pub"
 done
 netns_add "$OUT"
-attach "$OUT" 192.0.2.100
+underlay_attach "$OUT" 192.0.2.100
 
 # --- intent ----------------------------------------------------------------
 jq -n --arg hub "$(cat "$TMP/hub-1.pub")" --arg ops "$(cat "$TMP/ops-1.pub")" \
@@ -73,30 +61,9 @@ jq -n --arg hub "$(cat "$TMP/hub-1.pub")" --arg ops "$(cat "$TMP/ops-1.pub")" \
   }]}]}' >"$TMP/intent.json"
 
 # --- apply every envelope -------------------------------------------------
-apply() { # apply PEER
-  local p=$1 ns=${NS[$1]} ifc=${IFACE[$1]} env="$TMP/$1.env.json"
-  "$CTL" compile -f "$TMP/intent.json" --peer "e2e/corp/$p" >"$env"
-  local name; name=$(jq -r .interface.name "$env")
-  ip netns exec "$ns" wireguard-go "$ifc" >/dev/null 2>&1
-  {
-    echo "[Interface]"
-    echo "PrivateKey = $(cat "$TMP/$p.key")"
-    echo "ListenPort = $(jq -r .interface.listen_port "$env")"
-    jq -r '.peers[] | "[Peer]\nPublicKey = \(.public_key)\nAllowedIPs = \(.allowed_ips | join(", "))"
-           + (if .endpoint then "\nEndpoint = \(.endpoint)" else "" end)
-           + (if .persistent_keepalive > 0 then "\nPersistentKeepalive = \(.persistent_keepalive)" else "" end)' "$env"
-  } >"$TMP/$p.wg.conf"
-  ip netns exec "$ns" wg setconf "$ifc" "$TMP/$p.wg.conf"
-  for a in $(jq -r '.interface.addresses[]' "$env"); do ip -n "$ns" addr add "$a" dev "$ifc"; done
-  ip -n "$ns" link set "$ifc" mtu "$(jq -r .interface.mtu "$env")" up
-  for r in $(jq -r '.interface.routes[]' "$env"); do ip -n "$ns" route add "$r" dev "$ifc"; done
-  jq -r '.firewall.ruleset, .nat.ruleset' "$env" | sed "s/\"$name\"/\"$ifc\"/g" >"$TMP/$p.nft"
-  ip netns exec "$ns" nft -f "$TMP/$p.nft"
-  if [[ $(jq -r .self.role "$env") == hub ]]; then
-    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-  fi
-}
-for p in "${PEERS[@]}"; do apply "$p"; done
+for p in "${PEERS[@]}"; do
+  overlay_apply "$TMP/intent.json" "e2e/corp/$p" "${NS[$p]}" "${IFACE[$p]}" "$TMP/$p.key"
+done
 addr4() { jq -r '.interface.addresses[] | select(contains("."))' "$TMP/$1.env.json" | cut -d/ -f1; }
 addr6() { jq -r '.interface.addresses[] | select(contains(":"))' "$TMP/$1.env.json" | cut -d/ -f1; }
 
@@ -107,14 +74,6 @@ addr6() { jq -r '.interface.addresses[] | select(contains(":"))' "$TMP/$1.env.js
   && ok "hub has three peers" || bad "hub peer count"
 
 # --- packets ----------------------------------------------------------------
-# The first packets start the handshakes; allow up to 10 s for them.
-ping_until() { # ping_until NS ADDR
-  for _ in $(seq 1 20); do
-    ip netns exec "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
-    sleep 0.5
-  done
-  return 1
-}
 DB4=$(addr4 db-1); DB6=$(addr6 db-1)
 ping_until "${NS[ops-1]}" "$DB4" && ok "ping ops-1 -> db-1 ($DB4) through the hub" || bad "ping ops-1 -> db-1 over IPv4"
 ping_until "${NS[ops-1]}" "$DB6" && ok "ping ops-1 -> db-1 ($DB6) over the IPv6 overlay" || bad "ping ops-1 -> db-1 over IPv6"
