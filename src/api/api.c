@@ -1,0 +1,1492 @@
+#include "api/api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc/alloc.h"
+#include "api/rbac.h"
+#include "api/wsdoc.h"
+#include "compile/compile.h"
+#include "model/intent.h"
+#include "util/hash.h"
+
+/* ------------------------------------------------------------------ */
+/* Envelope cache: per network, the model and compile plan of its current
+ * revision, and each peer's envelope once some caller asked for it. A
+ * changed network gets a new revision, so a stale entry is simply
+ * replaced; an unchanged one is never recompiled. */
+
+typedef struct cached_env {
+    char *data;
+    size_t len;
+    char etag[72];
+} cached_env;
+
+typedef struct cache_entry {
+    int64_t network_id;
+    int64_t revision;
+    nn_doc *doc;
+    const nn_network *net;
+    nn_net_plan *plan;
+    cached_env *env; /* by index into net->peers */
+    pthread_mutex_t lock; /* a plan is single-threaded */
+    struct cache_entry *next;
+    unsigned refs;
+} cache_entry;
+
+#define CACHE_BUCKETS 1024
+
+struct nn_api {
+    pthread_mutex_t lock; /* buckets and refs */
+    cache_entry *buckets[CACHE_BUCKETS];
+    unsigned long compiles; /* networks compiled since start */
+};
+
+static void entry_free(cache_entry *e)
+{
+    if (!e)
+        return;
+    if (e->env && e->net)
+        for (size_t i = 0; i < e->net->npeers; i++)
+            free(e->env[i].data);
+    free(e->env);
+    nn_compile_plan_free(e->plan);
+    nn_doc_free(e->doc);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+static void entry_release(nn_api *api, cache_entry *e)
+{
+    pthread_mutex_lock(&api->lock);
+    bool last = --e->refs == 0;
+    pthread_mutex_unlock(&api->lock);
+    if (last)
+        entry_free(e);
+}
+
+int nn_api_new(nn_api **out)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return -EIO;
+    nn_api *api = calloc(1, sizeof(*api));
+    if (!api)
+        return -ENOMEM;
+    pthread_mutex_init(&api->lock, NULL);
+    *out = api;
+    return 0;
+}
+
+void nn_api_free(nn_api *api)
+{
+    if (!api)
+        return;
+    for (size_t b = 0; b < CACHE_BUCKETS; b++)
+        for (cache_entry *e = api->buckets[b], *next; e; e = next) {
+            next = e->next;
+            entry_free(e);
+        }
+    pthread_mutex_destroy(&api->lock);
+    free(api);
+}
+
+void nn_api_response_init(nn_api_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    resp->status = 500;
+    resp->content_type = "application/json";
+}
+
+void nn_api_response_free(nn_api_response *resp)
+{
+    nn_buf_free(&resp->body);
+}
+
+/* ------------------------------------------------------------------ */
+/* Replies */
+
+static void reply_json(nn_api_response *resp, int status, json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(v);
+    resp->status = status;
+    resp->content_type = "application/json";
+    nn_buf_reset(&resp->body);
+    if (text) {
+        nn_buf_puts(&resp->body, text);
+        nn_buf_putc(&resp->body, '\n');
+        free(text);
+    }
+}
+
+__attribute__((format(printf, 5, 6))) static void
+reply_error(nn_api_response *resp, int status, const char *code, const char *field,
+            const char *fmt, ...)
+{
+    char msg[640];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_t *err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+    json_object_set_new(err, "field", field ? json_string(field) : json_null());
+    reply_json(resp, status, json_pack("{s:o}", "error", err));
+}
+
+static void reply_store_error(nn_api_response *resp, nn_store *store, int r)
+{
+    if (r == -EBUSY)
+        reply_error(resp, 503, "busy", NULL, "the database is busy; retry");
+    else if (r == -ENOMEM)
+        reply_error(resp, 500, "internal", NULL, "out of memory");
+    else
+        reply_error(resp, 500, "internal", NULL, "storage error: %s", nn_store_errmsg(store));
+}
+
+/* ------------------------------------------------------------------ */
+/* Request context */
+
+typedef struct ctx {
+    nn_api *api;
+    nn_store *store;
+    const nn_api_request *req;
+    nn_api_response *resp;
+    nn_user user;
+    char *seg[10];
+    size_t nseg;
+    nn_row ws; /* the workspace of a workspace-scoped route */
+    nn_role role;
+    json_t *body; /* parsed request body, when the route takes one */
+} ctx;
+
+static bool method_is(const ctx *c, const char *m)
+{
+    return strcmp(c->req->method, m) == 0;
+}
+
+static void method_not_allowed(ctx *c)
+{
+    reply_error(c->resp, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
+                c->req->method, c->req->path);
+}
+
+static void not_found(ctx *c, const char *what, const char *name)
+{
+    reply_error(c->resp, 404, "not_found", NULL, "no %s named \"%s\"", what, name);
+}
+
+/* Parses the body as a JSON object. 400 with the position on failure. */
+static bool parse_body(ctx *c, size_t limit)
+{
+    if (c->req->body_len > limit) {
+        reply_error(c->resp, 413, "too_large", NULL, "request body over %zu bytes", limit);
+        return false;
+    }
+    json_error_t jerr;
+    c->body = json_loadb(c->req->body ? c->req->body : "", c->req->body_len,
+                         JSON_REJECT_DUPLICATES, &jerr);
+    if (!c->body) {
+        reply_error(c->resp, 400, "bad_json", NULL, "line %d, column %d: %s", jerr.line,
+                    jerr.column, jerr.text);
+        return false;
+    }
+    if (!json_is_object(c->body)) {
+        reply_error(c->resp, 400, "bad_json", NULL, "the body must be a JSON object");
+        return false;
+    }
+    return true;
+}
+
+/* Unknown keys are an error, not silently dropped. allowed ends with NULL. */
+static bool only_keys(ctx *c, json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(key, allowed[i]) == 0;
+        if (!ok) {
+            reply_error(c->resp, 422, "unknown_field", key, "unknown field \"%s\"", key);
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *body_string(ctx *c, const char *key, bool required)
+{
+    json_t *v = json_object_get(c->body, key);
+    if (!v && !required)
+        return NULL;
+    if (!json_is_string(v)) {
+        reply_error(c->resp, 422, "invalid", key, "%s must be a string", key);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Auth */
+
+static bool authenticate(ctx *c)
+{
+    const char *h = c->req->authorization;
+    if (!h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) == 0 || strlen(h + 7) > 128) {
+        reply_error(c->resp, 401, "unauthenticated", NULL,
+                    "send \"Authorization: Bearer <token>\"");
+        return false;
+    }
+    uint8_t hash[32];
+    crypto_hash_sha256(hash, (const uint8_t *)h + 7, strlen(h + 7));
+    int r = nn_store_token_user(c->store, hash, &c->user);
+    if (r == -ENOENT) {
+        reply_error(c->resp, 401, "unauthenticated", NULL, "unknown or revoked token");
+        return false;
+    }
+    if (r) {
+        reply_store_error(c->resp, c->store, r);
+        return false;
+    }
+    return true;
+}
+
+int nn_api_token_issue(nn_store *store, int64_t user_id, const char *name,
+                       char token[NN_API_TOKEN_LEN])
+{
+    uint8_t secret[32], hash[32];
+    randombytes_buf(secret, sizeof(secret));
+    memcpy(token, "nn_", 3);
+    sodium_bin2base64(token + 3, NN_API_TOKEN_LEN - 3, secret, sizeof(secret),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(secret, sizeof(secret));
+    crypto_hash_sha256(hash, (const uint8_t *)token, strlen(token));
+    return nn_store_token_add(store, user_id, name, hash);
+}
+
+int nn_api_init_install(nn_store *store, char token[NN_API_TOKEN_LEN])
+{
+    char *ula;
+    if (nn_store_meta_get(store, "ula_prefix", &ula) == 0) {
+        free(ula);
+        return -EEXIST;
+    }
+    /* RFC 4193: fd00::/8 + 40 random bits is the /48 of a site; Nanami
+     * keeps the install at a /40 and carves workspaces from it. */
+    uint8_t r[4];
+    randombytes_buf(r, sizeof(r));
+    char prefix[48];
+    snprintf(prefix, sizeof(prefix), "fd%02x:%02x%02x:%02x00::/40", r[0], r[1], r[2], r[3]);
+    int64_t admin;
+    int rc;
+    if ((rc = nn_store_begin(store)))
+        return rc;
+    if ((rc = nn_store_meta_set(store, "ula_prefix", prefix)) ||
+        (rc = nn_store_user_add(store, "admin", NULL, true, &admin)) ||
+        (rc = nn_api_token_issue(store, admin, "init", token)) ||
+        (rc = nn_store_audit(store, admin, 0, "init", "install", prefix)) ||
+        (rc = nn_store_commit(store))) {
+        nn_store_rollback(store);
+        return rc;
+    }
+    return 0;
+}
+
+/* The caller's role in c->ws; platform admins are owners everywhere. */
+static int load_role(ctx *c)
+{
+    if (c->user.platform_admin) {
+        c->role = NN_ROLE_OWNER;
+        return 0;
+    }
+    return nn_store_role(c->store, c->ws.id, c->user.id, &c->role);
+}
+
+/* Loads the workspace named by seg[1] and checks perm. A caller with no
+ * role there gets the same 404 as for a workspace that does not exist:
+ * existence is not leaked across tenants. */
+static bool enter_workspace(ctx *c, nn_perm perm)
+{
+    int r = nn_store_workspace_find(c->store, c->seg[1], &c->ws);
+    if (r == 0)
+        r = load_role(c);
+    if (r == -ENOENT || (r == 0 && !nn_rbac_allows(c->role, NN_PERM_SEE))) {
+        not_found(c, "workspace", c->seg[1]);
+        return false;
+    }
+    if (r) {
+        reply_store_error(c->resp, c->store, r);
+        return false;
+    }
+    if (!nn_rbac_allows(c->role, perm)) {
+        reply_error(c->resp, 403, "forbidden", NULL, "role %s may not %s in workspace %s",
+                    nn_role_name(c->role), nn_perm_name(perm), c->ws.name);
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writes: every change runs in one transaction that ends by validating
+ * the whole workspace as the compiler will see it. Nothing invalid is
+ * ever committed, so a stored workspace always compiles. */
+
+#define AFFECT_NONE (-1)
+#define AFFECT_ALL 0
+
+static bool dry_run(const ctx *c)
+{
+    return c->req->dry_run &&
+           (strcmp(c->req->dry_run, "true") == 0 || strcmp(c->req->dry_run, "1") == 0);
+}
+
+/* Validates, records allocations, bumps revisions, audits, commits (or
+ * rolls back for a dry run). Replies only on failure. */
+static bool finish_write(ctx *c, int64_t affect, const char *action, const char *target,
+                         const char *detail)
+{
+    json_t *doc = NULL;
+    nn_doc *model = NULL;
+    char field[NN_ERROR_PATH_MAX], msg[NN_ERROR_MSG_MAX];
+    int r = nn_wsdoc_build(c->store, &c->ws, true, &doc);
+    if (r)
+        goto fail_store;
+    r = nn_wsdoc_validate(doc, &model, field, sizeof(field), msg, sizeof(msg));
+    json_decref(doc);
+    if (r == -ENOMEM)
+        goto fail_store;
+    if (r) {
+        nn_store_rollback(c->store);
+        reply_error(c->resp, 422, "invalid_intent", field, "%s: %s", field, msg);
+        return false;
+    }
+    r = nn_wsdoc_save_alloc(c->store, &c->ws, model);
+    nn_doc_free(model);
+    if (r == 0 && affect != AFFECT_NONE)
+        r = nn_store_bump_revision(c->store, c->ws.id, affect);
+    if (r == 0)
+        r = nn_store_audit(c->store, c->user.id, c->ws.id, action, target, detail);
+    if (r)
+        goto fail_store;
+    if (dry_run(c)) {
+        nn_store_rollback(c->store);
+        return true;
+    }
+    if ((r = nn_store_commit(c->store)) == 0)
+        return true;
+fail_store:
+    nn_store_rollback(c->store);
+    reply_store_error(c->resp, c->store, r);
+    return false;
+}
+
+static bool begin(ctx *c)
+{
+    int r = nn_store_begin(c->store);
+    if (r)
+        reply_store_error(c->resp, c->store, r);
+    return r == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Platform: health, me, users, workspaces */
+
+static void h_me(ctx *c)
+{
+    json_t *list;
+    int r = nn_store_workspace_list(c->store, c->user.platform_admin ? 0 : c->user.id, &list);
+    if (r)
+        return reply_store_error(c->resp, c->store, r);
+    reply_json(c->resp, 200,
+               json_pack("{s:s, s:b, s:o}", "name", c->user.name, "platform_admin",
+                         c->user.platform_admin, "workspaces", list));
+}
+
+static void h_users(ctx *c)
+{
+    if (!c->user.platform_admin)
+        return reply_error(c->resp, 403, "forbidden", NULL,
+                           "only platform administrators manage users");
+    if (method_is(c, "GET")) {
+        json_t *list;
+        int r = nn_store_user_list(c->store, &list);
+        return r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, list);
+    }
+    if (!method_is(c, "POST"))
+        return method_not_allowed(c);
+    static const char *const keys[] = {"name", "password", "platform_admin", NULL};
+    if (!parse_body(c, NN_API_MAX_BODY) || !only_keys(c, c->body, keys))
+        return;
+    const char *name = body_string(c, "name", true);
+    if (!name)
+        return;
+    if (!nn_intent_valid_name(name))
+        return reply_error(c->resp, 422, "invalid", "name",
+                           "\"%s\" is not a valid name (1-63 of A-Z a-z 0-9 . _ -)", name);
+    json_t *pa = json_object_get(c->body, "platform_admin");
+    if (pa && !json_is_boolean(pa))
+        return reply_error(c->resp, 422, "invalid", "platform_admin", "must be a boolean");
+    const char *password = NULL;
+    if (json_object_get(c->body, "password") && !(password = body_string(c, "password", true)))
+        return;
+    char hash[crypto_pwhash_STRBYTES];
+    if (password) {
+        if (strlen(password) < 12)
+            return reply_error(c->resp, 422, "invalid", "password",
+                               "a password needs at least 12 characters");
+        /* argon2id, libsodium's interactive limits. */
+        if (crypto_pwhash_str_alg(hash, password, strlen(password),
+                                  crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                  crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                                  crypto_pwhash_ALG_ARGON2ID13) != 0)
+            return reply_error(c->resp, 500, "internal", NULL, "password hashing failed");
+    }
+    if (!begin(c))
+        return;
+    int64_t id;
+    int r = nn_store_user_add(c->store, name, password ? hash : NULL, json_is_true(pa), &id);
+    if (r == 0)
+        r = nn_store_audit(c->store, c->user.id, 0, "user.create", name, NULL);
+    if (r == 0)
+        r = nn_store_commit(c->store);
+    if (r) {
+        nn_store_rollback(c->store);
+        if (r == -EEXIST)
+            return reply_error(c->resp, 409, "exists", "name", "a user named \"%s\" exists", name);
+        return reply_store_error(c->resp, c->store, r);
+    }
+    reply_json(c->resp, 201,
+               json_pack("{s:s, s:b}", "name", name, "platform_admin", json_is_true(pa)));
+}
+
+static void h_user_tokens(ctx *c)
+{
+    if (!method_is(c, "POST"))
+        return method_not_allowed(c);
+    nn_user target;
+    bool self = strcmp(c->seg[1], c->user.name) == 0;
+    if (!c->user.platform_admin && !self)
+        return reply_error(c->resp, 403, "forbidden", NULL,
+                           "only platform administrators issue tokens for others");
+    static const char *const keys[] = {"name", NULL};
+    if (!parse_body(c, NN_API_MAX_BODY) || !only_keys(c, c->body, keys))
+        return;
+    const char *name = body_string(c, "name", true);
+    if (!name)
+        return;
+    if (!nn_intent_valid_name(name))
+        return reply_error(c->resp, 422, "invalid", "name", "\"%s\" is not a valid name", name);
+    int r = nn_store_user_find(c->store, c->seg[1], &target);
+    if (r == -ENOENT)
+        return not_found(c, "user", c->seg[1]);
+    if (r)
+        return reply_store_error(c->resp, c->store, r);
+    char token[NN_API_TOKEN_LEN];
+    if (!begin(c))
+        return;
+    if ((r = nn_api_token_issue(c->store, target.id, name, token)) ||
+        (r = nn_store_audit(c->store, c->user.id, 0, "token.issue", target.name, name)) ||
+        (r = nn_store_commit(c->store))) {
+        nn_store_rollback(c->store);
+        return reply_store_error(c->resp, c->store, r);
+    }
+    reply_json(c->resp, 201, json_pack("{s:s, s:s, s:s}", "user", target.name, "name", name,
+                                       "token", token));
+    sodium_memzero(token, sizeof(token));
+}
+
+/* A workspace or network body: the object's own fields; its children are
+ * managed through their own routes. */
+static bool check_container_body(ctx *c, json_t *body, const char *const *child_kinds,
+                                 const char *extra_child)
+{
+    for (const char *const *k = child_kinds; *k; k++)
+        if (json_object_get(body, *k))
+            return reply_error(c->resp, 422, "invalid", *k,
+                               "%s are managed through their own routes (or PUT .../intent)",
+                               *k),
+                   false;
+    if (extra_child && json_object_get(body, extra_child))
+        return reply_error(c->resp, 422, "invalid", extra_child,
+                           "%s are managed through their own routes (or PUT .../intent)",
+                           extra_child),
+               false;
+    return true;
+}
+
+static void h_workspaces(ctx *c)
+{
+    if (method_is(c, "GET")) {
+        json_t *list;
+        int r = nn_store_workspace_list(c->store, c->user.platform_admin ? 0 : c->user.id, &list);
+        return r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, list);
+    }
+    if (!method_is(c, "POST"))
+        return method_not_allowed(c);
+    if (!c->user.platform_admin)
+        return reply_error(c->resp, 403, "forbidden", NULL,
+                           "only platform administrators create workspaces");
+    if (!parse_body(c, NN_API_MAX_BODY) ||
+        !check_container_body(c, c->body, nn_ws_kinds, "networks"))
+        return;
+    const char *name = body_string(c, "name", true);
+    if (!name)
+        return;
+    if (!nn_intent_valid_name(name))
+        return reply_error(c->resp, 422, "invalid", "name", "\"%s\" is not a valid name", name);
+    json_t *owner = json_object_get(c->body, "owner");
+    nn_user owner_user = c->user;
+    if (owner) {
+        int r = json_is_string(owner)
+                    ? nn_store_user_find(c->store, json_string_value(owner), &owner_user)
+                    : -EINVAL;
+        if (r)
+            return reply_error(c->resp, 422, "invalid", "owner", "owner must name a user");
+    }
+    json_t *body = json_deep_copy(c->body);
+    json_object_del(body, "name");
+    json_object_del(body, "owner");
+    if (!begin(c)) {
+        json_decref(body);
+        return;
+    }
+    int r = nn_store_workspace_add(c->store, name, body, &c->ws.id);
+    json_decref(body);
+    if (r == -EEXIST) {
+        nn_store_rollback(c->store);
+        return reply_error(c->resp, 409, "exists", "name", "a workspace named \"%s\" exists",
+                           name);
+    }
+    if (r == 0)
+        r = nn_store_member_set(c->store, c->ws.id, owner_user.id, NN_ROLE_OWNER);
+    if (r == 0)
+        r = nn_store_workspace_find(c->store, name, &c->ws);
+    if (r) {
+        nn_store_rollback(c->store);
+        return reply_store_error(c->resp, c->store, r);
+    }
+    if (finish_write(c, AFFECT_NONE, "workspace.create", name, NULL))
+        reply_json(c->resp, 201, json_pack("{s:s, s:s}", "name", name, "owner", owner_user.name));
+}
+
+static void h_workspace(ctx *c)
+{
+    if (method_is(c, "GET")) {
+        if (!enter_workspace(c, NN_PERM_SEE))
+            return;
+        json_t *out = nn_wsdoc_merge(c->ws.body, c->ws.alloc);
+        json_object_set_new(out, "name", json_string(c->ws.name));
+        json_object_set_new(out, "role", json_string(nn_role_name(c->role)));
+        return reply_json(c->resp, 200, out);
+    }
+    if (method_is(c, "DELETE")) {
+        if (!enter_workspace(c, NN_PERM_DELETE_WORKSPACE) || !begin(c))
+            return;
+        int r = nn_store_workspace_delete(c->store, c->ws.id);
+        if (r == 0)
+            r = nn_store_audit(c->store, c->user.id, 0, "workspace.delete", c->ws.name, NULL);
+        if (r == 0 && !dry_run(c))
+            r = nn_store_commit(c->store);
+        nn_store_rollback(c->store);
+        return r ? reply_store_error(c->resp, c->store, r)
+                 : reply_json(c->resp, 200, json_pack("{s:s}", "deleted", c->ws.name));
+    }
+    if (!method_is(c, "PUT"))
+        return method_not_allowed(c);
+    if (!parse_body(c, NN_API_MAX_BODY) || !enter_workspace(c, NN_PERM_WRITE) ||
+        !check_container_body(c, c->body, nn_ws_kinds, "networks"))
+        return;
+    json_t *name = json_object_get(c->body, "name");
+    if (name && (!json_is_string(name) || strcmp(json_string_value(name), c->ws.name) != 0))
+        return reply_error(c->resp, 422, "invalid", "name",
+                           "a workspace cannot be renamed (its name derives its prefixes)");
+    json_t *body = json_deep_copy(c->body);
+    json_object_del(body, "name");
+    if (!begin(c)) {
+        json_decref(body);
+        return;
+    }
+    int r = nn_store_workspace_update(c->store, c->ws.id, body, NULL);
+    json_decref(c->ws.body);
+    c->ws.body = body;
+    if (r) {
+        nn_store_rollback(c->store);
+        return reply_store_error(c->resp, c->store, r);
+    }
+    if (finish_write(c, AFFECT_ALL, "workspace.update", c->ws.name, NULL))
+        reply_json(c->resp, 200, json_pack("{s:s, s:b}", "updated", c->ws.name, "dry_run",
+                                           dry_run(c)));
+}
+
+/* ------------------------------------------------------------------ */
+/* Members and audit */
+
+static int owner_count(ctx *c, int *n)
+{
+    json_t *list;
+    int r = nn_store_member_list(c->store, c->ws.id, &list);
+    if (r)
+        return r;
+    *n = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m) *n += strcmp(json_string_value(json_object_get(m, "role")),
+                                                "owner") == 0;
+    json_decref(list);
+    return 0;
+}
+
+static void h_members(ctx *c)
+{
+    if (!method_is(c, "GET"))
+        return method_not_allowed(c);
+    if (!enter_workspace(c, NN_PERM_MEMBERS))
+        return;
+    json_t *list;
+    int r = nn_store_member_list(c->store, c->ws.id, &list);
+    r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, list);
+}
+
+static void h_member(ctx *c)
+{
+    bool put = method_is(c, "PUT");
+    if (!put && !method_is(c, "DELETE"))
+        return method_not_allowed(c);
+    static const char *const keys[] = {"role", NULL};
+    if ((put && (!parse_body(c, NN_API_MAX_BODY) || !only_keys(c, c->body, keys))) ||
+        !enter_workspace(c, NN_PERM_MEMBERS))
+        return;
+    nn_role role = NN_ROLE_NONE;
+    if (put) {
+        const char *name = body_string(c, "role", true);
+        if (!name)
+            return;
+        if ((role = nn_role_parse(name)) == NN_ROLE_NONE)
+            return reply_error(c->resp, 422, "invalid", "role",
+                               "role must be owner, admin, operator, member or viewer");
+    }
+    nn_user target;
+    int r = nn_store_user_find(c->store, c->seg[3], &target);
+    if (r == -ENOENT)
+        return not_found(c, "user", c->seg[3]);
+    if (r)
+        return reply_store_error(c->resp, c->store, r);
+    nn_role current;
+    if ((r = nn_store_role(c->store, c->ws.id, target.id, &current)))
+        return reply_store_error(c->resp, c->store, r);
+    /* Admins manage everyone but owners; only an owner makes or unmakes one. */
+    if ((role == NN_ROLE_OWNER || current == NN_ROLE_OWNER) && c->role != NN_ROLE_OWNER)
+        return reply_error(c->resp, 403, "forbidden", "role",
+                           "only an owner grants or revokes the owner role");
+    if (!put && current == NN_ROLE_NONE)
+        return not_found(c, "member", c->seg[3]);
+    if (!begin(c))
+        return;
+    int owners = 0;
+    if (current == NN_ROLE_OWNER && role != NN_ROLE_OWNER && (r = owner_count(c, &owners)) == 0 &&
+        owners <= 1) {
+        nn_store_rollback(c->store);
+        return reply_error(c->resp, 409, "last_owner", "role",
+                           "%s is the workspace's last owner", target.name);
+    }
+    if (r == 0)
+        r = put ? nn_store_member_set(c->store, c->ws.id, target.id, role)
+                : nn_store_member_delete(c->store, c->ws.id, target.id);
+    if (r == 0)
+        r = nn_store_audit(c->store, c->user.id, c->ws.id, put ? "member.set" : "member.delete",
+                           target.name, put ? nn_role_name(role) : NULL);
+    if (r == 0)
+        r = nn_store_commit(c->store);
+    if (r) {
+        nn_store_rollback(c->store);
+        return reply_store_error(c->resp, c->store, r);
+    }
+    reply_json(c->resp, 200, put ? json_pack("{s:s, s:s}", "user", target.name, "role",
+                                             nn_role_name(role))
+                                 : json_pack("{s:s}", "deleted", target.name));
+}
+
+static void h_audit(ctx *c)
+{
+    if (!method_is(c, "GET"))
+        return method_not_allowed(c);
+    if (!enter_workspace(c, NN_PERM_AUDIT))
+        return;
+    json_t *list;
+    int r = nn_store_audit_list(c->store, c->ws.id, 1000, &list);
+    r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, list);
+}
+
+/* ------------------------------------------------------------------ */
+/* Intent objects: networks, workspace-scope kinds, network-scope kinds */
+
+typedef struct target {
+    int64_t network_id; /* 0: workspace scope */
+    const char *kind;
+    const char *name; /* NULL for a collection */
+    char path[256];   /* "networks/corp/peers/db-1" for audit and answers */
+} target;
+
+static json_t *row_view(const nn_row *r)
+{
+    json_t *out = nn_wsdoc_merge(r->body, r->alloc);
+    json_object_set_new(out, "name", json_string(r->name));
+    return out;
+}
+
+/* Devices owned by the caller: what a "member" may see and touch. */
+static bool own_device(const ctx *c, const json_t *body)
+{
+    const char *owner = json_string_value(json_object_get(body, "owner"));
+    return owner && strcmp(owner, c->user.name) == 0;
+}
+
+static bool member_only(const ctx *c, const target *t)
+{
+    return !nn_rbac_allows(c->role, NN_PERM_READ) && strcmp(t->kind, "devices") == 0;
+}
+
+static void row_list(ctx *c, const target *t)
+{
+    nn_row *rows;
+    size_t n;
+    int r = nn_store_row_list(c->store, c->ws.id, t->network_id, t->kind, &rows, &n);
+    if (r)
+        return reply_store_error(c->resp, c->store, r);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (!member_only(c, t) || own_device(c, rows[i].body))
+            json_array_append_new(arr, row_view(&rows[i]));
+    nn_rows_free(rows, n);
+    reply_json(c->resp, 200, arr);
+}
+
+static void row_get(ctx *c, const target *t)
+{
+    nn_row row;
+    int r = nn_store_row_get(c->store, c->ws.id, t->network_id, t->kind, t->name, &row);
+    if (r == 0 && member_only(c, t) && !own_device(c, row.body))
+        r = -ENOENT;
+    if (r == -ENOENT) {
+        nn_row_clear(&row);
+        return not_found(c, t->kind, t->name);
+    }
+    if (r)
+        return reply_store_error(c->resp, c->store, r);
+    json_t *v = row_view(&row);
+    json_object_set_new(v, "id", json_integer(row.id));
+    if (strcmp(t->kind, "networks") == 0)
+        json_object_set_new(v, "revision", json_integer(row.revision));
+    nn_row_clear(&row);
+    reply_json(c->resp, 200, v);
+}
+
+/* PUT (name from the URL) or POST (name from the body): create or replace. */
+static void row_put(ctx *c, target *t, bool post)
+{
+    if (!parse_body(c, NN_API_MAX_BODY))
+        return;
+    bool is_network = strcmp(t->kind, "networks") == 0;
+    if (is_network && !check_container_body(c, c->body, nn_net_kinds, NULL))
+        return;
+    json_t *name = json_object_get(c->body, "name");
+    if (post) {
+        if (!json_is_string(name))
+            return reply_error(c->resp, 422, "invalid", "name", "name is required");
+        t->name = json_string_value(name);
+        if (!nn_intent_valid_name(t->name))
+            return reply_error(c->resp, 422, "invalid", "name", "\"%s\" is not a valid name",
+                               t->name);
+        size_t o = strlen(t->path);
+        snprintf(t->path + o, sizeof(t->path) - o, "/%s", t->name);
+    } else if (name && (!json_is_string(name) || strcmp(json_string_value(name), t->name) != 0)) {
+        return reply_error(c->resp, 422, "invalid", "name",
+                           "the body's name differs from the URL's; objects are not renamed");
+    }
+    json_t *body = json_deep_copy(c->body);
+    json_object_del(body, "name");
+    bool members = member_only(c, t);
+    if (members) {
+        if (!json_object_get(body, "owner"))
+            json_object_set_new(body, "owner", json_string(c->user.name));
+        if (!own_device(c, body)) {
+            json_decref(body);
+            return reply_error(c->resp, 403, "forbidden", "owner",
+                               "members may only register devices they own");
+        }
+    }
+    if (!begin(c)) {
+        json_decref(body);
+        return;
+    }
+    nn_row old;
+    int r = nn_store_row_get(c->store, c->ws.id, t->network_id, t->kind, t->name, &old);
+    bool exists = r == 0;
+    if (r == 0 && members && !own_device(c, old.body))
+        r = -EACCES;
+    else if (r == 0 && post)
+        r = -EEXIST;
+    else if (r == -ENOENT)
+        r = 0;
+    /* A network moved to another IPv4 range gives up its members' IPv4
+     * allocations (they would be outside it); the next write re-allocates. */
+    bool renumber = exists && is_network &&
+                    !json_equal(json_object_get(old.body, "ipv4_cidr"),
+                                json_object_get(body, "ipv4_cidr"));
+    nn_row_clear(&old);
+    int64_t id = 0;
+    bool created = false;
+    if (r == 0)
+        r = nn_store_row_put(c->store, c->ws.id, t->network_id, t->kind, t->name, body, &id,
+                             &created);
+    json_decref(body);
+    if (r == 0 && renumber) {
+        nn_row *kids;
+        size_t n;
+        json_t *empty = json_object();
+        for (const char *const *k = nn_net_kinds; r == 0 && *k; k++) {
+            if ((r = nn_store_row_list(c->store, c->ws.id, id, *k, &kids, &n)))
+                break;
+            for (size_t i = 0; r == 0 && i < n; i++) {
+                json_t *a = json_deep_copy(kids[i].alloc);
+                json_object_del(a, "ipv4");
+                r = nn_store_row_set_alloc(c->store, kids[i].id, a);
+                json_decref(a);
+            }
+            nn_rows_free(kids, n);
+        }
+        json_decref(empty);
+    }
+    if (r) {
+        nn_store_rollback(c->store);
+        if (r == -EACCES)
+            return not_found(c, t->kind, t->name);
+        if (r == -EEXIST)
+            return reply_error(c->resp, 409, "exists", "name", "%s exists", t->path);
+        return reply_store_error(c->resp, c->store, r);
+    }
+    int64_t affect = is_network ? id : t->network_id ? t->network_id : AFFECT_ALL;
+    if (!finish_write(c, affect, created ? "create" : "update", t->path, NULL))
+        return;
+    reply_json(c->resp, created ? 201 : 200,
+               json_pack("{s:s, s:s, s:b}", created ? "created" : "updated", t->path, "name",
+                         t->name, "dry_run", dry_run(c)));
+}
+
+static void row_delete(ctx *c, const target *t)
+{
+    if (!begin(c))
+        return;
+    nn_row old;
+    int r = nn_store_row_get(c->store, c->ws.id, t->network_id, t->kind, t->name, &old);
+    if (r == 0 && member_only(c, t) && !own_device(c, old.body))
+        r = -ENOENT;
+    if (r == 0)
+        r = nn_store_row_delete(c->store, old.id);
+    nn_row_clear(&old);
+    if (r) {
+        nn_store_rollback(c->store);
+        return r == -ENOENT ? not_found(c, t->kind, t->name)
+                            : reply_store_error(c->resp, c->store, r);
+    }
+    bool is_network = strcmp(t->kind, "networks") == 0;
+    int64_t affect = is_network ? AFFECT_NONE : t->network_id ? t->network_id : AFFECT_ALL;
+    if (finish_write(c, affect, "delete", t->path, NULL))
+        reply_json(c->resp, 200,
+                   json_pack("{s:s, s:b}", "deleted", t->path, "dry_run", dry_run(c)));
+}
+
+/* Resolves seg[3] (a network name) to its row id. */
+static bool find_network(ctx *c, const char *name, nn_row *net)
+{
+    int r = nn_store_row_get(c->store, c->ws.id, 0, "networks", name, net);
+    if (r == -ENOENT) {
+        nn_row_clear(net);
+        not_found(c, "network", name);
+        return false;
+    }
+    if (r) {
+        reply_store_error(c->resp, c->store, r);
+        return false;
+    }
+    return true;
+}
+
+/* /workspaces/W/KIND[/NAME], /workspaces/W/networks[/N], and
+ * /workspaces/W/networks/N/KIND[/NAME]. */
+static void h_rows(ctx *c)
+{
+    target t = {0};
+    bool nested = c->nseg >= 5 && strcmp(c->seg[2], "networks") == 0;
+    t.kind = nested ? c->seg[4] : c->seg[2];
+    t.name = nested ? (c->nseg == 6 ? c->seg[5] : NULL) : (c->nseg == 4 ? c->seg[3] : NULL);
+    bool read = method_is(c, "GET");
+    if (!enter_workspace(c, NN_PERM_SEE))
+        return;
+    /* Devices are also open to members, for the ones they own (filtered
+     * by member_only() below). */
+    bool devices = nested && strcmp(t.kind, "devices") == 0;
+    nn_perm perm = read ? NN_PERM_READ : NN_PERM_WRITE;
+    if (!nn_rbac_allows(c->role, perm) &&
+        !(devices && nn_rbac_allows(c->role, NN_PERM_OWN_DEVICES)))
+        return reply_error(c->resp, 403, "forbidden", NULL, "role %s may not %s in workspace %s",
+                           nn_role_name(c->role), nn_perm_name(perm), c->ws.name);
+    if (nested) {
+        nn_row net;
+        if (!find_network(c, c->seg[3], &net))
+            return;
+        t.network_id = net.id;
+        nn_row_clear(&net);
+        snprintf(t.path, sizeof(t.path), "networks/%s/%s", c->seg[3], t.kind);
+    } else {
+        snprintf(t.path, sizeof(t.path), "%s", t.kind);
+    }
+    if (t.name) {
+        size_t o = strlen(t.path);
+        snprintf(t.path + o, sizeof(t.path) - o, "/%s", t.name);
+        if (read)
+            return row_get(c, &t);
+        if (method_is(c, "PUT"))
+            return row_put(c, &t, false);
+        if (method_is(c, "DELETE"))
+            return row_delete(c, &t);
+        return method_not_allowed(c);
+    }
+    if (read)
+        return row_list(c, &t);
+    if (method_is(c, "POST"))
+        return row_put(c, &t, true);
+    method_not_allowed(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Declarative: GET exports the workspace's intent document, PUT converges
+ * the workspace to one in one transaction. */
+
+typedef struct want_row {
+    const char *net; /* network name, or "" for workspace scope */
+    const char *kind;
+    const char *name;
+    json_t *body; /* borrowed from the request, without name/children */
+} want_row;
+
+static char *row_key(const char *net, const char *kind, const char *name)
+{
+    size_t n = strlen(net) + strlen(kind) + strlen(name) + 3;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s/%s/%s", net, kind, name);
+    return k;
+}
+
+static void path_of(const char *net, const char *kind, const char *name, char *out, size_t len)
+{
+    if (*net)
+        snprintf(out, len, "networks/%s/%s/%s", net, kind, name);
+    else
+        snprintf(out, len, "%s/%s", kind, name);
+}
+
+/* Collects the named objects of obj[kind] into want; 422 on a malformed one. */
+static bool collect(ctx *c, json_t *obj, const char *net, const char *kind, const char *where,
+                    want_row **want, size_t *n, size_t *cap)
+{
+    json_t *arr = json_object_get(obj, kind);
+    if (!arr)
+        return true;
+    char field[256];
+    if (!json_is_array(arr)) {
+        snprintf(field, sizeof(field), "%s%s", where, kind);
+        return reply_error(c->resp, 422, "invalid_intent", field, "%s must be an array", field),
+               false;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(arr, i, item)
+    {
+        const char *name = json_string_value(json_object_get(item, "name"));
+        if (!json_is_object(item) || !name || !nn_intent_valid_name(name)) {
+            snprintf(field, sizeof(field), "%s%s[%zu]", where, kind, i);
+            return reply_error(c->resp, 422, "invalid_intent", field,
+                               "%s must be an object with a valid name", field),
+                   false;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            want_row *grown = realloc(*want, *cap * sizeof(**want));
+            if (!grown)
+                return reply_error(c->resp, 500, "internal", NULL, "out of memory"), false;
+            *want = grown;
+        }
+        (*want)[(*n)++] = (want_row){net, kind, name, item};
+    }
+    return true;
+}
+
+static json_t *without(const json_t *obj, const char *const *kinds, const char *extra)
+{
+    json_t *b = json_deep_copy(obj);
+    for (const char *const *k = kinds; *k; k++)
+        json_object_del(b, *k);
+    if (extra)
+        json_object_del(b, extra);
+    json_object_del(b, "name");
+    return b;
+}
+
+static void h_intent_put(ctx *c)
+{
+    if (!parse_body(c, NN_API_MAX_INTENT_BODY) || !enter_workspace(c, NN_PERM_WRITE))
+        return;
+    static const char *const top_keys[] = {"ula_prefix", "workspaces", NULL};
+    if (!only_keys(c, c->body, top_keys))
+        return;
+    json_t *wss = json_object_get(c->body, "workspaces");
+    json_t *w = json_array_get(wss, 0);
+    if (!json_is_array(wss) || json_array_size(wss) != 1 || !json_is_object(w))
+        return reply_error(c->resp, 422, "invalid_intent", "workspaces",
+                           "the document must hold exactly this one workspace");
+    const char *wname = json_string_value(json_object_get(w, "name"));
+    if (!wname || strcmp(wname, c->ws.name) != 0)
+        return reply_error(c->resp, 422, "invalid_intent", "workspaces[0].name",
+                           "the document's workspace must be named \"%s\"", c->ws.name);
+    json_t *ula = json_object_get(c->body, "ula_prefix");
+    char *have_ula = NULL;
+    if (ula) {
+        nn_store_meta_get(c->store, "ula_prefix", &have_ula);
+        bool same = have_ula && json_is_string(ula) && strcmp(have_ula, json_string_value(ula)) == 0;
+        free(have_ula);
+        if (!same)
+            return reply_error(c->resp, 422, "invalid_intent", "ula_prefix",
+                               "the install's ULA prefix is fixed; leave ula_prefix out");
+    }
+    want_row *want = NULL;
+    size_t nwant = 0, cap = 0;
+    bool ok = true;
+    for (const char *const *k = nn_ws_kinds; ok && *k; k++)
+        ok = collect(c, w, "", *k, "workspaces[0].", &want, &nwant, &cap);
+    if (ok)
+        ok = collect(c, w, "", "networks", "workspaces[0].", &want, &nwant, &cap);
+    size_t nnets = nwant;
+    for (size_t i = 0; ok && i < nnets; i++) {
+        if (strcmp(want[i].kind, "networks") != 0)
+            continue;
+        char where[128];
+        snprintf(where, sizeof(where), "networks/%s/", want[i].name);
+        for (const char *const *k = nn_net_kinds; ok && *k; k++)
+            ok = collect(c, want[i].body, want[i].name, *k, where, &want, &nwant, &cap);
+    }
+    nn_row *have = NULL;
+    size_t nhave = 0;
+    json_t *index = json_object(), *net_ids = json_object();
+    json_t *created = json_array(), *changed = json_array(), *deleted = json_array();
+    json_t *ws_body = without(w, nn_ws_kinds, "networks");
+    bool ws_level = false;
+    int r = 0;
+    if (!ok || !begin(c))
+        goto out;
+    if ((r = nn_store_row_all(c->store, c->ws.id, &have, &nhave)))
+        goto fail;
+    /* Index what is stored by "net/kind/name"; networks by id first. */
+    for (size_t i = 0; i < nhave; i++)
+        if (have[i].network_id == 0 && strcmp(have[i].kind, "networks") == 0)
+            json_object_set_new(net_ids, have[i].name, json_integer(have[i].id));
+    for (size_t i = 0; i < nhave; i++) {
+        const char *net = "";
+        if (have[i].network_id)
+            for (size_t j = 0; j < nhave; j++)
+                if (have[j].id == have[i].network_id)
+                    net = have[j].name;
+        char *key = row_key(net, have[i].kind, have[i].name);
+        json_object_set_new(index, key, json_integer((json_int_t)i));
+        free(key);
+    }
+    if (!json_equal(ws_body, c->ws.body)) {
+        ws_level = true;
+        json_array_append_new(changed, json_string("workspace"));
+        if ((r = nn_store_workspace_update(c->store, c->ws.id, ws_body, NULL)))
+            goto fail;
+        json_decref(c->ws.body);
+        c->ws.body = json_incref(ws_body);
+    }
+    /* want holds networks before their members, so a new network has its
+     * id before its members are inserted. */
+    char path[320];
+    json_t *touched = json_object(); /* network name -> true */
+    for (size_t i = 0; i < nwant; i++) {
+        want_row *wr = &want[i];
+        bool is_net = strcmp(wr->kind, "networks") == 0;
+        static const char *const no_kinds[] = {NULL};
+        json_t *body = without(wr->body, is_net ? nn_net_kinds : no_kinds, NULL);
+        char *key = row_key(wr->net, wr->kind, wr->name);
+        json_t *at = json_object_get(index, key);
+        const nn_row *old = at ? &have[json_integer_value(at)] : NULL;
+        json_object_del(index, key); /* frees at */
+        free(key);
+        path_of(wr->net, wr->kind, wr->name, path, sizeof(path));
+        bool same = false;
+        if (old) {
+            json_t *merged = nn_wsdoc_merge(old->body, old->alloc);
+            same = json_equal(body, old->body) || json_equal(body, merged);
+            json_decref(merged);
+        }
+        if (!same) {
+            int64_t net_id =
+                *wr->net ? json_integer_value(json_object_get(net_ids, wr->net)) : 0;
+            int64_t id;
+            bool made;
+            r = nn_store_row_put(c->store, c->ws.id, net_id, wr->kind, wr->name, body, &id, &made);
+            if (r == 0 && is_net && made)
+                json_object_set_new(net_ids, wr->name, json_integer(id));
+            json_array_append_new(made ? created : changed, json_string(path));
+            if (*wr->net || is_net)
+                json_object_set_new(touched, *wr->net ? wr->net : wr->name, json_true());
+            else
+                ws_level = true;
+        }
+        json_decref(body);
+        if (r)
+            break;
+    }
+    /* Whatever is left in the index is not in the document: delete it
+     * (a deleted network takes its members; they are listed too). */
+    const char *key;
+    json_t *at;
+    json_object_foreach(index, key, at)
+    {
+        if (r)
+            break;
+        const nn_row *old = &have[json_integer_value(at)];
+        bool parent_gone = false;
+        const char *net = "";
+        for (size_t j = 0; old->network_id && j < nhave; j++)
+            if (have[j].id == old->network_id) {
+                net = have[j].name;
+                char *pk = row_key("", "networks", net);
+                parent_gone = json_object_get(index, pk) != NULL;
+                free(pk);
+                json_object_set_new(touched, net, json_true());
+            }
+        path_of(net, old->kind, old->name, path, sizeof(path));
+        json_array_append_new(deleted, json_string(path));
+        if (!old->network_id && strcmp(old->kind, "networks") != 0)
+            ws_level = true;
+        if (!parent_gone)
+            r = nn_store_row_delete(c->store, old->id);
+    }
+    if (r) {
+        json_decref(touched);
+        goto fail;
+    }
+    /* Revisions: everything on a workspace-level change, else each network
+     * something changed in. */
+    if (ws_level) {
+        r = nn_store_bump_revision(c->store, c->ws.id, AFFECT_ALL);
+    } else {
+        json_t *v;
+        json_object_foreach(touched, key, v)
+        {
+            json_t *id = json_object_get(net_ids, key);
+            if (id && r == 0)
+                r = nn_store_bump_revision(c->store, c->ws.id, json_integer_value(id));
+        }
+    }
+    json_decref(touched);
+    if (r)
+        goto fail;
+    char detail[96];
+    snprintf(detail, sizeof(detail), "created %zu, changed %zu, deleted %zu",
+             json_array_size(created), json_array_size(changed), json_array_size(deleted));
+    if (finish_write(c, AFFECT_NONE, "intent.apply", "intent", detail))
+        reply_json(c->resp, 200,
+                   json_pack("{s:O, s:O, s:O, s:b}", "created", created, "changed", changed,
+                             "deleted", deleted, "dry_run", dry_run(c)));
+    goto out;
+fail:
+    nn_store_rollback(c->store);
+    reply_store_error(c->resp, c->store, r);
+out:
+    nn_rows_free(have, nhave);
+    free(want);
+    json_decref(index);
+    json_decref(net_ids);
+    json_decref(created);
+    json_decref(changed);
+    json_decref(deleted);
+    json_decref(ws_body);
+}
+
+static void h_intent(ctx *c)
+{
+    if (method_is(c, "PUT"))
+        return h_intent_put(c);
+    if (!method_is(c, "GET"))
+        return method_not_allowed(c);
+    if (!enter_workspace(c, NN_PERM_READ))
+        return;
+    json_t *doc;
+    int r = nn_wsdoc_build(c->store, &c->ws, true, &doc);
+    r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, doc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Previews: compiled artifacts, from the envelope cache. Never a private
+ * key: Nanami holds none. */
+
+/* The cache entry for network row net at its current revision, compiled
+ * on a miss (one compile at a time per network; concurrent callers of the
+ * same revision share it). Returned referenced: entry_release() it. */
+static int cache_get(ctx *c, const nn_row *net, cache_entry **out)
+{
+    nn_api *api = c->api;
+    size_t b = (size_t)net->id % CACHE_BUCKETS;
+    *out = NULL;
+    pthread_mutex_lock(&api->lock);
+    for (cache_entry *e = api->buckets[b]; e; e = e->next)
+        if (e->network_id == net->id && e->revision == net->revision) {
+            e->refs++;
+            *out = e;
+            break;
+        }
+    pthread_mutex_unlock(&api->lock);
+    if (*out)
+        return 0;
+
+    cache_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    pthread_mutex_init(&e->lock, NULL);
+    e->network_id = net->id;
+    e->revision = net->revision;
+    e->refs = 1;
+    json_t *doc;
+    char field[NN_ERROR_PATH_MAX], msg[NN_ERROR_MSG_MAX];
+    int r = nn_wsdoc_build(c->store, &c->ws, true, &doc);
+    if (r == 0) {
+        r = nn_wsdoc_validate(doc, &e->doc, field, sizeof(field), msg, sizeof(msg));
+        json_decref(doc);
+    }
+    const nn_workspace *w = r ? NULL : nn_doc_find_workspace(e->doc, c->ws.name);
+    e->net = w ? nn_workspace_find_network(w, net->name) : NULL;
+    if (r == 0 && !e->net)
+        r = -ENOENT;
+    if (r == 0)
+        r = nn_compile_plan_new(e->net, &e->plan);
+    if (r == 0 && !(e->env = calloc(e->net->npeers + 1, sizeof(*e->env))))
+        r = -ENOMEM;
+    if (r) {
+        entry_free(e);
+        return r;
+    }
+    pthread_mutex_lock(&api->lock);
+    api->compiles++;
+    /* Replace older revisions of this network; holders keep theirs alive. */
+    cache_entry **pp = &api->buckets[b];
+    while (*pp) {
+        cache_entry *old = *pp;
+        if (old->network_id == net->id && old->revision <= net->revision) {
+            *pp = old->next;
+            if (--old->refs == 0) {
+                pthread_mutex_unlock(&api->lock);
+                entry_free(old);
+                pthread_mutex_lock(&api->lock);
+                pp = &api->buckets[b];
+            }
+            continue;
+        }
+        pp = &old->next;
+    }
+    e->refs++; /* the bucket's reference */
+    e->next = api->buckets[b];
+    api->buckets[b] = e;
+    pthread_mutex_unlock(&api->lock);
+    *out = e;
+    return 0;
+}
+
+/* Renders (once) and returns peer's envelope in e. Call with e->lock held. */
+static const cached_env *envelope_of(cache_entry *e, const nn_member *peer)
+{
+    cached_env *ce = &e->env[peer - e->net->peers];
+    if (!ce->data) {
+        nn_buf b = NN_BUF_INIT;
+        nn_compile_for_peer(e->plan, peer, &b);
+        uint8_t h[NN_HASH_LEN];
+        nn_hash_bytes(b.data, b.len, h);
+        ce->etag[0] = '"';
+        nn_hash_hex(h, NN_HASH_LEN, ce->etag + 1);
+        memcpy(ce->etag + 1 + 2 * NN_HASH_LEN, "\"", 2);
+        ce->len = b.len;
+        ce->data = b.data; /* taken over from the buffer */
+    }
+    return ce;
+}
+
+static void h_preview(ctx *c)
+{
+    if (!method_is(c, "GET"))
+        return method_not_allowed(c);
+    if (!enter_workspace(c, NN_PERM_READ))
+        return;
+    nn_row net;
+    if (!find_network(c, c->seg[3], &net))
+        return;
+    cache_entry *e;
+    int r = cache_get(c, &net, &e);
+    if (r) {
+        nn_row_clear(&net);
+        return reply_error(c->resp, 500, "internal", NULL, "compiling %s failed (%d)", net.name,
+                           r);
+    }
+    nn_row_clear(&net);
+    pthread_mutex_lock(&e->lock);
+    const char *what = c->seg[c->nseg - 1];
+    if (c->nseg == 5) { /* networks/N/compile */
+        nn_buf_reset(&c->resp->body);
+        nn_compile_for_network(e->plan, &c->resp->body);
+        nn_buf_putc(&c->resp->body, '\n');
+        c->resp->status = 200;
+    } else if (strcmp(c->seg[4], "devices") == 0) {
+        const nn_member *d = nn_network_find_device(e->net, c->seg[5]);
+        if (!d) {
+            not_found(c, "device", c->seg[5]);
+        } else {
+            nn_buf_reset(&c->resp->body);
+            nn_compile_device_wgquick(e->plan, d, &c->resp->body);
+            c->resp->status = 200;
+            c->resp->content_type = "text/plain; charset=utf-8";
+        }
+    } else {
+        const nn_member *p = nn_network_find_peer(e->net, c->seg[5]);
+        if (!p) {
+            not_found(c, "peer", c->seg[5]);
+        } else {
+            const cached_env *ce = envelope_of(e, p);
+            if (strcmp(what, "envelope") == 0) {
+                memcpy(c->resp->etag, ce->etag, sizeof(ce->etag));
+                const char *inm = c->req->if_none_match;
+                if (inm && strcmp(inm, ce->etag) == 0) {
+                    c->resp->status = 304;
+                } else {
+                    nn_buf_reset(&c->resp->body);
+                    nn_buf_append(&c->resp->body, ce->data, ce->len);
+                    c->resp->status = 200;
+                }
+            } else { /* bgp */
+                json_t *env = json_loadb(ce->data, ce->len, 0, NULL);
+                reply_json(c->resp, 200, json_incref(json_object_get(env, "bgp")));
+                json_decref(env);
+            }
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    entry_release(c->api, e);
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing */
+
+extern const char nn_openapi_json[];
+
+static bool valid_segments(ctx *c)
+{
+    /* Every segment that names something must be a valid name; other
+     * bytes cannot name anything, so they answer 404 like a missing name. */
+    for (size_t i = 0; i < c->nseg; i++)
+        if (!nn_intent_valid_name(c->seg[i]))
+            return false;
+    return true;
+}
+
+static void route(ctx *c)
+{
+    size_t n = c->nseg;
+    const char *s0 = n ? c->seg[0] : "";
+    if (strcmp(s0, "health") == 0 && n == 1) {
+        if (!method_is(c, "GET"))
+            return method_not_allowed(c);
+        return reply_json(c->resp, 200, json_pack("{s:s}", "status", "ok"));
+    }
+    if (strcmp(s0, "openapi.json") == 0 && n == 1) {
+        if (!method_is(c, "GET"))
+            return method_not_allowed(c);
+        nn_buf_reset(&c->resp->body);
+        nn_buf_puts(&c->resp->body, nn_openapi_json);
+        c->resp->status = 200;
+        return;
+    }
+    if (!authenticate(c))
+        return;
+    if (!valid_segments(c))
+        return reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s",
+                           c->req->path);
+    if (strcmp(s0, "me") == 0 && n == 1)
+        return method_is(c, "GET") ? h_me(c) : method_not_allowed(c);
+    if (strcmp(s0, "users") == 0 && n == 1)
+        return h_users(c);
+    if (strcmp(s0, "users") == 0 && n == 3 && strcmp(c->seg[2], "tokens") == 0)
+        return h_user_tokens(c);
+    if (strcmp(s0, "workspaces") != 0)
+        return reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s",
+                           c->req->path);
+    if (n == 1)
+        return h_workspaces(c);
+    if (n == 2)
+        return h_workspace(c);
+    const char *s2 = c->seg[2];
+    if (n == 3 && strcmp(s2, "intent") == 0)
+        return h_intent(c);
+    if (n == 3 && strcmp(s2, "members") == 0)
+        return h_members(c);
+    if (n == 4 && strcmp(s2, "members") == 0)
+        return h_member(c);
+    if (n == 3 && strcmp(s2, "audit") == 0)
+        return h_audit(c);
+    if ((n == 3 || n == 4) && (strcmp(s2, "networks") == 0 || nn_kind_valid(s2, false)))
+        return h_rows(c);
+    if (strcmp(s2, "networks") == 0) {
+        if (n == 5 && strcmp(c->seg[4], "compile") == 0)
+            return h_preview(c);
+        if ((n == 5 || n == 6) && nn_kind_valid(c->seg[4], true))
+            return h_rows(c);
+        if (n == 7 && strcmp(c->seg[4], "peers") == 0 &&
+            (strcmp(c->seg[6], "envelope") == 0 || strcmp(c->seg[6], "bgp") == 0))
+            return h_preview(c);
+        if (n == 7 && strcmp(c->seg[4], "devices") == 0 && strcmp(c->seg[6], "wireguard.conf") == 0)
+            return h_preview(c);
+    }
+    reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s", c->req->path);
+}
+
+void nn_api_handle(nn_api *api, nn_store *store, const nn_api_request *req,
+                   nn_api_response *resp)
+{
+    ctx c = {.api = api, .store = store, .req = req, .resp = resp};
+    static const char prefix[] = "/api/v1/";
+    char path[512];
+    if (!req->method || !req->path || strncmp(req->path, prefix, sizeof(prefix) - 1) != 0 ||
+        strlen(req->path) >= sizeof(path)) {
+        reply_error(resp, 404, "not_found", NULL, "the API lives under /api/v1/");
+        return;
+    }
+    snprintf(path, sizeof(path), "%s", req->path + sizeof(prefix) - 1);
+    char *save = NULL;
+    for (char *tok = strtok_r(path, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+        if (c.nseg == sizeof(c.seg) / sizeof(c.seg[0])) {
+            reply_error(resp, 404, "not_found", NULL, "no such resource");
+            return;
+        }
+        c.seg[c.nseg++] = tok;
+    }
+    route(&c);
+    nn_row_clear(&c.ws);
+    json_decref(c.body);
+}

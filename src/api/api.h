@@ -1,0 +1,63 @@
+/* nn_api: the REST API of nanamid, independent of the HTTP transport.
+ * nanamid's libmicrohttpd glue turns a connection into an nn_api_request
+ * and sends back the nn_api_response; tests and the fuzzer call
+ * nn_api_handle() directly.
+ *
+ * Every answer is JSON (except a device's wireguard.conf); errors are
+ * {"error": {"code", "message", "field"}} with the matching status. */
+#ifndef NN_API_API_H
+#define NN_API_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+
+/* Request bodies above this are refused with 413 before parsing; an intent
+ * document (PUT .../intent) may use NN_API_MAX_INTENT_BODY. */
+#define NN_API_MAX_BODY (1u << 20)
+#define NN_API_MAX_INTENT_BODY (16u << 20)
+
+typedef struct nn_api nn_api;
+
+typedef struct nn_api_request {
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
+    const char *path;   /* "/api/v1/...", without the query string */
+    const char *authorization;
+    const char *if_none_match;
+    const char *dry_run; /* the dry_run query argument, or NULL */
+    const char *body;
+    size_t body_len;
+} nn_api_request;
+
+typedef struct nn_api_response {
+    int status;
+    const char *content_type; /* static */
+    char etag[72];            /* quoted; empty when none */
+    nn_buf body;
+} nn_api_response;
+
+int nn_api_new(nn_api **out);
+void nn_api_free(nn_api *api);
+
+/* Answers one request using store (the calling thread's connection).
+ * resp must be initialised with nn_api_response_init; free its body with
+ * nn_api_response_free. Thread-safe for distinct stores. */
+void nn_api_handle(nn_api *api, nn_store *store, const nn_api_request *req,
+                   nn_api_response *resp);
+void nn_api_response_init(nn_api_response *resp);
+void nn_api_response_free(nn_api_response *resp);
+
+/* A new API token for user_id, stored hashed; the secret is written to
+ * token (NUL-terminated) and never again retrievable. */
+#define NN_API_TOKEN_LEN 48
+int nn_api_token_issue(nn_store *store, int64_t user_id, const char *name,
+                       char token[NN_API_TOKEN_LEN]);
+
+/* Creates the install's ULA /40 (random, once) and the platform
+ * administrator "admin"; writes its first token. -EEXIST when the database
+ * was already initialised. */
+int nn_api_init_install(nn_store *store, char token[NN_API_TOKEN_LEN]);
+
+#endif

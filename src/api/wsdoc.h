@@ -1,0 +1,36 @@
+/* nn_wsdoc: a workspace's stored rows <-> its intent document. The
+ * document is what the compiler and the validator read, what GET .../intent
+ * exports and what PUT .../intent converges to. */
+#ifndef NN_API_WSDOC_H
+#define NN_API_WSDOC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "model/model.h"
+#include "store/store.h"
+
+/* Kinds of rows: workspace scope, then network scope. NULL-terminated. */
+extern const char *const nn_ws_kinds[];
+extern const char *const nn_net_kinds[];
+bool nn_kind_valid(const char *kind, bool network_scope);
+
+/* {"ula_prefix", "workspaces": [ws]} from the rows of ws. with_alloc:
+ * allocations are merged in as pins (fields the body leaves out). */
+int nn_wsdoc_build(nn_store *s, const nn_row *ws, bool with_alloc, json_t **out);
+
+/* Parses and allocates doc. On failure *model is NULL and field/msg say
+ * where (as "networks/corp/peers/db-1/endpoint": names, not indices). */
+int nn_wsdoc_validate(const json_t *doc, nn_doc **model, char *field, size_t flen, char *msg,
+                      size_t mlen);
+
+/* Records what the allocators chose for ws (IPv4 addresses, BGP router
+ * ids, the AS number) where the rows do not pin it yet, so the next
+ * compile, a restart or an export keeps it. */
+int nn_wsdoc_save_alloc(nn_store *s, const nn_row *ws, const nn_doc *model);
+
+/* A copy of body with alloc's keys added where body has none (objects
+ * merge recursively). */
+json_t *nn_wsdoc_merge(const json_t *body, const json_t *alloc);
+
+#endif

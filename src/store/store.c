@@ -1,0 +1,776 @@
+#include "store/store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct nn_store {
+    sqlite3 *db;
+    char err[256];
+};
+
+/* Versioned migrations: migration i brings the schema from version i to
+ * i + 1 and runs in the same transaction as the version bump. Append only;
+ * never edit a migration that has shipped. */
+static const char *const migrations[] = {
+    /* 1: users, tokens, workspaces, memberships, intent rows, audit log */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT,"
+    "  platform_admin INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);"
+    "CREATE TABLE api_tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL, token_hash BLOB NOT NULL UNIQUE, created_at TEXT NOT NULL);"
+    "CREATE TABLE workspaces ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    "  body TEXT NOT NULL, alloc TEXT NOT NULL DEFAULT '{}');"
+    "CREATE TABLE memberships ("
+    "  workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  role TEXT NOT NULL CHECK (role IN ('owner','admin','operator','member','viewer')),"
+    "  PRIMARY KEY (workspace_id, user_id));"
+    "CREATE TABLE objects ("
+    "  id INTEGER PRIMARY KEY,"
+    "  workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    "  network_id INTEGER REFERENCES objects(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL, name TEXT NOT NULL,"
+    "  body TEXT NOT NULL, alloc TEXT NOT NULL DEFAULT '{}',"
+    "  revision INTEGER NOT NULL DEFAULT 1);"
+    "CREATE UNIQUE INDEX objects_in_network ON objects (workspace_id, network_id, kind, name)"
+    "  WHERE network_id IS NOT NULL;"
+    "CREATE UNIQUE INDEX objects_in_workspace ON objects (workspace_id, kind, name)"
+    "  WHERE network_id IS NULL;"
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+    "  user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,"
+    "  workspace_id INTEGER REFERENCES workspaces(id) ON DELETE CASCADE,"
+    "  action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT);"
+    "CREATE INDEX audit_by_workspace ON audit_log (workspace_id, id);",
+};
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+static int fail(nn_store *s, int rc)
+{
+    snprintf(s->err, sizeof(s->err), "%s", sqlite3_errmsg(s->db));
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_CONSTRAINT:
+        return -EEXIST;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    default:
+        return -EIO;
+    }
+}
+
+static int exec(nn_store *s, const char *sql)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : fail(s, rc);
+}
+
+static int prepare(nn_store *s, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? 0 : fail(s, rc);
+}
+
+/* Steps a statement that returns no rows and finalizes it. */
+static int step_done(nn_store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    int r = rc == SQLITE_DONE ? 0 : fail(s, rc);
+    sqlite3_finalize(st);
+    return r;
+}
+
+static void now_utc(char buf[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static char *dump(const json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+static json_t *load_col(sqlite3_stmt *st, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(st, col);
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    return v ? v : json_object();
+}
+
+int nn_store_schema_version(nn_store *s)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (prepare(s, "PRAGMA user_version", &st) == 0) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    return v;
+}
+
+static int migrate(nn_store *s)
+{
+    int r = 0;
+    for (;;) {
+        if ((r = nn_store_begin(s)))
+            return r;
+        int v = nn_store_schema_version(s);
+        if (v < 0 || (size_t)v > NMIGRATIONS) {
+            nn_store_rollback(s);
+            snprintf(s->err, sizeof(s->err), "database schema version %d is newer than this nanamid",
+                     v);
+            return -EPROTO;
+        }
+        if ((size_t)v == NMIGRATIONS) {
+            nn_store_rollback(s);
+            return 0;
+        }
+        char bump[48];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+        if ((r = exec(s, migrations[v])) || (r = exec(s, bump)) || (r = nn_store_commit(s))) {
+            nn_store_rollback(s);
+            return r;
+        }
+    }
+}
+
+int nn_store_open(const char *path, nn_store **out)
+{
+    *out = NULL;
+    nn_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    int r;
+    if (rc != SQLITE_OK) {
+        r = s->db ? fail(s, rc) : -ENOMEM;
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    /* WAL: readers never block the writer. synchronous=FULL: COMMIT returns
+     * after the WAL is fsynced, so a write the API acknowledged survives
+     * kill -9 and power loss (NORMAL would only survive the former). */
+    if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")))
+        goto out;
+    r = migrate(s);
+out:
+    if (r) {
+        fprintf(stderr, "nanamid: %s: %s\n", path, s->err);
+        nn_store_close(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+void nn_store_close(nn_store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(s->db);
+    free(s);
+}
+
+const char *nn_store_errmsg(const nn_store *s)
+{
+    return s->err;
+}
+
+int nn_store_begin(nn_store *s)
+{
+    return exec(s, "BEGIN IMMEDIATE");
+}
+
+int nn_store_commit(nn_store *s)
+{
+    return exec(s, "COMMIT");
+}
+
+void nn_store_rollback(nn_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int nn_store_meta_get(nn_store *s, const char *key, char **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, "SELECT value FROM meta WHERE key = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = strdup((const char *)sqlite3_column_text(st, 0));
+        r = *out ? 0 : -ENOMEM;
+    } else {
+        r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+int nn_store_meta_set(nn_store *s, const char *key, const char *value)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+int nn_store_user_add(nn_store *s, const char *name, const char *password_hash,
+                      bool platform_admin, int64_t *id)
+{
+    sqlite3_stmt *st;
+    char at[32];
+    now_utc(at);
+    int r = prepare(s, "INSERT INTO users (name, password_hash, platform_admin, created_at) "
+                       "VALUES (?, ?, ?, ?)",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, password_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, platform_admin);
+    sqlite3_bind_text(st, 4, at, -1, SQLITE_STATIC);
+    if ((r = step_done(s, st)) == 0 && id)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return r;
+}
+
+static int user_row(nn_store *s, sqlite3_stmt *st, nn_user *out)
+{
+    int rc = sqlite3_step(st);
+    int r = 0;
+    if (rc == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        snprintf(out->name, sizeof(out->name), "%s", (const char *)sqlite3_column_text(st, 1));
+        out->platform_admin = sqlite3_column_int(st, 2) != 0;
+    } else {
+        r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+int nn_store_user_find(nn_store *s, const char *name, nn_user *out)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "SELECT id, name, platform_admin FROM users WHERE name = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    return user_row(s, st, out);
+}
+
+int nn_store_user_list(nn_store *s, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, "SELECT name, platform_admin FROM users ORDER BY name", &st);
+    if (r)
+        return r;
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:s, s:b}", "name", sqlite3_column_text(st, 0),
+                                             "platform_admin", sqlite3_column_int(st, 1)));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return fail(s, rc);
+    }
+    *out = arr;
+    return 0;
+}
+
+int nn_store_token_add(nn_store *s, int64_t user_id, const char *name, const uint8_t hash[32])
+{
+    sqlite3_stmt *st;
+    char at[32];
+    now_utc(at);
+    int r = prepare(s, "INSERT INTO api_tokens (user_id, name, token_hash, created_at) "
+                       "VALUES (?, ?, ?, ?)",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, at, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+int nn_store_token_user(nn_store *s, const uint8_t hash[32], nn_user *out)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "SELECT u.id, u.name, u.platform_admin FROM api_tokens t "
+                       "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
+    return user_row(s, st, out);
+}
+
+int nn_store_workspace_add(nn_store *s, const char *name, json_t *body, int64_t *id)
+{
+    sqlite3_stmt *st;
+    char *text = dump(body);
+    int r = text ? prepare(s, "INSERT INTO workspaces (name, body) VALUES (?, ?)", &st) : -ENOMEM;
+    if (r == 0) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        if ((r = step_done(s, st)) == 0 && id)
+            *id = sqlite3_last_insert_rowid(s->db);
+    }
+    free(text);
+    return r;
+}
+
+int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out)
+{
+    sqlite3_stmt *st;
+    memset(out, 0, sizeof(*out));
+    int r = prepare(s, "SELECT id, name, body, alloc FROM workspaces WHERE name = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        snprintf(out->kind, sizeof(out->kind), "workspaces");
+        snprintf(out->name, sizeof(out->name), "%s", (const char *)sqlite3_column_text(st, 1));
+        out->body = load_col(st, 2);
+        out->alloc = load_col(st, 3);
+    } else {
+        r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+int nn_store_workspace_update(nn_store *s, int64_t id, json_t *body, json_t *alloc)
+{
+    sqlite3_stmt *st;
+    char *b = body ? dump(body) : NULL, *a = alloc ? dump(alloc) : NULL;
+    int r = prepare(s, "UPDATE workspaces SET body = coalesce(?, body), "
+                       "alloc = coalesce(?, alloc) WHERE id = ?",
+                    &st);
+    if (r == 0) {
+        sqlite3_bind_text(st, 1, b, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, a, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, id);
+        r = step_done(s, st);
+    }
+    free(b);
+    free(a);
+    return r;
+}
+
+int nn_store_workspace_delete(nn_store *s, int64_t id)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "DELETE FROM workspaces WHERE id = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    return step_done(s, st);
+}
+
+int nn_store_workspace_list(nn_store *s, int64_t user_id, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, user_id ? "SELECT w.name, m.role FROM workspaces w JOIN memberships m "
+                                 "ON m.workspace_id = w.id AND m.user_id = ? ORDER BY w.name"
+                               : "SELECT name, 'owner' FROM workspaces ORDER BY name",
+                    &st);
+    if (r)
+        return r;
+    if (user_id)
+        sqlite3_bind_int64(st, 1, user_id);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "name", sqlite3_column_text(st, 0),
+                                             "role", sqlite3_column_text(st, 1)));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return fail(s, rc);
+    }
+    *out = arr;
+    return 0;
+}
+
+static const char *const role_names[] = {"none", "viewer", "member", "operator", "admin", "owner"};
+
+const char *nn_role_name(nn_role r)
+{
+    return (unsigned)r < sizeof(role_names) / sizeof(role_names[0]) ? role_names[r] : "none";
+}
+
+nn_role nn_role_parse(const char *name)
+{
+    for (size_t i = 1; name && i < sizeof(role_names) / sizeof(role_names[0]); i++)
+        if (strcmp(name, role_names[i]) == 0)
+            return (nn_role)i;
+    return NN_ROLE_NONE;
+}
+
+int nn_store_role(nn_store *s, int64_t ws_id, int64_t user_id, nn_role *out)
+{
+    sqlite3_stmt *st;
+    *out = NN_ROLE_NONE;
+    int r = prepare(s, "SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_int64(st, 2, user_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = nn_role_parse((const char *)sqlite3_column_text(st, 0));
+    else if (rc != SQLITE_DONE)
+        r = fail(s, rc);
+    sqlite3_finalize(st);
+    return r;
+}
+
+int nn_store_member_set(nn_store *s, int64_t ws_id, int64_t user_id, nn_role role)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "INSERT INTO memberships (workspace_id, user_id, role) VALUES (?, ?, ?) "
+                       "ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_int64(st, 2, user_id);
+    sqlite3_bind_text(st, 3, nn_role_name(role), -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+int nn_store_member_delete(nn_store *s, int64_t ws_id, int64_t user_id)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_int64(st, 2, user_id);
+    if ((r = step_done(s, st)) == 0 && sqlite3_changes(s->db) == 0)
+        r = -ENOENT;
+    return r;
+}
+
+int nn_store_member_list(nn_store *s, int64_t ws_id, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, "SELECT u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id "
+                       "WHERE m.workspace_id = ? ORDER BY u.name",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "user", sqlite3_column_text(st, 0),
+                                             "role", sqlite3_column_text(st, 1)));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return fail(s, rc);
+    }
+    *out = arr;
+    return 0;
+}
+
+void nn_row_clear(nn_row *r)
+{
+    json_decref(r->body);
+    json_decref(r->alloc);
+    r->body = r->alloc = NULL;
+}
+
+void nn_rows_free(nn_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        nn_row_clear(&rows[i]);
+    free(rows);
+}
+
+#define ROW_COLS "id, coalesce(network_id, 0), kind, name, body, alloc, revision"
+
+static void read_row(sqlite3_stmt *st, nn_row *out)
+{
+    out->id = sqlite3_column_int64(st, 0);
+    out->network_id = sqlite3_column_int64(st, 1);
+    snprintf(out->kind, sizeof(out->kind), "%s", (const char *)sqlite3_column_text(st, 2));
+    snprintf(out->name, sizeof(out->name), "%s", (const char *)sqlite3_column_text(st, 3));
+    out->body = load_col(st, 4);
+    out->alloc = load_col(st, 5);
+    out->revision = sqlite3_column_int64(st, 6);
+}
+
+/* Collects every row st yields. */
+static int read_rows(nn_store *s, sqlite3_stmt *st, nn_row **out, size_t *n)
+{
+    nn_row *rows = NULL;
+    size_t len = 0, cap = 0;
+    int rc, r = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            nn_row *grown = realloc(rows, cap * sizeof(*rows));
+            if (!grown) {
+                r = -ENOMEM;
+                break;
+            }
+            rows = grown;
+        }
+        read_row(st, &rows[len++]);
+    }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = fail(s, rc);
+    sqlite3_finalize(st);
+    if (r) {
+        nn_rows_free(rows, len);
+        rows = NULL;
+        len = 0;
+    }
+    *out = rows;
+    *n = len;
+    return r;
+}
+
+static void bind_network(sqlite3_stmt *st, int col, int64_t network_id)
+{
+    if (network_id)
+        sqlite3_bind_int64(st, col, network_id);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+int nn_store_row_get(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
+                     const char *name, nn_row *out)
+{
+    sqlite3_stmt *st;
+    memset(out, 0, sizeof(*out));
+    int r = prepare(s, "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ? "
+                       "AND network_id IS ? AND kind = ? AND name = ?",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    bind_network(st, 2, network_id);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        read_row(st, out);
+    else
+        r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+    sqlite3_finalize(st);
+    return r;
+}
+
+int nn_store_row_list(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
+                      nn_row **out, size_t *n)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ? "
+                       "AND network_id IS ? AND kind = ? ORDER BY name",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    bind_network(st, 2, network_id);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    return read_rows(s, st, out, n);
+}
+
+int nn_store_row_all(nn_store *s, int64_t ws_id, nn_row **out, size_t *n)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ? "
+                       "ORDER BY coalesce(network_id, 0), kind, name",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    return read_rows(s, st, out, n);
+}
+
+int nn_store_row_put(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
+                     const char *name, json_t *body, int64_t *id, bool *created)
+{
+    nn_row old;
+    int r = nn_store_row_get(s, ws_id, network_id, kind, name, &old);
+    if (r && r != -ENOENT)
+        return r;
+    bool exists = r == 0;
+    nn_row_clear(&old);
+    char *text = dump(body);
+    if (!text)
+        return -ENOMEM;
+    sqlite3_stmt *st;
+    if (exists)
+        r = prepare(s, "UPDATE objects SET body = ? WHERE id = ?", &st);
+    else
+        r = prepare(s, "INSERT INTO objects (body, workspace_id, network_id, kind, name) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                    &st);
+    if (r == 0) {
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        if (exists) {
+            sqlite3_bind_int64(st, 2, old.id);
+        } else {
+            sqlite3_bind_int64(st, 2, ws_id);
+            bind_network(st, 3, network_id);
+            sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+        }
+        r = step_done(s, st);
+    }
+    free(text);
+    if (r == 0) {
+        if (id)
+            *id = exists ? old.id : sqlite3_last_insert_rowid(s->db);
+        if (created)
+            *created = !exists;
+    }
+    return r;
+}
+
+int nn_store_row_set_alloc(nn_store *s, int64_t id, json_t *alloc)
+{
+    sqlite3_stmt *st;
+    char *text = dump(alloc);
+    int r = text ? prepare(s, "UPDATE objects SET alloc = ? WHERE id = ?", &st) : -ENOMEM;
+    if (r == 0) {
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, id);
+        r = step_done(s, st);
+    }
+    free(text);
+    return r;
+}
+
+int nn_store_row_delete(nn_store *s, int64_t id)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "DELETE FROM objects WHERE id = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    return step_done(s, st);
+}
+
+int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, network_id ? "UPDATE objects SET revision = revision + 1 WHERE id = ?"
+                                  : "UPDATE objects SET revision = revision + 1 "
+                                    "WHERE workspace_id = ? AND kind = 'networks'",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, network_id ? network_id : ws_id);
+    return step_done(s, st);
+}
+
+int nn_store_audit(nn_store *s, int64_t user_id, int64_t ws_id, const char *action,
+                   const char *target, const char *detail)
+{
+    sqlite3_stmt *st;
+    char at[32];
+    now_utc(at);
+    int r = prepare(s, "INSERT INTO audit_log (at, user_id, workspace_id, action, target, detail) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, at, -1, SQLITE_STATIC);
+    if (user_id)
+        sqlite3_bind_int64(st, 2, user_id);
+    else
+        sqlite3_bind_null(st, 2);
+    if (ws_id)
+        sqlite3_bind_int64(st, 3, ws_id);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+int nn_store_audit_list(nn_store *s, int64_t ws_id, int limit, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, "SELECT a.at, coalesce(u.name, ''), a.action, a.target, "
+                       "coalesce(a.detail, '') FROM audit_log a LEFT JOIN users u "
+                       "ON u.id = a.user_id WHERE a.workspace_id = ? ORDER BY a.id DESC LIMIT ?",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_int(st, 2, limit);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "at",
+                                             sqlite3_column_text(st, 0), "user",
+                                             sqlite3_column_text(st, 1), "action",
+                                             sqlite3_column_text(st, 2), "target",
+                                             sqlite3_column_text(st, 3), "detail",
+                                             sqlite3_column_text(st, 4)));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return fail(s, rc);
+    }
+    *out = arr;
+    return 0;
+}
+
+int nn_store_integrity_check(nn_store *s)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "PRAGMA integrity_check", &st);
+    if (r)
+        return r;
+    int rc = sqlite3_step(st);
+    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    r = v && strcmp(v, "ok") == 0 ? 0 : -EIO;
+    if (r)
+        snprintf(s->err, sizeof(s->err), "integrity_check: %s", v ? v : "no answer");
+    sqlite3_finalize(st);
+    return r;
+}

@@ -1,0 +1,125 @@
+/* nn_store: persistence for nanamid. SQLite today (WAL, foreign keys,
+ * synchronous=FULL so an acknowledged write survives a crash or kill -9);
+ * the interface speaks rows and JSON, never SQL, so a PostgreSQL backend
+ * can sit behind it without touching the handlers.
+ *
+ * Intent objects are rows of one table: (workspace, network or none,
+ * kind, name) -> JSON body, plus an "alloc" object holding what the
+ * allocators chose the first time (IPv4 addresses, router ids, table ids,
+ * the AS number), so allocations survive restarts and are exported as pins.
+ * Networks are rows of kind "networks"; their members point at them.
+ *
+ * One nn_store is one connection: use it from one thread at a time (nanamid
+ * opens one per worker thread). Functions return 0 or a negative errno:
+ * -ENOENT (no such row), -EEXIST (unique name taken), -EBUSY (locked past
+ * the busy timeout), -EIO (anything else; nn_store_errmsg says what). */
+#ifndef NN_STORE_STORE_H
+#define NN_STORE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct nn_store nn_store;
+
+typedef enum nn_role {
+    NN_ROLE_NONE = 0,
+    NN_ROLE_VIEWER,
+    NN_ROLE_MEMBER,
+    NN_ROLE_OPERATOR,
+    NN_ROLE_ADMIN,
+    NN_ROLE_OWNER,
+} nn_role;
+
+typedef struct nn_user {
+    int64_t id;
+    char name[64];
+    bool platform_admin;
+} nn_user;
+
+/* A stored intent object. body and alloc are owned (json_decref). */
+typedef struct nn_row {
+    int64_t id;
+    int64_t network_id; /* 0: workspace scope */
+    char kind[32];
+    char name[64];
+    json_t *body;
+    json_t *alloc;
+    int64_t revision; /* networks only */
+} nn_row;
+
+/* Opens (creating) the database at path and applies pending migrations.
+ * ":memory:" works for tests and the fuzzer. */
+int nn_store_open(const char *path, nn_store **out);
+void nn_store_close(nn_store *s);
+/* Borrowed; the last error's text. */
+const char *nn_store_errmsg(const nn_store *s);
+/* The schema version after migrations. */
+int nn_store_schema_version(nn_store *s);
+
+/* BEGIN IMMEDIATE (takes the write lock up front, so a transaction never
+ * fails half-way on a lock upgrade), COMMIT, ROLLBACK. */
+int nn_store_begin(nn_store *s);
+int nn_store_commit(nn_store *s);
+void nn_store_rollback(nn_store *s);
+
+/* Install-wide settings (the ULA prefix). *out is malloc'd. */
+int nn_store_meta_get(nn_store *s, const char *key, char **out);
+int nn_store_meta_set(nn_store *s, const char *key, const char *value);
+
+int nn_store_user_add(nn_store *s, const char *name, const char *password_hash,
+                      bool platform_admin, int64_t *id);
+int nn_store_user_find(nn_store *s, const char *name, nn_user *out);
+/* [{name, platform_admin}], by name. */
+int nn_store_user_list(nn_store *s, json_t **out);
+/* API tokens are stored as SHA-256 of the secret: a database leak does not
+ * leak usable tokens (they are 256-bit random, so no slow hash is needed). */
+int nn_store_token_add(nn_store *s, int64_t user_id, const char *name, const uint8_t hash[32]);
+int nn_store_token_user(nn_store *s, const uint8_t hash[32], nn_user *out);
+
+int nn_store_workspace_add(nn_store *s, const char *name, json_t *body, int64_t *id);
+/* body is owned by the caller afterwards when out->body is set. */
+int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out);
+int nn_store_workspace_update(nn_store *s, int64_t id, json_t *body, json_t *alloc);
+int nn_store_workspace_delete(nn_store *s, int64_t id);
+/* Workspace names the user may see (all for user_id 0), by name. */
+int nn_store_workspace_list(nn_store *s, int64_t user_id, json_t **out);
+
+int nn_store_role(nn_store *s, int64_t ws_id, int64_t user_id, nn_role *out);
+int nn_store_member_set(nn_store *s, int64_t ws_id, int64_t user_id, nn_role role);
+int nn_store_member_delete(nn_store *s, int64_t ws_id, int64_t user_id);
+/* [{user, role}], by user name. */
+int nn_store_member_list(nn_store *s, int64_t ws_id, json_t **out);
+const char *nn_role_name(nn_role r);
+nn_role nn_role_parse(const char *name);
+
+/* Rows of one kind in a workspace (network_id 0) or network, by name. */
+int nn_store_row_get(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
+                     const char *name, nn_row *out);
+int nn_store_row_list(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
+                      nn_row **out, size_t *n);
+/* Every row of the workspace, ordered by (network, kind, name). */
+int nn_store_row_all(nn_store *s, int64_t ws_id, nn_row **out, size_t *n);
+/* Inserts, or replaces the body of, (ws, network, kind, name); the alloc
+ * object is kept on replace. *created says which. */
+int nn_store_row_put(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
+                     const char *name, json_t *body, int64_t *id, bool *created);
+int nn_store_row_set_alloc(nn_store *s, int64_t id, json_t *alloc);
+/* Deletes the row (a network takes its members with it). */
+int nn_store_row_delete(nn_store *s, int64_t id);
+void nn_row_clear(nn_row *r);
+void nn_rows_free(nn_row *rows, size_t n);
+
+/* Per-network revision: bumped by every change that can alter a network's
+ * envelopes (network 0: every network of the workspace). */
+int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id);
+
+int nn_store_audit(nn_store *s, int64_t user_id, int64_t ws_id, const char *action,
+                   const char *target, const char *detail);
+/* The newest entries first: [{at, user, action, target, detail}]. */
+int nn_store_audit_list(nn_store *s, int64_t ws_id, int limit, json_t **out);
+
+/* Runs PRAGMA integrity_check; 0 when "ok". */
+int nn_store_integrity_check(nn_store *s);
+
+#endif
