@@ -9,6 +9,7 @@ bash scripts/deps.sh
 
 JOBS=$(nproc)
 FUZZ_RUNS=${FUZZ_RUNS:-200000}
+FUZZ_API_RUNS=${FUZZ_API_RUNS:-200000}
 
 echo "== build (RelWithDebInfo, -Werror)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -17,11 +18,14 @@ ninja -C build
 
 echo "== fuzz: intent parser and compiler, $FUZZ_RUNS runs"
 CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNANAMI_FUZZ=ON >/dev/null
-ninja -C build-fuzz fuzz_intent
-corpus=$(mktemp -d)
-trap 'rm -rf "$corpus"' EXIT
+ninja -C build-fuzz fuzz_intent fuzz_api
+corpus=$(mktemp -d) corpus_api=$(mktemp -d)
+trap 'rm -rf "$corpus" "$corpus_api"' EXIT
 ./build-fuzz/fuzz_intent -runs="$FUZZ_RUNS" -max_total_time=300 -max_len=8192 \
   -dict=tests/fuzz/intent.dict -artifact_prefix=build-fuzz/ "$corpus" tests/fuzz/corpus 2>&1 | tail -3
+echo "== fuzz: API request handling, $FUZZ_API_RUNS runs"
+./build-fuzz/fuzz_api -runs="$FUZZ_API_RUNS" -max_total_time=300 -max_len=4096 \
+  -dict=tests/fuzz/intent.dict -artifact_prefix=build-fuzz/ "$corpus_api" tests/fuzz/corpus_api 2>&1 | tail -3
 
 echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNANAMI_SANITIZE=ON >/dev/null

@@ -703,8 +703,9 @@ static void h_member(ctx *c)
     if (r == 0)
         r = nn_store_audit(c->store, c->user.id, c->ws.id, put ? "member.set" : "member.delete",
                            target.name, put ? nn_role_name(role) : NULL);
-    if (r == 0)
+    if (r == 0 && !dry_run(c))
         r = nn_store_commit(c->store);
+    nn_store_rollback(c->store); /* a dry run's transaction; no-op after commit */
     if (r) {
         nn_store_rollback(c->store);
         return reply_store_error(c->resp, c->store, r);

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# The REST API against a real nanamid on a loopback port with a real
+# SQLite file: every route, every role, and a generated isolation matrix
+# (every endpoint x every role x own/foreign workspace) with zero leaks.
+set -euo pipefail
+NANAMID=${1:?usage: api.sh NANAMID NANAMICTL}
+NANAMICTL=${2:?usage: api.sh NANAMID NANAMICTL}
+HERE=$(cd "$(dirname "$0")" && pwd)
+for tool in curl jq wg sqlite3; do
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (run scripts/deps.sh)"; exit 1; }
+done
+TMP=$(mktemp -d)
+source "$HERE/lib.sh"
+trap 'stop_nanamid; rm -rf "$TMP"' EXIT
+fails=0 passes=0
+ok() { passes=$((passes + 1)); }
+bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
+# expect STATUS METHOD PATH [BODY] with $TOK: checks the status; body in $BODY
+expect() {
+  local want=$1; shift
+  local out; out=$(api "$TOK" "$@")
+  STATUS=${out%%$'\n'*}; BODY=${out#*$'\n'}
+  [[ $STATUS == "$want" ]] && ok || bad "$* -> $STATUS (want $want): ${BODY:0:300}"
+}
+field_is() { # field_is JQ VALUE: checks the last body
+  local got; got=$(jq -r "$1" <<<"$BODY" 2>/dev/null || echo "<not json>")
+  [[ $got == "$2" ]] && ok || bad "$1 is '$got', want '$2' in ${BODY:0:300}"
+}
+
+ADMIN=$("$NANAMID" init --db "$TMP/db.sqlite" 2>/dev/null)
+[[ $ADMIN == nn_* ]] && ok || bad "init printed no token"
+"$NANAMID" init --db "$TMP/db.sqlite" >/dev/null 2>&1 && bad "second init succeeded" || ok
+start_nanamid
+TOK=$ADMIN
+
+# --- users and tokens -------------------------------------------------------
+declare -A T
+ROLES=(owner admin operator member viewer)
+for u in "${ROLES[@]}" outsider bowner; do
+  expect 201 POST /users "{\"name\":\"u-$u\"}"
+  expect 201 POST "/users/u-$u/tokens" '{"name":"test"}'
+  T[$u]=$(jq -r .token <<<"$BODY")
+done
+expect 409 POST /users '{"name":"u-owner"}'
+expect 422 POST /users '{"name":"u-x","colour":"red"}'; field_is .error.field colour
+expect 422 POST /users '{"name":"bad name"}'; field_is .error.field name
+expect 422 POST /users '{"name":"u-pw","password":"short"}'; field_is .error.field password
+expect 201 POST /users '{"name":"u-pw","password":"correct horse battery"}'
+hash=$(sqlite3 "$TMP/db.sqlite" "select password_hash from users where name='u-pw'")
+[[ $hash == '$argon2id$'* ]] && ok || bad "password not stored as argon2id: $hash"
+tokens=$(sqlite3 "$TMP/db.sqlite" "select count(*) from api_tokens where instr(token_hash, 'nn_') > 0")
+[[ $tokens == 0 ]] && ok || bad "a token is stored in clear"
+TOK=${T[viewer]}; expect 403 POST /users '{"name":"u-y"}'
+expect 403 POST /users/u-owner/tokens '{"name":"steal"}'
+expect 201 POST /users/u-viewer/tokens '{"name":"mine"}'
+TOK=nn_not-a-token; expect 401 GET /me
+curl -s -o /dev/null -w '%{http_code}' "$URL/me" | grep -qx 401 && ok || bad "no token was not 401"
+expect 200 GET /health
+TOK=$ADMIN; expect 200 GET /openapi.json; field_is .openapi 3.0.3
+
+# --- two workspaces, same shape ---------------------------------------------
+key() { wg genkey | wg pubkey; }
+for ws in ws-a ws-b; do
+  owner=u-owner; [[ $ws == ws-b ]] && owner=u-bowner
+  expect 201 POST /workspaces "{\"name\":\"$ws\",\"owner\":\"$owner\"}"
+  expect 201 POST "/workspaces/$ws/networks" '{"name":"corp","ipv4_cidr":"10.20.0.0/24"}'
+  expect 201 PUT "/workspaces/$ws/networks/corp/peers/hub-1" \
+    "{\"public_key\":\"$(key)\",\"publicly_reachable\":true,\"endpoint\":\"198.51.100.1:51820\"}"
+  expect 201 PUT "/workspaces/$ws/networks/corp/peers/p1" "{\"public_key\":\"$(key)\",\"tags\":[\"$ws-secret\"]}"
+  expect 201 PUT "/workspaces/$ws/networks/corp/devices/d1" "{\"public_key\":\"$(key)\",\"owner\":\"u-owner\"}"
+  expect 201 POST "/workspaces/$ws/route_policies" '{"name":"rp","direction":"in"}'
+done
+# ws-b belongs to u-bowner alone: every role of the matrix is foreign there.
+TOK=$ADMIN; expect 200 GET /workspaces/ws-b/members; field_is '[.[].user] | join(",")' u-bowner
+for r in admin operator member viewer; do
+  TOK=${T[owner]}; expect 200 PUT "/workspaces/ws-a/members/u-$r" "{\"role\":\"$r\"}"
+done
+expect 200 PUT "/workspaces/ws-a/members/u-member" '{"role":"member"}'
+TOK=${T[owner]}; expect 409 PUT /workspaces/ws-a/members/u-owner '{"role":"admin"}'; field_is .error.code last_owner
+TOK=${T[admin]}; expect 403 PUT /workspaces/ws-a/members/u-viewer '{"role":"owner"}'
+expect 422 PUT /workspaces/ws-a/members/u-viewer '{"role":"god"}'; field_is .error.field role
+expect 404 PUT /workspaces/ws-a/members/nobody '{"role":"viewer"}'
+TOK=${T[member]}; expect 201 PUT /workspaces/ws-a/networks/corp/devices/m-laptop "{\"public_key\":\"$(key)\"}"
+
+# --- the isolation matrix ---------------------------------------------------
+# class: who may, in their own workspace. In a foreign one nobody may: 404.
+MATRIX=(
+  "see GET /workspaces/W -"
+  "read GET /workspaces/W/intent -"
+  "write PUT /workspaces/W/intent?dry_run=true {\"workspaces\":[{\"name\":\"W\"}]}"
+  "members GET /workspaces/W/members -"
+  "members PUT /workspaces/W/members/u-viewer?dry_run=true {\"role\":\"viewer\"}"
+  "audit GET /workspaces/W/audit -"
+  "read GET /workspaces/W/networks -"
+  "write POST /workspaces/W/networks?dry_run=true {\"name\":\"n2\"}"
+  "read GET /workspaces/W/networks/corp -"
+  "write PUT /workspaces/W/networks/corp?dry_run=true {\"ipv4_cidr\":\"10.20.0.0/24\"}"
+  "write DELETE /workspaces/W/networks/corp?dry_run=true -"
+  "read GET /workspaces/W/networks/corp/peers -"
+  "read GET /workspaces/W/networks/corp/peers/p1 -"
+  "write PUT /workspaces/W/networks/corp/peers/p1?dry_run=true {\"public_key\":\"$(key)\"}"
+  "write DELETE /workspaces/W/networks/corp/peers/p1?dry_run=true -"
+  "read GET /workspaces/W/networks/corp/peers/p1/envelope -"
+  "read GET /workspaces/W/networks/corp/peers/p1/bgp -"
+  "read GET /workspaces/W/networks/corp/compile -"
+  "read GET /workspaces/W/networks/corp/devices/d1/wireguard.conf -"
+  "ownread GET /workspaces/W/networks/corp/devices -"
+  "write PUT /workspaces/W/networks/corp/devices/d1?dry_run=true {\"public_key\":\"$(key)\",\"owner\":\"u-owner\"}"
+  "read GET /workspaces/W/route_policies -"
+  "write POST /workspaces/W/route_policies?dry_run=true {\"name\":\"rp2\",\"direction\":\"out\"}"
+  "read GET /workspaces/W/route_policies/rp -"
+  "write DELETE /workspaces/W/route_policies/rp?dry_run=true -"
+  "delete DELETE /workspaces/W?dry_run=true -"
+)
+allowed() { # allowed ROLE CLASS
+  case $2 in
+    see|ownread) return 0 ;;
+    read) [[ $1 != member ]] ;;
+    write) [[ $1 == operator || $1 == admin || $1 == owner ]] ;;
+    members|audit) [[ $1 == admin || $1 == owner ]] ;;
+    delete) [[ $1 == owner ]] ;;
+  esac
+}
+cells=0 leaks=0
+for row in "${MATRIX[@]}"; do
+  read -r class method path body <<<"$row"
+  [[ $body == - ]] && body=""
+  for role in "${ROLES[@]}" outsider; do
+    for ws in ws-a ws-b; do
+      TOK=${T[$role]}
+      p=${path//W/$ws}; b=${body//\"W\"/\"$ws\"}
+      out=$(api "$TOK" "$method" "$p" "$b"); code=${out%%$'\n'*}; resp=${out#*$'\n'}
+      cells=$((cells + 1))
+      if [[ $ws == ws-b || $role == outsider ]]; then
+        # foreign: the same 404 as for a workspace that does not exist
+        if [[ $code != 404 ]] || grep -q 'ws-b-secret\|ws-a-secret' <<<"$resp"; then
+          leaks=$((leaks + 1)); bad "LEAK $role $method $p -> $code ${resp:0:200}"
+        fi
+      elif allowed "$role" "$class"; then
+        [[ $code == 2* ]] || bad "$role $method $p -> $code (want 2xx): ${resp:0:200}"
+      else
+        [[ $code == 403 ]] || bad "$role $method $p -> $code (want 403): ${resp:0:200}"
+      fi
+    done
+  done
+done
+[[ $leaks -eq 0 ]] && ok || bad "$leaks leaks"
+echo "isolation matrix: $cells cells (${#MATRIX[@]} endpoints x $(( ${#ROLES[@]} + 1 )) roles x 2 workspaces), $leaks leaks"
+# A foreign workspace and a missing one answer alike.
+TOK=${T[viewer]}; a=$(api "$TOK" GET /workspaces/ws-b); b=$(api "$TOK" GET /workspaces/nope)
+[[ ${a//ws-b/X} == "${b//nope/X}" ]] && ok || bad "foreign and missing workspaces differ: $a / $b"
+expect 200 GET /me; field_is '[.workspaces[].name] | join(",")' ws-a
+
+# --- members see their own devices only ---------------------------------------
+TOK=${T[member]}
+expect 200 GET /workspaces/ws-a/networks/corp/devices; field_is '[.[].name] | join(",")' m-laptop
+field_is '.[0].owner' u-member
+expect 404 GET /workspaces/ws-a/networks/corp/devices/d1
+expect 403 PUT /workspaces/ws-a/networks/corp/devices/x "{\"public_key\":\"$(key)\",\"owner\":\"u-owner\"}"
+expect 404 DELETE /workspaces/ws-a/networks/corp/devices/d1
+expect 403 GET /workspaces/ws-a/networks/corp/peers
+expect 200 DELETE /workspaces/ws-a/networks/corp/devices/m-laptop
+
+# --- validation: clear errors, nothing lost ----------------------------------------
+TOK=${T[operator]}
+before=$(api "$TOK" GET /workspaces/ws-a/intent)
+expect 422 PUT /workspaces/ws-a/networks/corp/peers/p2 '{"public_key":"AAAA"}'
+field_is .error.field networks/corp/peers/p2/public_key
+expect 422 PUT /workspaces/ws-a/networks/corp/peers/p2 "{\"public_key\":\"$(key)\",\"ipv4\":\"10.99.0.1\"}"
+field_is .error.field networks/corp/peers/p2/ipv4
+expect 422 PUT /workspaces/ws-a/networks/corp/firewall_rules/r1 '{"action":"accept","source":{"peer":"ghost"}}'
+field_is .error.field networks/corp/firewall_rules/r1/source/peer
+expect 422 PUT /workspaces/ws-a/networks/corp/peers/p2 "{\"public_key\":\"$(key)\",\"flavour\":1}"
+field_is .error.field networks/corp/peers/p2/flavour
+expect 400 PUT /workspaces/ws-a/networks/corp/peers/p2 '{"public_key":'
+field_is .error.code bad_json
+expect 400 PUT /workspaces/ws-a/networks/corp/peers/p2 '[1]'
+expect 422 PUT /workspaces/ws-a/networks/corp/peers/p2 '{"name":"other"}'
+expect 422 PUT /workspaces/ws-a/networks/corp '{"peers":[]}'; field_is .error.field peers
+expect 409 POST /workspaces/ws-a/networks '{"name":"corp"}'
+expect 404 GET /workspaces/ws-a/networks/corp/peers/ghost
+expect 404 GET /workspaces/ws-a/networks/nope/peers
+expect 404 GET /workspaces/ws-a/widgets
+expect 404 GET '/workspaces/ws-a/networks/corp/peers/%2e%2e'
+expect 405 PATCH /workspaces/ws-a/networks/corp
+big=$(head -c 1100000 /dev/zero | tr '\0' a)
+printf '{"description":"%s"}' "$big" >"$TMP/big.json"
+expect 413 PUT /workspaces/ws-a/networks/corp/peers/p2 "@$TMP/big.json"
+after=$(api "$TOK" GET /workspaces/ws-a/intent)
+[[ $before == "$after" ]] && ok || bad "a rejected write changed the intent"
+
+# --- writes, revisions, envelopes, ETags -----------------------------------------
+expect 200 GET /workspaces/ws-a/networks/corp; rev0=$(jq .revision <<<"$BODY")
+expect 200 GET /workspaces/ws-a/networks/corp/peers/p1/envelope
+etag=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" "$URL/workspaces/ws-a/networks/corp/peers/p1/envelope" | tr -d '\r' | sed -n 's/^ETag: //Ip')
+[[ $etag =~ ^\"[0-9a-f]{64}\"$ ]] && ok || bad "etag '$etag'"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK" -H "If-None-Match: $etag" "$URL/workspaces/ws-a/networks/corp/peers/p1/envelope")
+[[ $code == 304 ]] && ok || bad "If-None-Match gave $code"
+# The envelope equals the offline compiler's for the exported intent.
+expect 200 GET /workspaces/ws-a/intent; echo "$BODY" >"$TMP/intent.json"
+expect 200 GET /workspaces/ws-a/networks/corp/peers/p1/envelope; echo -n "$BODY" >"$TMP/served.json"
+"$NANAMICTL" compile -f "$TMP/intent.json" --peer ws-a/corp/p1 >"$TMP/offline.json"
+cmp -s <(jq -S . "$TMP/served.json") <(jq -S . "$TMP/offline.json") && ok || bad "served envelope differs from the offline compile"
+grep -qi 'private' "$TMP/served.json" && bad "envelope mentions a private key" || ok
+# dry run changes nothing
+expect 201 PUT "/workspaces/ws-a/networks/corp/peers/p3?dry_run=true" "{\"public_key\":\"$(key)\"}"
+field_is .dry_run true
+expect 404 GET /workspaces/ws-a/networks/corp/peers/p3
+# a real write bumps the revision and the envelope of the hub
+hub_etag0=$(api "$TOK" GET /workspaces/ws-a/networks/corp/peers/hub-1/envelope | tail -n +2 | sha256sum)
+expect 201 PUT /workspaces/ws-a/networks/corp/peers/p3 "{\"public_key\":\"$(key)\"}"
+expect 200 GET /workspaces/ws-a/networks/corp; rev1=$(jq .revision <<<"$BODY")
+[[ $rev1 -gt $rev0 ]] && ok || bad "revision did not move ($rev0 -> $rev1)"
+field_is '.ipv4_cidr' 10.20.0.0/24
+hub_etag1=$(api "$TOK" GET /workspaces/ws-a/networks/corp/peers/hub-1/envelope | tail -n +2 | sha256sum)
+[[ $hub_etag0 != "$hub_etag1" ]] && ok || bad "hub envelope did not change after a new peer"
+expect 200 GET /workspaces/ws-a/networks/corp/peers/p3; p3_ip=$(jq -r .ipv4 <<<"$BODY")
+[[ $p3_ip == 10.20.0.* ]] && ok || bad "p3 has no persisted IPv4 ($p3_ip)"
+expect 200 GET /workspaces/ws-a/networks/corp/devices/d1/wireguard.conf
+grep -q '^\[Interface\]' <<<"$BODY" && ok || bad "wireguard.conf: ${BODY:0:100}"
+
+# --- intent: export, converge, idempotence ----------------------------------------
+expect 200 GET /workspaces/ws-a/intent; echo "$BODY" >"$TMP/export.json"
+expect 200 PUT /workspaces/ws-a/intent "@$TMP/export.json"
+field_is '[.created, .changed, .deleted] | map(length) | add' 0
+jq '.workspaces[0].networks[0].peers |= map(select(.name != "p3"))
+    | .workspaces[0].networks[0].firewall_rules = [{"name":"ssh","action":"accept","protocol":"tcp","ports":[22]}]' \
+  "$TMP/export.json" >"$TMP/changed.json"
+expect 200 PUT "/workspaces/ws-a/intent?dry_run=true" "@$TMP/changed.json"
+field_is '.created | join(",")' networks/corp/firewall_rules/ssh
+field_is '.deleted | join(",")' networks/corp/peers/p3
+expect 200 GET /workspaces/ws-a/networks/corp/peers/p3
+expect 200 PUT /workspaces/ws-a/intent "@$TMP/changed.json"
+expect 404 GET /workspaces/ws-a/networks/corp/peers/p3
+expect 200 PUT /workspaces/ws-a/intent "@$TMP/export.json"
+field_is '.created | join(",")' networks/corp/peers/p3
+expect 200 GET /workspaces/ws-a/networks/corp/peers/p3; field_is .ipv4 "$p3_ip"
+expect 422 PUT /workspaces/ws-a/intent '{"workspaces":[{"name":"ws-b"}]}'
+expect 422 PUT /workspaces/ws-a/intent '{"ula_prefix":"fd00:1::/40","workspaces":[{"name":"ws-a"}]}'
+field_is .error.field ula_prefix
+# allocations survive a rebuild from the export (a fresh server, same prefix)
+stop_nanamid
+sqlite3 "$TMP/db.sqlite" 'PRAGMA integrity_check' | grep -qx ok && ok || bad "integrity_check"
+start_nanamid
+TOK=${T[operator]}
+expect 200 GET /workspaces/ws-a/networks/corp/peers/p3; field_is .ipv4 "$p3_ip"
+
+# --- audit ------------------------------------------------------------------
+TOK=${T[admin]}; expect 200 GET /workspaces/ws-a/audit
+field_is '[.[] | select(.action == "intent.apply" and .user == "u-operator")] | length > 0' true
+field_is '[.[] | select(.target == "networks/corp/peers/p3" and .action == "create")] | length' 1
+
+echo "$passes passed, $fails failed"
+[[ $fails -eq 0 ]]

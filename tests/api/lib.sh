@@ -1,0 +1,37 @@
+# Shared by the API tests: a real nanamid on a loopback port with a real
+# database file in a temp dir. Needs TMP and NANAMID set.
+start_nanamid() { # start_nanamid -> sets PORT, URL, NANAMID_PID
+  local try
+  for try in 1 2 3 4 5; do
+    PORT=$((20000 + (RANDOM * 7 + $$ + try) % 40000))
+    "$NANAMID" serve --db "$TMP/db.sqlite" --listen "127.0.0.1:$PORT" >"$TMP/nanamid.log" 2>&1 &
+    NANAMID_PID=$!
+    URL="http://127.0.0.1:$PORT/api/v1"
+    for _ in $(seq 1 50); do
+      curl -sf "$URL/health" >/dev/null 2>&1 && return 0
+      kill -0 "$NANAMID_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$NANAMID_PID" 2>/dev/null || true
+    wait "$NANAMID_PID" 2>/dev/null || true
+  done
+  echo "FAIL: nanamid did not start: $(cat "$TMP/nanamid.log")" >&2
+  exit 1
+}
+
+stop_nanamid() {
+  [[ -n ${NANAMID_PID:-} ]] || return 0
+  kill "$NANAMID_PID" 2>/dev/null || true
+  wait "$NANAMID_PID" 2>/dev/null || true
+  NANAMID_PID=
+}
+
+# api TOKEN METHOD PATH [BODY] -> prints the status on the first line, then the body
+api() {
+  local token=$1 method=$2 path=$3 body=${4-}
+  local args=(-s -o "$TMP/resp" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $token")
+  [[ -n $body ]] && args+=(--data-binary "$body")
+  local code; code=$(curl "${args[@]}" "$URL$path")
+  echo "$code"
+  cat "$TMP/resp"
+}
