@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# The README's "run" command: installs what is missing, builds, and compiles
-# the example intent into its envelopes (printed as formatted JSON).
-# (Once nanamid exists, this starts the server instead.)
+# The README's "run" command: installs what is missing, builds, creates the
+# database on first run (printing the administrator's API token once), and
+# serves the API on loopback. NANAMI_DATA (default ./nanami-data) holds the
+# SQLite file; NANAMI_LISTEN (default 127.0.0.1:8420) the address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build nanamictl >/dev/null
-./build/nanamictl check -f examples/acme.json >&2
-./build/nanamictl compile -f examples/acme.json | jq .
+ninja -C build nanamid nanamictl >/dev/null
+DATA=${NANAMI_DATA:-nanami-data}
+LISTEN=${NANAMI_LISTEN:-127.0.0.1:8420}
+mkdir -p "$DATA"
+chmod 700 "$DATA"
+if [[ ! -s "$DATA/nanami.db" ]]; then
+  token=$(./build/nanamid init --db "$DATA/nanami.db" 2>/dev/null)
+  echo "nanamid: new install in $DATA/nanami.db"
+  echo "nanamid: administrator API token (shown once, keep it): $token"
+  echo "nanamid: try: curl -H 'Authorization: Bearer $token' http://$LISTEN/api/v1/me"
+fi
+exec ./build/nanamid serve --db "$DATA/nanami.db" --listen "$LISTEN"
