@@ -110,6 +110,49 @@ static json_t *load_col(sqlite3_stmt *st, int col)
     return v ? v : json_object();
 }
 
+/* Steps st to the end, one JSON object per row (made by row), and
+ * finalizes it. *out is a new array, or NULL on failure. */
+static int json_rows(nn_store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *), json_t **out)
+{
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, row(st));
+    int r = rc == SQLITE_DONE ? 0 : fail(s, rc);
+    sqlite3_finalize(st);
+    if (r) {
+        json_decref(arr);
+        arr = NULL;
+    }
+    *out = arr;
+    return r;
+}
+
+static json_t *user_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:b}", "name", sqlite3_column_text(st, 0), "platform_admin",
+                     sqlite3_column_int(st, 1));
+}
+
+static json_t *workspace_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:s}", "name", sqlite3_column_text(st, 0), "role",
+                     sqlite3_column_text(st, 1));
+}
+
+static json_t *member_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:s}", "user", sqlite3_column_text(st, 0), "role",
+                     sqlite3_column_text(st, 1));
+}
+
+static json_t *audit_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "at", sqlite3_column_text(st, 0), "user",
+                     sqlite3_column_text(st, 1), "action", sqlite3_column_text(st, 2), "target",
+                     sqlite3_column_text(st, 3), "detail", sqlite3_column_text(st, 4));
+}
+
 int nn_store_schema_version(nn_store *s)
 {
     sqlite3_stmt *st;
@@ -292,18 +335,7 @@ int nn_store_user_list(nn_store *s, json_t **out)
     int r = prepare(s, "SELECT name, platform_admin FROM users ORDER BY name", &st);
     if (r)
         return r;
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s, s:b}", "name", sqlite3_column_text(st, 0),
-                                             "platform_admin", sqlite3_column_int(st, 1)));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return fail(s, rc);
-    }
-    *out = arr;
-    return 0;
+    return json_rows(s, st, user_json, out);
 }
 
 int nn_store_token_add(nn_store *s, int64_t user_id, const char *name, const uint8_t hash[32])
@@ -412,18 +444,7 @@ int nn_store_workspace_list(nn_store *s, int64_t user_id, json_t **out)
         return r;
     if (user_id)
         sqlite3_bind_int64(st, 1, user_id);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s, s:s}", "name", sqlite3_column_text(st, 0),
-                                             "role", sqlite3_column_text(st, 1)));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return fail(s, rc);
-    }
-    *out = arr;
-    return 0;
+    return json_rows(s, st, workspace_json, out);
 }
 
 static const char *const role_names[] = {"none", "viewer", "member", "operator", "admin", "owner"};
@@ -496,18 +517,7 @@ int nn_store_member_list(nn_store *s, int64_t ws_id, json_t **out)
     if (r)
         return r;
     sqlite3_bind_int64(st, 1, ws_id);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s, s:s}", "user", sqlite3_column_text(st, 0),
-                                             "role", sqlite3_column_text(st, 1)));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return fail(s, rc);
-    }
-    *out = arr;
-    return 0;
+    return json_rows(s, st, member_json, out);
 }
 
 void nn_row_clear(nn_row *r)
@@ -742,22 +752,7 @@ int nn_store_audit_list(nn_store *s, int64_t ws_id, int limit, json_t **out)
         return r;
     sqlite3_bind_int64(st, 1, ws_id);
     sqlite3_bind_int(st, 2, limit);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "at",
-                                             sqlite3_column_text(st, 0), "user",
-                                             sqlite3_column_text(st, 1), "action",
-                                             sqlite3_column_text(st, 2), "target",
-                                             sqlite3_column_text(st, 3), "detail",
-                                             sqlite3_column_text(st, 4)));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return fail(s, rc);
-    }
-    *out = arr;
-    return 0;
+    return json_rows(s, st, audit_json, out);
 }
 
 int nn_store_integrity_check(nn_store *s)
