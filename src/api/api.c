@@ -150,6 +150,15 @@ static void reply_store_error(nn_api_response *resp, nn_store *store, int r)
         reply_error(resp, 500, "internal", NULL, "storage error: %s", nn_store_errmsg(store));
 }
 
+/* 200 with what a store read produced, or its error (r). Takes v. */
+static void reply_read(nn_api_response *resp, nn_store *store, int r, json_t *v)
+{
+    if (r)
+        reply_store_error(resp, store, r);
+    else
+        reply_json(resp, 200, v);
+}
+
 /* ------------------------------------------------------------------ */
 /* Request context */
 
@@ -418,7 +427,7 @@ static void h_users(ctx *c)
     if (method_is(c, "GET")) {
         json_t *list;
         int r = nn_store_user_list(c->store, &list);
-        return r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, list);
+        return reply_read(c->resp, c->store, r, list);
     }
     if (!method_is(c, "POST"))
         return method_not_allowed(c);
@@ -508,18 +517,16 @@ static void h_user_tokens(ctx *c)
 static bool check_container_body(ctx *c, json_t *body, const char *const *child_kinds,
                                  const char *extra_child)
 {
-    for (const char *const *k = child_kinds; *k; k++)
+    const char *child = NULL;
+    for (const char *const *k = child_kinds; *k && !child; k++)
         if (json_object_get(body, *k))
-            return reply_error(c->resp, 422, "invalid", *k,
-                               "%s are managed through their own routes (or PUT .../intent)",
-                               *k),
-                   false;
-    if (extra_child && json_object_get(body, extra_child))
-        return reply_error(c->resp, 422, "invalid", extra_child,
-                           "%s are managed through their own routes (or PUT .../intent)",
-                           extra_child),
-               false;
-    return true;
+            child = *k;
+    if (!child && extra_child && json_object_get(body, extra_child))
+        child = extra_child;
+    if (child)
+        reply_error(c->resp, 422, "invalid", child,
+                    "%s are managed through their own routes (or PUT .../intent)", child);
+    return !child;
 }
 
 static void h_workspaces(ctx *c)
@@ -527,7 +534,7 @@ static void h_workspaces(ctx *c)
     if (method_is(c, "GET")) {
         json_t *list;
         int r = nn_store_workspace_list(c->store, c->user.platform_admin ? 0 : c->user.id, &list);
-        return r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, list);
+        return reply_read(c->resp, c->store, r, list);
     }
     if (!method_is(c, "POST"))
         return method_not_allowed(c);
@@ -652,7 +659,7 @@ static void h_members(ctx *c)
         return;
     json_t *list;
     int r = nn_store_member_list(c->store, c->ws.id, &list);
-    r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, list);
+    reply_read(c->resp, c->store, r, list);
 }
 
 static void h_member(ctx *c)
@@ -723,7 +730,7 @@ static void h_audit(ctx *c)
         return;
     json_t *list;
     int r = nn_store_audit_list(c->store, c->ws.id, 1000, &list);
-    r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, list);
+    reply_read(c->resp, c->store, r, list);
 }
 
 /* ------------------------------------------------------------------ */
@@ -852,7 +859,6 @@ static void row_put(ctx *c, target *t, bool post)
     if (r == 0 && renumber) {
         nn_row *kids;
         size_t n;
-        json_t *empty = json_object();
         for (const char *const *k = nn_net_kinds; r == 0 && *k; k++) {
             if ((r = nn_store_row_list(c->store, c->ws.id, id, *k, &kids, &n)))
                 break;
@@ -864,7 +870,6 @@ static void row_put(ctx *c, target *t, bool post)
             }
             nn_rows_free(kids, n);
         }
-        json_decref(empty);
     }
     if (r) {
         nn_store_rollback(c->store);
@@ -1087,7 +1092,7 @@ static void h_intent_put(ctx *c)
     }
     nn_row *have = NULL;
     size_t nhave = 0;
-    json_t *index = json_object(), *net_ids = json_object();
+    json_t *index = json_object(), *net_ids = json_object(), *have_nets = NULL;
     json_t *created = json_array(), *changed = json_array(), *deleted = json_array();
     json_t *ws_body = without(w, nn_ws_kinds, "networks");
     bool ws_level = false;
@@ -1100,12 +1105,10 @@ static void h_intent_put(ctx *c)
     for (size_t i = 0; i < nhave; i++)
         if (have[i].network_id == 0 && strcmp(have[i].kind, "networks") == 0)
             json_object_set_new(net_ids, have[i].name, json_integer(have[i].id));
+    have_nets = nn_wsdoc_network_index(have, nhave);
     for (size_t i = 0; i < nhave; i++) {
-        const char *net = "";
-        if (have[i].network_id)
-            for (size_t j = 0; j < nhave; j++)
-                if (have[j].id == have[i].network_id)
-                    net = have[j].name;
+        const nn_row *parent = nn_wsdoc_network_row(have_nets, have, have[i].network_id);
+        const char *net = parent ? parent->name : "";
         char *key = row_key(net, have[i].kind, have[i].name);
         json_object_set_new(index, key, json_integer((json_int_t)i));
         free(key);
@@ -1167,15 +1170,14 @@ static void h_intent_put(ctx *c)
             break;
         const nn_row *old = &have[json_integer_value(at)];
         bool parent_gone = false;
-        const char *net = "";
-        for (size_t j = 0; old->network_id && j < nhave; j++)
-            if (have[j].id == old->network_id) {
-                net = have[j].name;
-                char *pk = row_key("", "networks", net);
-                parent_gone = json_object_get(index, pk) != NULL;
-                free(pk);
-                json_object_set_new(touched, net, json_true());
-            }
+        const nn_row *parent = nn_wsdoc_network_row(have_nets, have, old->network_id);
+        const char *net = parent ? parent->name : "";
+        if (parent) {
+            char *pk = row_key("", "networks", net);
+            parent_gone = json_object_get(index, pk) != NULL;
+            free(pk);
+            json_object_set_new(touched, net, json_true());
+        }
         path_of(net, old->kind, old->name, path, sizeof(path));
         json_array_append_new(deleted, json_string(path));
         if (!old->network_id && strcmp(old->kind, "networks") != 0)
@@ -1218,6 +1220,7 @@ out:
     nn_rows_free(have, nhave);
     free(want);
     json_decref(index);
+    json_decref(have_nets);
     json_decref(net_ids);
     json_decref(created);
     json_decref(changed);
@@ -1235,7 +1238,7 @@ static void h_intent(ctx *c)
         return;
     json_t *doc;
     int r = nn_wsdoc_build(c->store, &c->ws, true, &doc);
-    r ? reply_store_error(c->resp, c->store, r) : reply_json(c->resp, 200, doc);
+    reply_read(c->resp, c->store, r, doc);
 }
 
 /* ------------------------------------------------------------------ */

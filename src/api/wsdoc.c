@@ -38,6 +38,26 @@ json_t *nn_wsdoc_merge(const json_t *body, const json_t *alloc)
     return out;
 }
 
+json_t *nn_wsdoc_network_index(const nn_row *rows, size_t n)
+{
+    json_t *index = json_object();
+    char id[24];
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].network_id == 0 && strcmp(rows[i].kind, "networks") == 0) {
+            snprintf(id, sizeof(id), "%lld", (long long)rows[i].id);
+            json_object_set_new(index, id, json_integer((json_int_t)i));
+        }
+    return index;
+}
+
+const nn_row *nn_wsdoc_network_row(const json_t *index, const nn_row *rows, int64_t network_id)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)network_id);
+    json_t *at = json_object_get(index, id);
+    return at ? &rows[json_integer_value(at)] : NULL;
+}
+
 static json_t *row_object(const nn_row *r, bool with_alloc)
 {
     return with_alloc ? nn_wsdoc_merge(r->body, r->alloc) : json_deep_copy(r->body);
@@ -70,35 +90,29 @@ int nn_wsdoc_build(nn_store *s, const nn_row *ws, bool with_alloc, json_t **out)
     json_object_set_new(w, "name", json_string(ws->name));
     json_t *nets = json_array();
     json_object_set_new(w, "networks", nets);
+    json_t *index = nn_wsdoc_network_index(rows, n);
+    json_t *by_name = json_object(); /* network name -> its object in nets */
     /* Rows come ordered by (network, kind, name): networks and other
      * workspace-scope rows first, so a member's network is already there. */
     for (size_t i = 0; i < n; i++) {
         json_t *item = row_object(&rows[i], with_alloc);
         json_object_set_new(item, "name", json_string(rows[i].name));
-        if (rows[i].network_id == 0) {
-            if (strcmp(rows[i].kind, "networks") == 0) {
-                json_object_set_new(item, "_row", json_integer(rows[i].id));
-                json_array_append_new(nets, item);
-            } else {
-                append_to(w, rows[i].kind, item);
-            }
-            continue;
+        if (rows[i].network_id) {
+            const nn_row *net = nn_wsdoc_network_row(index, rows, rows[i].network_id);
+            json_t *parent = net ? json_object_get(by_name, net->name) : NULL;
+            if (parent)
+                append_to(parent, rows[i].kind, item);
+            else
+                json_decref(item); /* cannot happen: the foreign key */
+        } else if (strcmp(rows[i].kind, "networks") == 0) {
+            json_object_set(by_name, rows[i].name, item);
+            json_array_append_new(nets, item);
+        } else {
+            append_to(w, rows[i].kind, item);
         }
-        size_t k;
-        json_t *net;
-        json_array_foreach(nets, k, net)
-        {
-            if (json_integer_value(json_object_get(net, "_row")) == rows[i].network_id) {
-                append_to(net, rows[i].kind, item);
-                item = NULL;
-                break;
-            }
-        }
-        json_decref(item);
     }
-    size_t k;
-    json_t *net;
-    json_array_foreach(nets, k, net) json_object_del(net, "_row");
+    json_decref(index);
+    json_decref(by_name);
     json_t *doc = json_pack("{s:[o]}", "workspaces", w);
     if (ula)
         json_object_set_new(doc, "ula_prefix", json_string(ula));
@@ -166,16 +180,6 @@ int nn_wsdoc_validate(const json_t *doc, nn_doc **model, char *field, size_t fle
     return 0;
 }
 
-/* The model network a row belongs to, by the network row's name. */
-static const nn_network *row_network(const nn_workspace *w, const nn_row *rows, size_t n,
-                                     int64_t network_id)
-{
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].id == network_id)
-            return nn_workspace_find_network(w, rows[i].name);
-    return NULL;
-}
-
 static bool set_if_absent(json_t *alloc, const json_t *body, const char *key, json_t *value)
 {
     if (json_object_get(body, key) || json_equal(json_object_get(alloc, key), value)) {
@@ -206,12 +210,14 @@ int nn_wsdoc_save_alloc(nn_store *s, const nn_row *ws, const nn_doc *model)
     size_t n;
     if (r || (r = nn_store_row_all(s, ws->id, &rows, &n)))
         return r;
+    json_t *index = nn_wsdoc_network_index(rows, n);
     char buf[64];
     for (size_t i = 0; i < n && r == 0; i++) {
         bool peer = strcmp(rows[i].kind, "peers") == 0;
         if (!peer && strcmp(rows[i].kind, "devices") != 0)
             continue;
-        const nn_network *net = row_network(w, rows, n, rows[i].network_id);
+        const nn_row *net_row = nn_wsdoc_network_row(index, rows, rows[i].network_id);
+        const nn_network *net = net_row ? nn_workspace_find_network(w, net_row->name) : NULL;
         const nn_member *m = !net ? NULL
                              : peer ? nn_network_find_peer(net, rows[i].name)
                                     : nn_network_find_device(net, rows[i].name);
@@ -231,6 +237,7 @@ int nn_wsdoc_save_alloc(nn_store *s, const nn_row *ws, const nn_doc *model)
             r = nn_store_row_set_alloc(s, rows[i].id, alloc);
         json_decref(alloc);
     }
+    json_decref(index);
     nn_rows_free(rows, n);
     return r;
 }
