@@ -28,7 +28,7 @@ for i in $(seq 0 $((PEERS - 1))); do wg genkey | wg pubkey; done | jq -R . | jq 
 jq --slurpfile k "$TMP/keys.json" '.workspaces[0].networks[0].peers |= (to_entries | map(if .key > 0 then .value.public_key = $k[0][.key - 1] else . end | .value))' \
   "$TMP/intent.json" >"$TMP/intent2.json"
 t0=$(date +%s%N)
-api "$TOK" PUT /workspaces/bench/intent "@$TMP/intent2.json" | head -1 >/dev/null
+api "$TOK" PUT /workspaces/bench/intent "@$TMP/intent2.json" >/dev/null
 t1=$(date +%s%N)
 echo "intent PUT of $((PEERS + 1)) peers: $(((t1 - t0) / 1000000)) ms"
 ENV="$URL/workspaces/bench/networks/corp/peers/p1/envelope"
