@@ -7,8 +7,21 @@
 #include <string.h>
 #include <time.h>
 
+/* Prepared statements are kept per connection, keyed by the address of
+ * their SQL literal: a cached-envelope GET would otherwise spend most of
+ * its time in SQLite's parser. A statement still in use (a nested reader)
+ * gets a one-off copy. */
+#define STMT_CACHE 48
+
+typedef struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *st;
+    bool busy;
+} stmt_slot;
+
 struct nn_store {
     sqlite3 *db;
+    stmt_slot stmts[STMT_CACHE];
     char err[256];
 };
 
@@ -75,18 +88,50 @@ static int exec(nn_store *s, const char *sql)
     return rc == SQLITE_OK ? 0 : fail(s, rc);
 }
 
+/* sql must be a string literal (its address is the cache key). Pair
+ * with finish(). */
 static int prepare(nn_store *s, const char *sql, sqlite3_stmt **st)
 {
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
-    return rc == SQLITE_OK ? 0 : fail(s, rc);
+    stmt_slot *free_slot = NULL;
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        stmt_slot *e = &s->stmts[i];
+        if (e->sql == sql && !e->busy) {
+            e->busy = true;
+            *st = e->st;
+            return 0;
+        }
+        if (!e->sql && !free_slot)
+            free_slot = e;
+    }
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, st,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, rc);
+    if (free_slot)
+        *free_slot = (stmt_slot){.sql = sql, .st = *st, .busy = true};
+    return 0;
 }
 
-/* Steps a statement that returns no rows and finalizes it. */
+/* Ends a statement from prepare(): a cached one is reset for reuse (which
+ * also ends its implicit read transaction), a one-off one finalized. */
+static void finish(nn_store *s, sqlite3_stmt *st)
+{
+    for (size_t i = 0; i < STMT_CACHE; i++)
+        if (s->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            s->stmts[i].busy = false;
+            return;
+        }
+    sqlite3_finalize(st);
+}
+
+/* Steps a statement that returns no rows and finishes it. */
 static int step_done(nn_store *s, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     int r = rc == SQLITE_DONE ? 0 : fail(s, rc);
-    sqlite3_finalize(st);
+    finish(s, st);
     return r;
 }
 
@@ -111,7 +156,7 @@ static json_t *load_col(sqlite3_stmt *st, int col)
 }
 
 /* Steps st to the end, one JSON object per row (made by row), and
- * finalizes it. *out is a new array, or NULL on failure. */
+ * finishes it. *out is a new array, or NULL on failure. */
 static int json_rows(nn_store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *), json_t **out)
 {
     json_t *arr = json_array();
@@ -119,7 +164,7 @@ static int json_rows(nn_store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(arr, row(st));
     int r = rc == SQLITE_DONE ? 0 : fail(s, rc);
-    sqlite3_finalize(st);
+    finish(s, st);
     if (r) {
         json_decref(arr);
         arr = NULL;
@@ -160,7 +205,7 @@ int nn_store_schema_version(nn_store *s)
     if (prepare(s, "PRAGMA user_version", &st) == 0) {
         if (sqlite3_step(st) == SQLITE_ROW)
             v = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
+        finish(s, st);
     }
     return v;
 }
@@ -226,6 +271,8 @@ void nn_store_close(nn_store *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(s->stmts[i].st);
     sqlite3_close(s->db);
     free(s);
 }
@@ -266,7 +313,7 @@ int nn_store_meta_get(nn_store *s, const char *key, char **out)
     } else {
         r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
     }
-    sqlite3_finalize(st);
+    finish(s, st);
     return r;
 }
 
@@ -314,7 +361,7 @@ static int user_row(nn_store *s, sqlite3_stmt *st, nn_user *out)
     } else {
         r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
     }
-    sqlite3_finalize(st);
+    finish(s, st);
     return r;
 }
 
@@ -400,7 +447,7 @@ int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out)
     } else {
         r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
     }
-    sqlite3_finalize(st);
+    finish(s, st);
     return r;
 }
 
@@ -476,7 +523,7 @@ int nn_store_role(nn_store *s, int64_t ws_id, int64_t user_id, nn_role *out)
         *out = nn_role_parse((const char *)sqlite3_column_text(st, 0));
     else if (rc != SQLITE_DONE)
         r = fail(s, rc);
-    sqlite3_finalize(st);
+    finish(s, st);
     return r;
 }
 
@@ -567,7 +614,7 @@ static int read_rows(nn_store *s, sqlite3_stmt *st, nn_row **out, size_t *n)
     }
     if (r == 0 && rc != SQLITE_DONE)
         r = fail(s, rc);
-    sqlite3_finalize(st);
+    finish(s, st);
     if (r) {
         nn_rows_free(rows, len);
         rows = NULL;
@@ -605,7 +652,7 @@ int nn_store_row_get(nn_store *s, int64_t ws_id, int64_t network_id, const char 
         read_row(st, out);
     else
         r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
-    sqlite3_finalize(st);
+    finish(s, st);
     return r;
 }
 
@@ -766,6 +813,6 @@ int nn_store_integrity_check(nn_store *s)
     r = v && strcmp(v, "ok") == 0 ? 0 : -EIO;
     if (r)
         snprintf(s->err, sizeof(s->err), "integrity_check: %s", v ? v : "no answer");
-    sqlite3_finalize(st);
+    finish(s, st);
     return r;
 }
