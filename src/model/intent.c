@@ -342,14 +342,140 @@ static int cmp_prefix(const void *a, const void *b)
 
 /* --- members (peers and devices) ----------------------------------------- */
 
+/* --- routing selection (seed 002) ------------------------------------------ */
+
+static const char *const sel_mode_names[] = {"auto", "manual", NULL};
+static const char *const traffic_names[] = {"vpn_only", "full_tunnel", NULL};
+
+static int get_string_list(parser *p, json_t *obj, const char *key, bool names, bool keep_order,
+                           const char ***out, size_t *count);
+
+/* The fields of a routing layer in object v, every one optional. Peer
+ * names are kept in the pointers until resolve_routing_layer() turns them
+ * into peers (after sorting). */
+static int routing_fields(parser *p, json_t *v, nn_routing_layer *l)
+{
+    int r, e;
+    const char *in, *out;
+    if ((r = get_enum(p, v, "routing_mode", sel_mode_names, -1, &e)))
+        return r;
+    l->routing_mode = e < 0 ? NN_SEL_UNSET : (nn_sel_mode)(e + 1);
+    if ((r = get_enum(p, v, "traffic_mode", traffic_names, -1, &e)))
+        return r;
+    l->traffic_mode = e < 0 ? NN_TRAFFIC_UNSET : (nn_traffic_mode)(e + 1);
+    if ((r = get_name(p, v, "ingress", false, &in)) || (r = get_name(p, v, "egress", false, &out)))
+        return r;
+    l->ingress = (const nn_member *)in;
+    l->egress = (const nn_member *)out;
+    return 0;
+}
+
+/* obj.key: {"routing_mode", "traffic_mode", "ingress", "egress"}. */
+static int parse_routing_layer(parser *p, json_t *obj, const char *key, nn_routing_layer *l)
+{
+    static const char *const fields[] = {"routing_mode", "traffic_mode", "ingress", "egress",
+                                         NULL};
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return 0;
+    size_t k = push_key(p, key);
+    int r;
+    if ((r = expect_object(p, v)) || (r = check_fields(p, v, fields)) ||
+        (r = routing_fields(p, v, l)))
+        return r;
+    pop(p, k);
+    return 0;
+}
+
+/* A peer's "roles" (gateway capabilities) and "allowed_users". */
+static int parse_gateway_fields(parser *p, json_t *obj, nn_member *m)
+{
+    static const char *const role_names[] = {"ingress_gateway", "exit_gateway", NULL};
+    const char **roles;
+    size_t nroles;
+    int r = get_string_list(p, obj, "roles", true, false, &roles, &nroles);
+    for (size_t i = 0; r == 0 && i < nroles; i++) {
+        size_t j = 0;
+        while (role_names[j] && strcmp(role_names[j], roles[i]) != 0)
+            j++;
+        if (!role_names[j]) {
+            size_t k = push_key(p, "roles");
+            push_index(p, i);
+            r = fail(p, "\"%s\" is not a role (ingress_gateway, exit_gateway)", roles[i]);
+            pop(p, k);
+        }
+        m->gw_roles |= 1u << j;
+    }
+    free(roles);
+    if (r)
+        return r;
+    json_t *users = json_object_get(obj, "allowed_users");
+    m->users_restricted = users && !json_is_null(users);
+    return get_string_list(p, obj, "allowed_users", true, false, &m->allowed_users,
+                           &m->nallowed_users);
+}
+
+/* Resolves l's peer names in net and checks the rules of seed 002: a
+ * manual ingress or egress is a peer of the target network (in_network),
+ * has the matching gateway role (gateway_role) and, for a user's or a
+ * device's own preference, admits that user (user_allowed). The caller has
+ * pushed the layer's path. */
+static int resolve_routing_layer(parser *p, const nn_network *net, nn_routing_layer *l,
+                                 const char *user, bool personal)
+{
+    const nn_member **refs[2] = {&l->ingress, &l->egress};
+    static const char *const keys[2] = {"ingress", "egress"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *name = (const char *)*refs[i];
+        if (!name)
+            continue;
+        const nn_member *g = nn_network_find_peer(net, name);
+        *refs[i] = g;
+        if (!g)
+            return fail_at(p, keys[i], "rule in_network: no peer named \"%s\" in network %s",
+                           name, net->name);
+        if (i == 0 && !(g->gw_roles & NN_GW_INGRESS))
+            return fail_at(p, keys[i],
+                           "rule gateway_role: peer \"%s\" does not have the role "
+                           "ingress_gateway",
+                           name);
+        if (i == 1 && !(g->gw_roles & NN_GW_EXIT))
+            return fail_at(p, keys[i],
+                           "rule gateway_role: peer \"%s\" does not have the role exit_gateway",
+                           name);
+        if (personal && !nn_gateway_admits(g, user))
+            return fail_at(p, keys[i],
+                           "rule user_allowed: gateway \"%s\" does not admit %s%s%s (its "
+                           "allowed_users)",
+                           name, user ? "user \"" : "a device without an owner", user ? user : "",
+                           user ? "\"" : "");
+    }
+    return 0;
+}
+
+static int parse_user_routing(parser *p, json_t *obj, void *elem, void *ctx)
+{
+    static const char *const fields[] = {"name", "routing_mode", "traffic_mode", "ingress",
+                                         "egress", NULL};
+    nn_user_routing *u = elem;
+    (void)ctx;
+    int r;
+    if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
+        (r = get_name(p, obj, "name", true, &u->name)))
+        return r;
+    return routing_fields(p, obj, &u->routing);
+}
+
 static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network *net, nn_member *m)
 {
     static const char *const peer_fields[] = {"name",          "public_key",  "publicly_reachable",
                                               "endpoint",      "lan_subnets", "tags",
                                               "host",          "listen_port", "ipv4",
-                                              "bgp_router_id", "description", NULL};
-    static const char *const device_fields[] = {"name",  "public_key",  "tags", "ipv4",
-                                                "owner", "description", NULL};
+                                              "bgp_router_id", "roles",       "allowed_users",
+                                              "description",   NULL};
+    static const char *const device_fields[] = {"name",  "public_key",  "tags",
+                                                "ipv4",  "owner",       "routing_preference",
+                                                "description", NULL};
     int r;
     if ((r = expect_object(p, obj)) ||
         (r = check_fields(p, obj, is_device ? device_fields : peer_fields)))
@@ -366,9 +492,12 @@ static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network
     if ((r = get_string(p, obj, "description", false, &s)))
         return r;
     if (is_device) {
-        if ((r = get_string(p, obj, "owner", false, &s)))
+        if ((r = get_string(p, obj, "owner", false, &m->owner)) ||
+            (r = parse_routing_layer(p, obj, "routing_preference", &m->routing)))
             return r;
     } else {
+        if ((r = parse_gateway_fields(p, obj, m)))
+            return r;
         if ((r = get_bool(p, obj, "publicly_reachable", false, &m->publicly_reachable)))
             return r;
         if ((r = get_string(p, obj, "endpoint", false, &m->endpoint)))
@@ -1802,6 +1931,43 @@ static int resolve_peer_names(parser *p, const nn_network *net, const nn_member 
     return 0;
 }
 
+/* Every routing layer of net: the network's policy, each user's and each
+ * device's preference. */
+static int check_network_routing(parser *p, nn_network *net, size_t np)
+{
+    int r;
+    for (size_t i = 0; i < net->npeers; i++) {
+        const nn_member *m = &net->peers[i];
+        if ((m->gw_roles & NN_GW_INGRESS) && !m->publicly_reachable)
+            return fail_item(p, np, "peers", m->doc_index, "roles",
+                             "ingress_gateway needs publicly_reachable: true (devices connect "
+                             "to hubs only)");
+    }
+    pop(p, np);
+    push_key(p, "routing_policy");
+    if ((r = resolve_routing_layer(p, net, &net->routing, NULL, false)))
+        return r;
+    for (size_t i = 0; i < net->nuser_routing; i++) {
+        nn_user_routing *u = &net->user_routing[i];
+        pop(p, np);
+        push_key(p, "user_routing_preferences");
+        push_index(p, u->doc_index);
+        if ((r = resolve_routing_layer(p, net, &u->routing, u->name, true)))
+            return r;
+    }
+    for (size_t i = 0; i < net->ndevices; i++) {
+        nn_member *d = &net->devices[i];
+        pop(p, np);
+        push_key(p, "devices");
+        push_index(p, d->doc_index);
+        push_key(p, "routing_preference");
+        if ((r = resolve_routing_layer(p, net, &d->routing, d->owner, true)))
+            return r;
+    }
+    pop(p, np);
+    return 0;
+}
+
 static int check_network_ext(parser *p, nn_network *net, size_t np)
 {
     int r;
@@ -1845,8 +2011,7 @@ static int check_network_ext(parser *p, nn_network *net, size_t np)
                 return fail(p, "no peer named \"%s\" in this network", rp->peer_names[j]);
             }
     }
-    pop(p, np);
-    return 0;
+    return check_network_routing(p, net, np);
 }
 
 static const char *const topology_names[] = {"hub_and_spoke", "full_mesh", NULL};
@@ -1863,6 +2028,7 @@ static int parse_network(parser *p, json_t *obj, nn_network *net, void *ws_ctx)
                                          "firewall_rules", "port_mappings",
                                          "virtual_ips",    "subnet_advertisements",
                                          "route_leaks",    "route_policies",
+                                         "routing_policy", "user_routing_preferences",
                                          "description",    NULL};
     int r, e;
     const char *s;
@@ -1895,6 +2061,8 @@ static int parse_network(parser *p, json_t *obj, nn_network *net, void *ws_ctx)
     if ((r = get_int(p, obj, "mtu", false, 1280, 9000, 1420, &mtu)))
         return r;
     net->mtu = (uint16_t)mtu;
+    if ((r = parse_routing_layer(p, obj, "routing_policy", &net->routing)))
+        return r;
     size_t np = p->pathlen;
     void *items;
     if ((r = parse_list(p, obj, "peers", false, sizeof(nn_member), peer_elem, net, &items,
@@ -1951,6 +2119,12 @@ static int parse_network(parser *p, json_t *obj, nn_network *net, void *ws_ctx)
                          offsetof(nn_route_policy, doc_index), parse_policy, net, &items,
                          &net->npolicies);
     net->policies = items;
+    if (r)
+        return r;
+    r = parse_named_list(p, obj, "user_routing_preferences", sizeof(nn_user_routing),
+                         offsetof(nn_user_routing, doc_index), parse_user_routing, net, &items,
+                         &net->nuser_routing);
+    net->user_routing = items;
     if (r)
         return r;
     return check_network_ext(p, net, np);
@@ -2145,8 +2319,12 @@ static int parse_workspace(parser *p, json_t *obj, void *elem, void *ctx)
                                          "ipfix_collectors",
                                          "hosts",
                                          "credential_validity",
+                                         "gateway_assignment",
                                          "description",
                                          NULL};
+    static const char *const gw_fields[] = {"assignment_mode", "selection", "redundancy", NULL};
+    static const char *const gw_modes[] = {"auto", "manual", NULL};
+    static const char *const gw_selections[] = {"balanced", NULL};
     static const char *const bgp_fields[] = {"enabled", "as_number", "default_route_policy", NULL};
     static const char *const validity_fields[] = {"not_before", "not_after", NULL};
     nn_workspace *ws = elem;
@@ -2173,6 +2351,21 @@ static int parse_workspace(parser *p, json_t *obj, void *elem, void *ctx)
         if ((r = get_int(p, bgp, "as_number", false, 4200000000LL, 4294967294LL, 0, &as)))
             return r;
         ws->bgp_as_pin = (uint32_t)as;
+        pop(p, k);
+    }
+    ws->gateways.redundancy = 1;
+    json_t *gw = json_object_get(obj, "gateway_assignment");
+    if (gw && !json_is_null(gw)) {
+        size_t k = push_key(p, "gateway_assignment");
+        int mode, sel;
+        int64_t red;
+        if ((r = expect_object(p, gw)) || (r = check_fields(p, gw, gw_fields)) ||
+            (r = get_enum(p, gw, "assignment_mode", gw_modes, 0, &mode)) ||
+            (r = get_enum(p, gw, "selection", gw_selections, 0, &sel)) ||
+            (r = get_int(p, gw, "redundancy", false, 1, 4, 1, &red)))
+            return r;
+        ws->gateways.manual = mode == 1;
+        ws->gateways.redundancy = (unsigned)red;
         pop(p, k);
     }
     json_t *validity = json_object_get(obj, "credential_validity");

@@ -9,6 +9,7 @@ static void member_free(nn_member *m)
     free(m->lan_subnets);
     free(m->tags);
     free(m->routed);
+    free(m->allowed_users);
 }
 
 static void policies_free(nn_route_policy *rp, size_t n)
@@ -45,6 +46,7 @@ static void network_free(nn_network *n)
         free(n->leaks[i].prefixes);
     free(n->leaks);
     policies_free(n->policies, n->npolicies);
+    free(n->user_routing);
     free(n->federated);
 }
 
@@ -157,6 +159,23 @@ const nn_host *nn_workspace_find_host(const nn_workspace *ws, const char *name)
 const nn_route_policy *nn_workspace_find_policy(const nn_workspace *ws, const char *name)
 {
     return nn_find_by_name(ws->policies, ws->npolicies, sizeof(nn_route_policy), name);
+}
+
+const nn_user_routing *nn_network_find_user_routing(const nn_network *net, const char *user)
+{
+    return user ? nn_find_by_name(net->user_routing, net->nuser_routing, sizeof(nn_user_routing),
+                                  user)
+                : NULL;
+}
+
+bool nn_gateway_admits(const nn_member *p, const char *user)
+{
+    if (!p->users_restricted)
+        return true;
+    for (size_t i = 0; user && i < p->nallowed_users; i++)
+        if (strcmp(p->allowed_users[i], user) == 0)
+            return true;
+    return false;
 }
 
 const nn_vrf *nn_host_find_vrf(const nn_host *h, const nn_network *net)

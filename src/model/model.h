@@ -27,6 +27,25 @@ typedef enum nn_selector_kind {
 
 typedef struct nn_member nn_member;
 typedef struct nn_network nn_network;
+
+/* Routing selection (seed 002). Each layer -- network policy, a user's
+ * preference, a device's preference -- may set any field; unset fields
+ * fall through to the next layer down (device > user > network > system). */
+typedef enum nn_sel_mode { NN_SEL_UNSET = 0, NN_SEL_AUTO, NN_SEL_MANUAL } nn_sel_mode;
+typedef enum nn_traffic_mode {
+    NN_TRAFFIC_UNSET = 0,
+    NN_TRAFFIC_VPN_ONLY,
+    NN_TRAFFIC_FULL_TUNNEL
+} nn_traffic_mode;
+
+typedef struct nn_routing_layer {
+    nn_sel_mode routing_mode;
+    nn_traffic_mode traffic_mode;
+    const nn_member *ingress, *egress; /* resolved peers; NULL = unset */
+} nn_routing_layer;
+
+/* Gateway capabilities of a peer ("roles"); policy decides their use. */
+enum { NN_GW_INGRESS = 1u << 0, NN_GW_EXIT = 1u << 1 };
 typedef struct nn_host nn_host;
 
 /* One side of a firewall rule: exactly one of peer / cidr / tag / all. */
@@ -85,6 +104,12 @@ struct nn_member {
     uint16_t listen_port; /* 0 = the network's */
     bool ipv4_pinned;
     nn_prefix ipv4_pin; /* host prefix when ipv4_pinned */
+    unsigned gw_roles;  /* peers: NN_GW_* */
+    bool users_restricted;      /* peers: "allowed_users" given */
+    const char **allowed_users; /* owned array of borrowed strings; sorted */
+    size_t nallowed_users;
+    const char *owner;        /* devices: the user it belongs to, or NULL */
+    nn_routing_layer routing; /* devices: "routing_preference" */
     size_t doc_index;
     /* allocated by nn_alloc_assign */
     nn_prefix addr6; /* /128 */
@@ -263,6 +288,20 @@ struct nn_host {
 
 typedef struct nn_workspace nn_workspace;
 
+/* A user's routing preference in one network ("user_routing_preferences";
+ * the name is the user's). */
+typedef struct nn_user_routing {
+    const char *name;
+    nn_routing_layer routing;
+    size_t doc_index;
+} nn_user_routing;
+
+/* How the workspace's scheduler assigns gateways to networks. */
+typedef struct nn_gw_policy {
+    bool manual;         /* "assignment_mode": "manual": only pins */
+    unsigned redundancy; /* gateways per network and function, 1-4 */
+} nn_gw_policy;
+
 struct nn_network {
     const char *name;
     const nn_workspace *workspace; /* borrowed back-pointer */
@@ -291,6 +330,9 @@ struct nn_network {
     size_t nleaks;
     nn_route_policy *policies; /* owned; sorted by name; network and peer scope */
     size_t npolicies;
+    nn_routing_layer routing; /* "routing_policy" */
+    nn_user_routing *user_routing; /* owned; sorted by user name */
+    size_t nuser_routing;
     size_t doc_index;
     /* allocated */
     nn_prefix prefix6;    /* /64 */
@@ -321,6 +363,7 @@ struct nn_workspace {
     nn_host *hosts; /* owned; sorted by name; declared and implied */
     size_t nhosts;
     const char *valid_from, *valid_until; /* credential validity (RFC 3339), or NULL */
+    nn_gw_policy gateways; /* "gateway_assignment" */
     size_t doc_index;
     /* allocated */
     nn_prefix prefix48;
@@ -367,5 +410,9 @@ bool nn_vip_held_by(const nn_vip *v, const nn_member *peer);
 bool nn_federation_applies(const nn_federation_peer *fp, const nn_network *net);
 
 const nn_route_policy *nn_workspace_find_policy(const nn_workspace *ws, const char *name);
+const nn_user_routing *nn_network_find_user_routing(const nn_network *net, const char *user);
+/* True when peer p admits user's traffic by preference (no allowed_users
+ * list, or user is on it). */
+bool nn_gateway_admits(const nn_member *p, const char *user);
 
 #endif
