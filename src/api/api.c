@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "api/internal.h"
 #include "api/rbac.h"
+#include "api/routing.h"
 #include "api/wsdoc.h"
 #include "compile/compile.h"
 #include "model/intent.h"
@@ -112,7 +114,7 @@ void nn_api_response_free(nn_api_response *resp)
 /* ------------------------------------------------------------------ */
 /* Replies */
 
-static void reply_json(nn_api_response *resp, int status, json_t *v)
+void api_reply_json(nn_api_response *resp, int status, json_t *v)
 {
     char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(v);
@@ -126,8 +128,7 @@ static void reply_json(nn_api_response *resp, int status, json_t *v)
     }
 }
 
-__attribute__((format(printf, 5, 6))) static void
-reply_error(nn_api_response *resp, int status, const char *code, const char *field,
+void api_reply_error(nn_api_response *resp, int status, const char *code, const char *field,
             const char *fmt, ...)
 {
     char msg[640];
@@ -137,84 +138,72 @@ reply_error(nn_api_response *resp, int status, const char *code, const char *fie
     va_end(ap);
     json_t *err = json_pack("{s:s, s:s}", "code", code, "message", msg);
     json_object_set_new(err, "field", field ? json_string(field) : json_null());
-    reply_json(resp, status, json_pack("{s:o}", "error", err));
+    api_reply_json(resp, status, json_pack("{s:o}", "error", err));
 }
 
-static void reply_store_error(nn_api_response *resp, nn_store *store, int r)
+void api_reply_store_error(nn_api_response *resp, nn_store *store, int r)
 {
     if (r == -EBUSY)
-        reply_error(resp, 503, "busy", NULL, "the database is busy; retry");
+        api_reply_error(resp, 503, "busy", NULL, "the database is busy; retry");
     else if (r == -ENOMEM)
-        reply_error(resp, 500, "internal", NULL, "out of memory");
+        api_reply_error(resp, 500, "internal", NULL, "out of memory");
     else
-        reply_error(resp, 500, "internal", NULL, "storage error: %s", nn_store_errmsg(store));
+        api_reply_error(resp, 500, "internal", NULL, "storage error: %s", nn_store_errmsg(store));
 }
 
 /* 200 with what a store read produced, or its error (r). Takes v. */
-static void reply_read(nn_api_response *resp, nn_store *store, int r, json_t *v)
+void api_reply_read(nn_api_response *resp, nn_store *store, int r, json_t *v)
 {
     if (r)
-        reply_store_error(resp, store, r);
+        api_reply_store_error(resp, store, r);
     else
-        reply_json(resp, 200, v);
+        api_reply_json(resp, 200, v);
 }
 
 /* ------------------------------------------------------------------ */
 /* Request context */
 
-typedef struct ctx {
-    nn_api *api;
-    nn_store *store;
-    const nn_api_request *req;
-    nn_api_response *resp;
-    nn_user user;
-    char *seg[10];
-    size_t nseg;
-    nn_row ws; /* the workspace of a workspace-scoped route */
-    nn_role role;
-    json_t *body; /* parsed request body, when the route takes one */
-} ctx;
 
-static bool method_is(const ctx *c, const char *m)
+bool api_method_is(const ctx *c, const char *m)
 {
     return strcmp(c->req->method, m) == 0;
 }
 
-static void method_not_allowed(ctx *c)
+void api_method_not_allowed(ctx *c)
 {
-    reply_error(c->resp, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
+    api_reply_error(c->resp, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
                 c->req->method, c->req->path);
 }
 
-static void not_found(ctx *c, const char *what, const char *name)
+void api_not_found(ctx *c, const char *what, const char *name)
 {
-    reply_error(c->resp, 404, "not_found", NULL, "no %s named \"%s\"", what, name);
+    api_reply_error(c->resp, 404, "not_found", NULL, "no %s named \"%s\"", what, name);
 }
 
 /* Parses the body as a JSON object. 400 with the position on failure. */
-static bool parse_body(ctx *c, size_t limit)
+bool api_parse_body(ctx *c, size_t limit)
 {
     if (c->req->body_len > limit) {
-        reply_error(c->resp, 413, "too_large", NULL, "request body over %zu bytes", limit);
+        api_reply_error(c->resp, 413, "too_large", NULL, "request body over %zu bytes", limit);
         return false;
     }
     json_error_t jerr;
     c->body = json_loadb(c->req->body ? c->req->body : "", c->req->body_len,
                          JSON_REJECT_DUPLICATES, &jerr);
     if (!c->body) {
-        reply_error(c->resp, 400, "bad_json", NULL, "line %d, column %d: %s", jerr.line,
+        api_reply_error(c->resp, 400, "bad_json", NULL, "line %d, column %d: %s", jerr.line,
                     jerr.column, jerr.text);
         return false;
     }
     if (!json_is_object(c->body)) {
-        reply_error(c->resp, 400, "bad_json", NULL, "the body must be a JSON object");
+        api_reply_error(c->resp, 400, "bad_json", NULL, "the body must be a JSON object");
         return false;
     }
     return true;
 }
 
 /* Unknown keys are an error, not silently dropped. allowed ends with NULL. */
-static bool only_keys(ctx *c, json_t *obj, const char *const *allowed)
+bool api_only_keys(ctx *c, json_t *obj, const char *const *allowed)
 {
     const char *key;
     json_t *v;
@@ -224,7 +213,7 @@ static bool only_keys(ctx *c, json_t *obj, const char *const *allowed)
         for (size_t i = 0; allowed[i] && !ok; i++)
             ok = strcmp(key, allowed[i]) == 0;
         if (!ok) {
-            reply_error(c->resp, 422, "unknown_field", key, "unknown field \"%s\"", key);
+            api_reply_error(c->resp, 422, "unknown_field", key, "unknown field \"%s\"", key);
             return false;
         }
     }
@@ -237,7 +226,7 @@ static const char *body_string(ctx *c, const char *key, bool required)
     if (!v && !required)
         return NULL;
     if (!json_is_string(v)) {
-        reply_error(c->resp, 422, "invalid", key, "%s must be a string", key);
+        api_reply_error(c->resp, 422, "invalid", key, "%s must be a string", key);
         return NULL;
     }
     return json_string_value(v);
@@ -250,7 +239,7 @@ static bool authenticate(ctx *c)
 {
     const char *h = c->req->authorization;
     if (!h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) == 0 || strlen(h + 7) > 128) {
-        reply_error(c->resp, 401, "unauthenticated", NULL,
+        api_reply_error(c->resp, 401, "unauthenticated", NULL,
                     "send \"Authorization: Bearer <token>\"");
         return false;
     }
@@ -258,11 +247,11 @@ static bool authenticate(ctx *c)
     crypto_hash_sha256(hash, (const uint8_t *)h + 7, strlen(h + 7));
     int r = nn_store_token_user(c->store, hash, &c->user);
     if (r == -ENOENT) {
-        reply_error(c->resp, 401, "unauthenticated", NULL, "unknown or revoked token");
+        api_reply_error(c->resp, 401, "unauthenticated", NULL, "unknown or revoked token");
         return false;
     }
     if (r) {
-        reply_store_error(c->resp, c->store, r);
+        api_reply_store_error(c->resp, c->store, r);
         return false;
     }
     return true;
@@ -322,21 +311,21 @@ static int load_role(ctx *c)
 /* Loads the workspace named by seg[1] and checks perm. A caller with no
  * role there gets the same 404 as for a workspace that does not exist:
  * existence is not leaked across tenants. */
-static bool enter_workspace(ctx *c, nn_perm perm)
+bool api_enter_workspace(ctx *c, nn_perm perm)
 {
     int r = nn_store_workspace_find(c->store, c->seg[1], &c->ws);
     if (r == 0)
         r = load_role(c);
     if (r == -ENOENT || (r == 0 && !nn_rbac_allows(c->role, NN_PERM_SEE))) {
-        not_found(c, "workspace", c->seg[1]);
+        api_not_found(c, "workspace", c->seg[1]);
         return false;
     }
     if (r) {
-        reply_store_error(c->resp, c->store, r);
+        api_reply_store_error(c->resp, c->store, r);
         return false;
     }
     if (!nn_rbac_allows(c->role, perm)) {
-        reply_error(c->resp, 403, "forbidden", NULL, "role %s may not %s in workspace %s",
+        api_reply_error(c->resp, 403, "forbidden", NULL, "role %s may not %s in workspace %s",
                     nn_role_name(c->role), nn_perm_name(perm), c->ws.name);
         return false;
     }
@@ -348,10 +337,8 @@ static bool enter_workspace(ctx *c, nn_perm perm)
  * the whole workspace as the compiler will see it. Nothing invalid is
  * ever committed, so a stored workspace always compiles. */
 
-#define AFFECT_NONE (-1)
-#define AFFECT_ALL 0
 
-static bool dry_run(const ctx *c)
+bool api_dry_run(const ctx *c)
 {
     return c->req->dry_run &&
            (strcmp(c->req->dry_run, "true") == 0 || strcmp(c->req->dry_run, "1") == 0);
@@ -359,7 +346,7 @@ static bool dry_run(const ctx *c)
 
 /* Validates, records allocations, bumps revisions, audits, commits (or
  * rolls back for a dry run). Replies only on failure. */
-static bool finish_write(ctx *c, int64_t affect, const char *action, const char *target,
+bool api_finish_write(ctx *c, int64_t affect, const char *action, const char *target,
                          const char *detail)
 {
     json_t *doc = NULL;
@@ -374,7 +361,7 @@ static bool finish_write(ctx *c, int64_t affect, const char *action, const char 
         goto fail_store;
     if (r) {
         nn_store_rollback(c->store);
-        reply_error(c->resp, 422, "invalid_intent", field, "%s: %s", field, msg);
+        api_reply_error(c->resp, 422, "invalid_intent", field, "%s: %s", field, msg);
         return false;
     }
     r = nn_wsdoc_save_alloc(c->store, &c->ws, model);
@@ -385,7 +372,7 @@ static bool finish_write(ctx *c, int64_t affect, const char *action, const char 
         r = nn_store_audit(c->store, c->user.id, c->ws.id, action, target, detail);
     if (r)
         goto fail_store;
-    if (dry_run(c)) {
+    if (api_dry_run(c)) {
         nn_store_rollback(c->store);
         return true;
     }
@@ -393,15 +380,15 @@ static bool finish_write(ctx *c, int64_t affect, const char *action, const char 
         return true;
 fail_store:
     nn_store_rollback(c->store);
-    reply_store_error(c->resp, c->store, r);
+    api_reply_store_error(c->resp, c->store, r);
     return false;
 }
 
-static bool begin(ctx *c)
+bool api_begin(ctx *c)
 {
     int r = nn_store_begin(c->store);
     if (r)
-        reply_store_error(c->resp, c->store, r);
+        api_reply_store_error(c->resp, c->store, r);
     return r == 0;
 }
 
@@ -413,8 +400,8 @@ static void h_me(ctx *c)
     json_t *list;
     int r = nn_store_workspace_list(c->store, c->user.platform_admin ? 0 : c->user.id, &list);
     if (r)
-        return reply_store_error(c->resp, c->store, r);
-    reply_json(c->resp, 200,
+        return api_reply_store_error(c->resp, c->store, r);
+    api_reply_json(c->resp, 200,
                json_pack("{s:s, s:b, s:o}", "name", c->user.name, "platform_admin",
                          c->user.platform_admin, "workspaces", list));
 }
@@ -422,43 +409,43 @@ static void h_me(ctx *c)
 static void h_users(ctx *c)
 {
     if (!c->user.platform_admin)
-        return reply_error(c->resp, 403, "forbidden", NULL,
+        return api_reply_error(c->resp, 403, "forbidden", NULL,
                            "only platform administrators manage users");
-    if (method_is(c, "GET")) {
+    if (api_method_is(c, "GET")) {
         json_t *list;
         int r = nn_store_user_list(c->store, &list);
-        return reply_read(c->resp, c->store, r, list);
+        return api_reply_read(c->resp, c->store, r, list);
     }
-    if (!method_is(c, "POST"))
-        return method_not_allowed(c);
+    if (!api_method_is(c, "POST"))
+        return api_method_not_allowed(c);
     static const char *const keys[] = {"name", "password", "platform_admin", NULL};
-    if (!parse_body(c, NN_API_MAX_BODY) || !only_keys(c, c->body, keys))
+    if (!api_parse_body(c, NN_API_MAX_BODY) || !api_only_keys(c, c->body, keys))
         return;
     const char *name = body_string(c, "name", true);
     if (!name)
         return;
     if (!nn_intent_valid_name(name))
-        return reply_error(c->resp, 422, "invalid", "name",
+        return api_reply_error(c->resp, 422, "invalid", "name",
                            "\"%s\" is not a valid name (1-63 of A-Z a-z 0-9 . _ -)", name);
     json_t *pa = json_object_get(c->body, "platform_admin");
     if (pa && !json_is_boolean(pa))
-        return reply_error(c->resp, 422, "invalid", "platform_admin", "must be a boolean");
+        return api_reply_error(c->resp, 422, "invalid", "platform_admin", "must be a boolean");
     const char *password = NULL;
     if (json_object_get(c->body, "password") && !(password = body_string(c, "password", true)))
         return;
     char hash[crypto_pwhash_STRBYTES];
     if (password) {
         if (strlen(password) < 12)
-            return reply_error(c->resp, 422, "invalid", "password",
+            return api_reply_error(c->resp, 422, "invalid", "password",
                                "a password needs at least 12 characters");
         /* argon2id, libsodium's interactive limits. */
         if (crypto_pwhash_str_alg(hash, password, strlen(password),
                                   crypto_pwhash_OPSLIMIT_INTERACTIVE,
                                   crypto_pwhash_MEMLIMIT_INTERACTIVE,
                                   crypto_pwhash_ALG_ARGON2ID13) != 0)
-            return reply_error(c->resp, 500, "internal", NULL, "password hashing failed");
+            return api_reply_error(c->resp, 500, "internal", NULL, "password hashing failed");
     }
-    if (!begin(c))
+    if (!api_begin(c))
         return;
     int64_t id;
     int r = nn_store_user_add(c->store, name, password ? hash : NULL, json_is_true(pa), &id);
@@ -469,45 +456,45 @@ static void h_users(ctx *c)
     if (r) {
         nn_store_rollback(c->store);
         if (r == -EEXIST)
-            return reply_error(c->resp, 409, "exists", "name", "a user named \"%s\" exists", name);
-        return reply_store_error(c->resp, c->store, r);
+            return api_reply_error(c->resp, 409, "exists", "name", "a user named \"%s\" exists", name);
+        return api_reply_store_error(c->resp, c->store, r);
     }
-    reply_json(c->resp, 201,
+    api_reply_json(c->resp, 201,
                json_pack("{s:s, s:b}", "name", name, "platform_admin", json_is_true(pa)));
 }
 
 static void h_user_tokens(ctx *c)
 {
-    if (!method_is(c, "POST"))
-        return method_not_allowed(c);
+    if (!api_method_is(c, "POST"))
+        return api_method_not_allowed(c);
     nn_user target;
     bool self = strcmp(c->seg[1], c->user.name) == 0;
     if (!c->user.platform_admin && !self)
-        return reply_error(c->resp, 403, "forbidden", NULL,
+        return api_reply_error(c->resp, 403, "forbidden", NULL,
                            "only platform administrators issue tokens for others");
     static const char *const keys[] = {"name", NULL};
-    if (!parse_body(c, NN_API_MAX_BODY) || !only_keys(c, c->body, keys))
+    if (!api_parse_body(c, NN_API_MAX_BODY) || !api_only_keys(c, c->body, keys))
         return;
     const char *name = body_string(c, "name", true);
     if (!name)
         return;
     if (!nn_intent_valid_name(name))
-        return reply_error(c->resp, 422, "invalid", "name", "\"%s\" is not a valid name", name);
+        return api_reply_error(c->resp, 422, "invalid", "name", "\"%s\" is not a valid name", name);
     int r = nn_store_user_find(c->store, c->seg[1], &target);
     if (r == -ENOENT)
-        return not_found(c, "user", c->seg[1]);
+        return api_not_found(c, "user", c->seg[1]);
     if (r)
-        return reply_store_error(c->resp, c->store, r);
+        return api_reply_store_error(c->resp, c->store, r);
     char token[NN_API_TOKEN_LEN];
-    if (!begin(c))
+    if (!api_begin(c))
         return;
     if ((r = nn_api_token_issue(c->store, target.id, name, token)) ||
         (r = nn_store_audit(c->store, c->user.id, 0, "token.issue", target.name, name)) ||
         (r = nn_store_commit(c->store))) {
         nn_store_rollback(c->store);
-        return reply_store_error(c->resp, c->store, r);
+        return api_reply_store_error(c->resp, c->store, r);
     }
-    reply_json(c->resp, 201, json_pack("{s:s, s:s, s:s}", "user", target.name, "name", name,
+    api_reply_json(c->resp, 201, json_pack("{s:s, s:s, s:s}", "user", target.name, "name", name,
                                        "token", token));
     sodium_memzero(token, sizeof(token));
 }
@@ -524,31 +511,31 @@ static bool check_container_body(ctx *c, json_t *body, const char *const *child_
     if (!child && extra_child && json_object_get(body, extra_child))
         child = extra_child;
     if (child)
-        reply_error(c->resp, 422, "invalid", child,
+        api_reply_error(c->resp, 422, "invalid", child,
                     "%s are managed through their own routes (or PUT .../intent)", child);
     return !child;
 }
 
 static void h_workspaces(ctx *c)
 {
-    if (method_is(c, "GET")) {
+    if (api_method_is(c, "GET")) {
         json_t *list;
         int r = nn_store_workspace_list(c->store, c->user.platform_admin ? 0 : c->user.id, &list);
-        return reply_read(c->resp, c->store, r, list);
+        return api_reply_read(c->resp, c->store, r, list);
     }
-    if (!method_is(c, "POST"))
-        return method_not_allowed(c);
+    if (!api_method_is(c, "POST"))
+        return api_method_not_allowed(c);
     if (!c->user.platform_admin)
-        return reply_error(c->resp, 403, "forbidden", NULL,
+        return api_reply_error(c->resp, 403, "forbidden", NULL,
                            "only platform administrators create workspaces");
-    if (!parse_body(c, NN_API_MAX_BODY) ||
+    if (!api_parse_body(c, NN_API_MAX_BODY) ||
         !check_container_body(c, c->body, nn_ws_kinds, "networks"))
         return;
     const char *name = body_string(c, "name", true);
     if (!name)
         return;
     if (!nn_intent_valid_name(name))
-        return reply_error(c->resp, 422, "invalid", "name", "\"%s\" is not a valid name", name);
+        return api_reply_error(c->resp, 422, "invalid", "name", "\"%s\" is not a valid name", name);
     json_t *owner = json_object_get(c->body, "owner");
     nn_user owner_user = c->user;
     if (owner) {
@@ -556,12 +543,12 @@ static void h_workspaces(ctx *c)
                     ? nn_store_user_find(c->store, json_string_value(owner), &owner_user)
                     : -EINVAL;
         if (r)
-            return reply_error(c->resp, 422, "invalid", "owner", "owner must name a user");
+            return api_reply_error(c->resp, 422, "invalid", "owner", "owner must name a user");
     }
     json_t *body = json_deep_copy(c->body);
     json_object_del(body, "name");
     json_object_del(body, "owner");
-    if (!begin(c)) {
+    if (!api_begin(c)) {
         json_decref(body);
         return;
     }
@@ -569,7 +556,7 @@ static void h_workspaces(ctx *c)
     json_decref(body);
     if (r == -EEXIST) {
         nn_store_rollback(c->store);
-        return reply_error(c->resp, 409, "exists", "name", "a workspace named \"%s\" exists",
+        return api_reply_error(c->resp, 409, "exists", "name", "a workspace named \"%s\" exists",
                            name);
     }
     if (r == 0)
@@ -578,46 +565,46 @@ static void h_workspaces(ctx *c)
         r = nn_store_workspace_find(c->store, name, &c->ws);
     if (r) {
         nn_store_rollback(c->store);
-        return reply_store_error(c->resp, c->store, r);
+        return api_reply_store_error(c->resp, c->store, r);
     }
-    if (finish_write(c, AFFECT_NONE, "workspace.create", name, NULL))
-        reply_json(c->resp, 201, json_pack("{s:s, s:s}", "name", name, "owner", owner_user.name));
+    if (api_finish_write(c, AFFECT_NONE, "workspace.create", name, NULL))
+        api_reply_json(c->resp, 201, json_pack("{s:s, s:s}", "name", name, "owner", owner_user.name));
 }
 
 static void h_workspace(ctx *c)
 {
-    if (method_is(c, "GET")) {
-        if (!enter_workspace(c, NN_PERM_SEE))
+    if (api_method_is(c, "GET")) {
+        if (!api_enter_workspace(c, NN_PERM_SEE))
             return;
         json_t *out = nn_wsdoc_merge(c->ws.body, c->ws.alloc);
         json_object_set_new(out, "name", json_string(c->ws.name));
         json_object_set_new(out, "role", json_string(nn_role_name(c->role)));
-        return reply_json(c->resp, 200, out);
+        return api_reply_json(c->resp, 200, out);
     }
-    if (method_is(c, "DELETE")) {
-        if (!enter_workspace(c, NN_PERM_DELETE_WORKSPACE) || !begin(c))
+    if (api_method_is(c, "DELETE")) {
+        if (!api_enter_workspace(c, NN_PERM_DELETE_WORKSPACE) || !api_begin(c))
             return;
         int r = nn_store_workspace_delete(c->store, c->ws.id);
         if (r == 0)
             r = nn_store_audit(c->store, c->user.id, 0, "workspace.delete", c->ws.name, NULL);
-        if (r == 0 && !dry_run(c))
+        if (r == 0 && !api_dry_run(c))
             r = nn_store_commit(c->store);
         nn_store_rollback(c->store);
-        return r ? reply_store_error(c->resp, c->store, r)
-                 : reply_json(c->resp, 200, json_pack("{s:s}", "deleted", c->ws.name));
+        return r ? api_reply_store_error(c->resp, c->store, r)
+                 : api_reply_json(c->resp, 200, json_pack("{s:s}", "deleted", c->ws.name));
     }
-    if (!method_is(c, "PUT"))
-        return method_not_allowed(c);
-    if (!parse_body(c, NN_API_MAX_BODY) || !enter_workspace(c, NN_PERM_WRITE) ||
+    if (!api_method_is(c, "PUT"))
+        return api_method_not_allowed(c);
+    if (!api_parse_body(c, NN_API_MAX_BODY) || !api_enter_workspace(c, NN_PERM_WRITE) ||
         !check_container_body(c, c->body, nn_ws_kinds, "networks"))
         return;
     json_t *name = json_object_get(c->body, "name");
     if (name && (!json_is_string(name) || strcmp(json_string_value(name), c->ws.name) != 0))
-        return reply_error(c->resp, 422, "invalid", "name",
+        return api_reply_error(c->resp, 422, "invalid", "name",
                            "a workspace cannot be renamed (its name derives its prefixes)");
     json_t *body = json_deep_copy(c->body);
     json_object_del(body, "name");
-    if (!begin(c)) {
+    if (!api_begin(c)) {
         json_decref(body);
         return;
     }
@@ -626,11 +613,11 @@ static void h_workspace(ctx *c)
     c->ws.body = body;
     if (r) {
         nn_store_rollback(c->store);
-        return reply_store_error(c->resp, c->store, r);
+        return api_reply_store_error(c->resp, c->store, r);
     }
-    if (finish_write(c, AFFECT_ALL, "workspace.update", c->ws.name, NULL))
-        reply_json(c->resp, 200, json_pack("{s:s, s:b}", "updated", c->ws.name, "dry_run",
-                                           dry_run(c)));
+    if (api_finish_write(c, AFFECT_ALL, "workspace.update", c->ws.name, NULL))
+        api_reply_json(c->resp, 200, json_pack("{s:s, s:b}", "updated", c->ws.name, "dry_run",
+                                           api_dry_run(c)));
 }
 
 /* ------------------------------------------------------------------ */
@@ -653,23 +640,23 @@ static int owner_count(ctx *c, int *n)
 
 static void h_members(ctx *c)
 {
-    if (!method_is(c, "GET"))
-        return method_not_allowed(c);
-    if (!enter_workspace(c, NN_PERM_MEMBERS))
+    if (!api_method_is(c, "GET"))
+        return api_method_not_allowed(c);
+    if (!api_enter_workspace(c, NN_PERM_MEMBERS))
         return;
     json_t *list;
     int r = nn_store_member_list(c->store, c->ws.id, &list);
-    reply_read(c->resp, c->store, r, list);
+    api_reply_read(c->resp, c->store, r, list);
 }
 
 static void h_member(ctx *c)
 {
-    bool put = method_is(c, "PUT");
-    if (!put && !method_is(c, "DELETE"))
-        return method_not_allowed(c);
+    bool put = api_method_is(c, "PUT");
+    if (!put && !api_method_is(c, "DELETE"))
+        return api_method_not_allowed(c);
     static const char *const keys[] = {"role", NULL};
-    if ((put && (!parse_body(c, NN_API_MAX_BODY) || !only_keys(c, c->body, keys))) ||
-        !enter_workspace(c, NN_PERM_MEMBERS))
+    if ((put && (!api_parse_body(c, NN_API_MAX_BODY) || !api_only_keys(c, c->body, keys))) ||
+        !api_enter_workspace(c, NN_PERM_MEMBERS))
         return;
     nn_role role = NN_ROLE_NONE;
     if (put) {
@@ -677,31 +664,31 @@ static void h_member(ctx *c)
         if (!name)
             return;
         if ((role = nn_role_parse(name)) == NN_ROLE_NONE)
-            return reply_error(c->resp, 422, "invalid", "role",
+            return api_reply_error(c->resp, 422, "invalid", "role",
                                "role must be owner, admin, operator, member or viewer");
     }
     nn_user target;
     int r = nn_store_user_find(c->store, c->seg[3], &target);
     if (r == -ENOENT)
-        return not_found(c, "user", c->seg[3]);
+        return api_not_found(c, "user", c->seg[3]);
     if (r)
-        return reply_store_error(c->resp, c->store, r);
+        return api_reply_store_error(c->resp, c->store, r);
     nn_role current;
     if ((r = nn_store_role(c->store, c->ws.id, target.id, &current)))
-        return reply_store_error(c->resp, c->store, r);
+        return api_reply_store_error(c->resp, c->store, r);
     /* Admins manage everyone but owners; only an owner makes or unmakes one. */
     if ((role == NN_ROLE_OWNER || current == NN_ROLE_OWNER) && c->role != NN_ROLE_OWNER)
-        return reply_error(c->resp, 403, "forbidden", "role",
+        return api_reply_error(c->resp, 403, "forbidden", "role",
                            "only an owner grants or revokes the owner role");
     if (!put && current == NN_ROLE_NONE)
-        return not_found(c, "member", c->seg[3]);
-    if (!begin(c))
+        return api_not_found(c, "member", c->seg[3]);
+    if (!api_begin(c))
         return;
     int owners = 0;
     if (current == NN_ROLE_OWNER && role != NN_ROLE_OWNER && (r = owner_count(c, &owners)) == 0 &&
         owners <= 1) {
         nn_store_rollback(c->store);
-        return reply_error(c->resp, 409, "last_owner", "role",
+        return api_reply_error(c->resp, 409, "last_owner", "role",
                            "%s is the workspace's last owner", target.name);
     }
     if (r == 0)
@@ -710,27 +697,27 @@ static void h_member(ctx *c)
     if (r == 0)
         r = nn_store_audit(c->store, c->user.id, c->ws.id, put ? "member.set" : "member.delete",
                            target.name, put ? nn_role_name(role) : NULL);
-    if (r == 0 && !dry_run(c))
+    if (r == 0 && !api_dry_run(c))
         r = nn_store_commit(c->store);
     nn_store_rollback(c->store); /* a dry run's transaction; no-op after commit */
     if (r) {
         nn_store_rollback(c->store);
-        return reply_store_error(c->resp, c->store, r);
+        return api_reply_store_error(c->resp, c->store, r);
     }
-    reply_json(c->resp, 200, put ? json_pack("{s:s, s:s}", "user", target.name, "role",
+    api_reply_json(c->resp, 200, put ? json_pack("{s:s, s:s}", "user", target.name, "role",
                                              nn_role_name(role))
                                  : json_pack("{s:s}", "deleted", target.name));
 }
 
 static void h_audit(ctx *c)
 {
-    if (!method_is(c, "GET"))
-        return method_not_allowed(c);
-    if (!enter_workspace(c, NN_PERM_AUDIT))
+    if (!api_method_is(c, "GET"))
+        return api_method_not_allowed(c);
+    if (!api_enter_workspace(c, NN_PERM_AUDIT))
         return;
     json_t *list;
     int r = nn_store_audit_list(c->store, c->ws.id, 1000, &list);
-    reply_read(c->resp, c->store, r, list);
+    api_reply_read(c->resp, c->store, r, list);
 }
 
 /* ------------------------------------------------------------------ */
@@ -768,13 +755,13 @@ static void row_list(ctx *c, const target *t)
     size_t n;
     int r = nn_store_row_list(c->store, c->ws.id, t->network_id, t->kind, &rows, &n);
     if (r)
-        return reply_store_error(c->resp, c->store, r);
+        return api_reply_store_error(c->resp, c->store, r);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         if (!member_only(c, t) || own_device(c, rows[i].body))
             json_array_append_new(arr, row_view(&rows[i]));
     nn_rows_free(rows, n);
-    reply_json(c->resp, 200, arr);
+    api_reply_json(c->resp, 200, arr);
 }
 
 static void row_get(ctx *c, const target *t)
@@ -785,22 +772,22 @@ static void row_get(ctx *c, const target *t)
         r = -ENOENT;
     if (r == -ENOENT) {
         nn_row_clear(&row);
-        return not_found(c, t->kind, t->name);
+        return api_not_found(c, t->kind, t->name);
     }
     if (r)
-        return reply_store_error(c->resp, c->store, r);
+        return api_reply_store_error(c->resp, c->store, r);
     json_t *v = row_view(&row);
     json_object_set_new(v, "id", json_integer(row.id));
     if (strcmp(t->kind, "networks") == 0)
         json_object_set_new(v, "revision", json_integer(row.revision));
     nn_row_clear(&row);
-    reply_json(c->resp, 200, v);
+    api_reply_json(c->resp, 200, v);
 }
 
 /* PUT (name from the URL) or POST (name from the body): create or replace. */
 static void row_put(ctx *c, target *t, bool post)
 {
-    if (!parse_body(c, NN_API_MAX_BODY))
+    if (!api_parse_body(c, NN_API_MAX_BODY))
         return;
     bool is_network = strcmp(t->kind, "networks") == 0;
     if (is_network && !check_container_body(c, c->body, nn_net_kinds, NULL))
@@ -808,15 +795,15 @@ static void row_put(ctx *c, target *t, bool post)
     json_t *name = json_object_get(c->body, "name");
     if (post) {
         if (!json_is_string(name))
-            return reply_error(c->resp, 422, "invalid", "name", "name is required");
+            return api_reply_error(c->resp, 422, "invalid", "name", "name is required");
         t->name = json_string_value(name);
         if (!nn_intent_valid_name(t->name))
-            return reply_error(c->resp, 422, "invalid", "name", "\"%s\" is not a valid name",
+            return api_reply_error(c->resp, 422, "invalid", "name", "\"%s\" is not a valid name",
                                t->name);
         size_t o = strlen(t->path);
         snprintf(t->path + o, sizeof(t->path) - o, "/%s", t->name);
     } else if (name && (!json_is_string(name) || strcmp(json_string_value(name), t->name) != 0)) {
-        return reply_error(c->resp, 422, "invalid", "name",
+        return api_reply_error(c->resp, 422, "invalid", "name",
                            "the body's name differs from the URL's; objects are not renamed");
     }
     json_t *body = json_deep_copy(c->body);
@@ -827,11 +814,11 @@ static void row_put(ctx *c, target *t, bool post)
             json_object_set_new(body, "owner", json_string(c->user.name));
         if (!own_device(c, body)) {
             json_decref(body);
-            return reply_error(c->resp, 403, "forbidden", "owner",
+            return api_reply_error(c->resp, 403, "forbidden", "owner",
                                "members may only register devices they own");
         }
     }
-    if (!begin(c)) {
+    if (!api_begin(c)) {
         json_decref(body);
         return;
     }
@@ -874,22 +861,22 @@ static void row_put(ctx *c, target *t, bool post)
     if (r) {
         nn_store_rollback(c->store);
         if (r == -EACCES)
-            return not_found(c, t->kind, t->name);
+            return api_not_found(c, t->kind, t->name);
         if (r == -EEXIST)
-            return reply_error(c->resp, 409, "exists", "name", "%s exists", t->path);
-        return reply_store_error(c->resp, c->store, r);
+            return api_reply_error(c->resp, 409, "exists", "name", "%s exists", t->path);
+        return api_reply_store_error(c->resp, c->store, r);
     }
     int64_t affect = is_network ? id : t->network_id ? t->network_id : AFFECT_ALL;
-    if (!finish_write(c, affect, created ? "create" : "update", t->path, NULL))
+    if (!api_finish_write(c, affect, created ? "create" : "update", t->path, NULL))
         return;
-    reply_json(c->resp, created ? 201 : 200,
+    api_reply_json(c->resp, created ? 201 : 200,
                json_pack("{s:s, s:s, s:b}", created ? "created" : "updated", t->path, "name",
-                         t->name, "dry_run", dry_run(c)));
+                         t->name, "dry_run", api_dry_run(c)));
 }
 
 static void row_delete(ctx *c, const target *t)
 {
-    if (!begin(c))
+    if (!api_begin(c))
         return;
     nn_row old;
     int r = nn_store_row_get(c->store, c->ws.id, t->network_id, t->kind, t->name, &old);
@@ -900,27 +887,27 @@ static void row_delete(ctx *c, const target *t)
     nn_row_clear(&old);
     if (r) {
         nn_store_rollback(c->store);
-        return r == -ENOENT ? not_found(c, t->kind, t->name)
-                            : reply_store_error(c->resp, c->store, r);
+        return r == -ENOENT ? api_not_found(c, t->kind, t->name)
+                            : api_reply_store_error(c->resp, c->store, r);
     }
     bool is_network = strcmp(t->kind, "networks") == 0;
     int64_t affect = is_network ? AFFECT_NONE : t->network_id ? t->network_id : AFFECT_ALL;
-    if (finish_write(c, affect, "delete", t->path, NULL))
-        reply_json(c->resp, 200,
-                   json_pack("{s:s, s:b}", "deleted", t->path, "dry_run", dry_run(c)));
+    if (api_finish_write(c, affect, "delete", t->path, NULL))
+        api_reply_json(c->resp, 200,
+                   json_pack("{s:s, s:b}", "deleted", t->path, "dry_run", api_dry_run(c)));
 }
 
 /* Resolves seg[3] (a network name) to its row id. */
-static bool find_network(ctx *c, const char *name, nn_row *net)
+bool api_find_network(ctx *c, const char *name, nn_row *net)
 {
     int r = nn_store_row_get(c->store, c->ws.id, 0, "networks", name, net);
     if (r == -ENOENT) {
         nn_row_clear(net);
-        not_found(c, "network", name);
+        api_not_found(c, "network", name);
         return false;
     }
     if (r) {
-        reply_store_error(c->resp, c->store, r);
+        api_reply_store_error(c->resp, c->store, r);
         return false;
     }
     return true;
@@ -934,8 +921,8 @@ static void h_rows(ctx *c)
     bool nested = c->nseg >= 5 && strcmp(c->seg[2], "networks") == 0;
     t.kind = nested ? c->seg[4] : c->seg[2];
     t.name = nested ? (c->nseg == 6 ? c->seg[5] : NULL) : (c->nseg == 4 ? c->seg[3] : NULL);
-    bool read = method_is(c, "GET");
-    if (!enter_workspace(c, NN_PERM_SEE))
+    bool read = api_method_is(c, "GET");
+    if (!api_enter_workspace(c, NN_PERM_SEE))
         return;
     /* Devices are also open to members, for the ones they own (filtered
      * by member_only() below). */
@@ -943,11 +930,11 @@ static void h_rows(ctx *c)
     nn_perm perm = read ? NN_PERM_READ : NN_PERM_WRITE;
     if (!nn_rbac_allows(c->role, perm) &&
         !(devices && nn_rbac_allows(c->role, NN_PERM_OWN_DEVICES)))
-        return reply_error(c->resp, 403, "forbidden", NULL, "role %s may not %s in workspace %s",
+        return api_reply_error(c->resp, 403, "forbidden", NULL, "role %s may not %s in workspace %s",
                            nn_role_name(c->role), nn_perm_name(perm), c->ws.name);
     if (nested) {
         nn_row net;
-        if (!find_network(c, c->seg[3], &net))
+        if (!api_find_network(c, c->seg[3], &net))
             return;
         t.network_id = net.id;
         nn_row_clear(&net);
@@ -960,17 +947,17 @@ static void h_rows(ctx *c)
         snprintf(t.path + o, sizeof(t.path) - o, "/%s", t.name);
         if (read)
             return row_get(c, &t);
-        if (method_is(c, "PUT"))
+        if (api_method_is(c, "PUT"))
             return row_put(c, &t, false);
-        if (method_is(c, "DELETE"))
+        if (api_method_is(c, "DELETE"))
             return row_delete(c, &t);
-        return method_not_allowed(c);
+        return api_method_not_allowed(c);
     }
     if (read)
         return row_list(c, &t);
-    if (method_is(c, "POST"))
+    if (api_method_is(c, "POST"))
         return row_put(c, &t, true);
-    method_not_allowed(c);
+    api_method_not_allowed(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1011,7 +998,7 @@ static bool collect(ctx *c, json_t *obj, const char *net, const char *kind, cons
     char field[256];
     if (!json_is_array(arr)) {
         snprintf(field, sizeof(field), "%s%s", where, kind);
-        return reply_error(c->resp, 422, "invalid_intent", field, "%s must be an array", field),
+        return api_reply_error(c->resp, 422, "invalid_intent", field, "%s must be an array", field),
                false;
     }
     size_t i;
@@ -1021,7 +1008,7 @@ static bool collect(ctx *c, json_t *obj, const char *net, const char *kind, cons
         const char *name = json_string_value(json_object_get(item, "name"));
         if (!json_is_object(item) || !name || !nn_intent_valid_name(name)) {
             snprintf(field, sizeof(field), "%s%s[%zu]", where, kind, i);
-            return reply_error(c->resp, 422, "invalid_intent", field,
+            return api_reply_error(c->resp, 422, "invalid_intent", field,
                                "%s must be an object with a valid name", field),
                    false;
         }
@@ -1029,7 +1016,7 @@ static bool collect(ctx *c, json_t *obj, const char *net, const char *kind, cons
             *cap = *cap ? *cap * 2 : 64;
             want_row *grown = realloc(*want, *cap * sizeof(**want));
             if (!grown)
-                return reply_error(c->resp, 500, "internal", NULL, "out of memory"), false;
+                return api_reply_error(c->resp, 500, "internal", NULL, "out of memory"), false;
             *want = grown;
         }
         (*want)[(*n)++] = (want_row){net, kind, name, item};
@@ -1050,19 +1037,19 @@ static json_t *without(const json_t *obj, const char *const *kinds, const char *
 
 static void h_intent_put(ctx *c)
 {
-    if (!parse_body(c, NN_API_MAX_INTENT_BODY) || !enter_workspace(c, NN_PERM_WRITE))
+    if (!api_parse_body(c, NN_API_MAX_INTENT_BODY) || !api_enter_workspace(c, NN_PERM_WRITE))
         return;
     static const char *const top_keys[] = {"ula_prefix", "workspaces", NULL};
-    if (!only_keys(c, c->body, top_keys))
+    if (!api_only_keys(c, c->body, top_keys))
         return;
     json_t *wss = json_object_get(c->body, "workspaces");
     json_t *w = json_array_get(wss, 0);
     if (!json_is_array(wss) || json_array_size(wss) != 1 || !json_is_object(w))
-        return reply_error(c->resp, 422, "invalid_intent", "workspaces",
+        return api_reply_error(c->resp, 422, "invalid_intent", "workspaces",
                            "the document must hold exactly this one workspace");
     const char *wname = json_string_value(json_object_get(w, "name"));
     if (!wname || strcmp(wname, c->ws.name) != 0)
-        return reply_error(c->resp, 422, "invalid_intent", "workspaces[0].name",
+        return api_reply_error(c->resp, 422, "invalid_intent", "workspaces[0].name",
                            "the document's workspace must be named \"%s\"", c->ws.name);
     json_t *ula = json_object_get(c->body, "ula_prefix");
     char *have_ula = NULL;
@@ -1071,7 +1058,7 @@ static void h_intent_put(ctx *c)
         bool same = have_ula && json_is_string(ula) && strcmp(have_ula, json_string_value(ula)) == 0;
         free(have_ula);
         if (!same)
-            return reply_error(c->resp, 422, "invalid_intent", "ula_prefix",
+            return api_reply_error(c->resp, 422, "invalid_intent", "ula_prefix",
                                "the install's ULA prefix is fixed; leave ula_prefix out");
     }
     want_row *want = NULL;
@@ -1097,7 +1084,7 @@ static void h_intent_put(ctx *c)
     json_t *ws_body = without(w, nn_ws_kinds, "networks");
     bool ws_level = false;
     int r = 0;
-    if (!ok || !begin(c))
+    if (!ok || !api_begin(c))
         goto out;
     if ((r = nn_store_row_all(c->store, c->ws.id, &have, &nhave)))
         goto fail;
@@ -1208,14 +1195,14 @@ static void h_intent_put(ctx *c)
     char detail[96];
     snprintf(detail, sizeof(detail), "created %zu, changed %zu, deleted %zu",
              json_array_size(created), json_array_size(changed), json_array_size(deleted));
-    if (finish_write(c, AFFECT_NONE, "intent.apply", "intent", detail))
-        reply_json(c->resp, 200,
+    if (api_finish_write(c, AFFECT_NONE, "intent.apply", "intent", detail))
+        api_reply_json(c->resp, 200,
                    json_pack("{s:O, s:O, s:O, s:b}", "created", created, "changed", changed,
-                             "deleted", deleted, "dry_run", dry_run(c)));
+                             "deleted", deleted, "dry_run", api_dry_run(c)));
     goto out;
 fail:
     nn_store_rollback(c->store);
-    reply_store_error(c->resp, c->store, r);
+    api_reply_store_error(c->resp, c->store, r);
 out:
     nn_rows_free(have, nhave);
     free(want);
@@ -1230,15 +1217,15 @@ out:
 
 static void h_intent(ctx *c)
 {
-    if (method_is(c, "PUT"))
+    if (api_method_is(c, "PUT"))
         return h_intent_put(c);
-    if (!method_is(c, "GET"))
-        return method_not_allowed(c);
-    if (!enter_workspace(c, NN_PERM_READ))
+    if (!api_method_is(c, "GET"))
+        return api_method_not_allowed(c);
+    if (!api_enter_workspace(c, NN_PERM_READ))
         return;
     json_t *doc;
     int r = nn_wsdoc_build(c->store, &c->ws, true, &doc);
-    reply_read(c->resp, c->store, r, doc);
+    api_reply_read(c->resp, c->store, r, doc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1336,18 +1323,18 @@ static const cached_env *envelope_of(cache_entry *e, const nn_member *peer)
 
 static void h_preview(ctx *c)
 {
-    if (!method_is(c, "GET"))
-        return method_not_allowed(c);
-    if (!enter_workspace(c, NN_PERM_READ))
+    if (!api_method_is(c, "GET"))
+        return api_method_not_allowed(c);
+    if (!api_enter_workspace(c, NN_PERM_READ))
         return;
     nn_row net;
-    if (!find_network(c, c->seg[3], &net))
+    if (!api_find_network(c, c->seg[3], &net))
         return;
     cache_entry *e;
     int r = cache_get(c, &net, &e);
     if (r) {
         nn_row_clear(&net);
-        return reply_error(c->resp, 500, "internal", NULL, "compiling %s failed (%d)", net.name,
+        return api_reply_error(c->resp, 500, "internal", NULL, "compiling %s failed (%d)", net.name,
                            r);
     }
     nn_row_clear(&net);
@@ -1361,7 +1348,7 @@ static void h_preview(ctx *c)
     } else if (strcmp(c->seg[4], "devices") == 0) {
         const nn_member *d = nn_network_find_device(e->net, c->seg[5]);
         if (!d) {
-            not_found(c, "device", c->seg[5]);
+            api_not_found(c, "device", c->seg[5]);
         } else {
             nn_buf_reset(&c->resp->body);
             nn_compile_device_wgquick(e->plan, d, &c->resp->body);
@@ -1371,7 +1358,7 @@ static void h_preview(ctx *c)
     } else {
         const nn_member *p = nn_network_find_peer(e->net, c->seg[5]);
         if (!p) {
-            not_found(c, "peer", c->seg[5]);
+            api_not_found(c, "peer", c->seg[5]);
         } else {
             const cached_env *ce = envelope_of(e, p);
             if (strcmp(what, "envelope") == 0) {
@@ -1386,7 +1373,7 @@ static void h_preview(ctx *c)
                 }
             } else { /* bgp */
                 json_t *env = json_loadb(ce->data, ce->len, 0, NULL);
-                reply_json(c->resp, 200, json_incref(json_object_get(env, "bgp")));
+                api_reply_json(c->resp, 200, json_incref(json_object_get(env, "bgp")));
                 json_decref(env);
             }
         }
@@ -1415,13 +1402,13 @@ static void route(ctx *c)
     size_t n = c->nseg;
     const char *s0 = n ? c->seg[0] : "";
     if (strcmp(s0, "health") == 0 && n == 1) {
-        if (!method_is(c, "GET"))
-            return method_not_allowed(c);
-        return reply_json(c->resp, 200, json_pack("{s:s}", "status", "ok"));
+        if (!api_method_is(c, "GET"))
+            return api_method_not_allowed(c);
+        return api_reply_json(c->resp, 200, json_pack("{s:s}", "status", "ok"));
     }
     if (strcmp(s0, "openapi.json") == 0 && n == 1) {
-        if (!method_is(c, "GET"))
-            return method_not_allowed(c);
+        if (!api_method_is(c, "GET"))
+            return api_method_not_allowed(c);
         nn_buf_reset(&c->resp->body);
         nn_buf_puts(&c->resp->body, nn_openapi_json);
         c->resp->status = 200;
@@ -1430,16 +1417,16 @@ static void route(ctx *c)
     if (!authenticate(c))
         return;
     if (!valid_segments(c))
-        return reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s",
+        return api_reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s",
                            c->req->path);
     if (strcmp(s0, "me") == 0 && n == 1)
-        return method_is(c, "GET") ? h_me(c) : method_not_allowed(c);
+        return api_method_is(c, "GET") ? h_me(c) : api_method_not_allowed(c);
     if (strcmp(s0, "users") == 0 && n == 1)
         return h_users(c);
     if (strcmp(s0, "users") == 0 && n == 3 && strcmp(c->seg[2], "tokens") == 0)
         return h_user_tokens(c);
     if (strcmp(s0, "workspaces") != 0)
-        return reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s",
+        return api_reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s",
                            c->req->path);
     if (n == 1)
         return h_workspaces(c);
@@ -1454,11 +1441,20 @@ static void route(ctx *c)
         return h_member(c);
     if (n == 3 && strcmp(s2, "audit") == 0)
         return h_audit(c);
+    if (n == 3 && strcmp(s2, "gateway-assignments") == 0)
+        return nn_api_gateway_assignments(c);
+    if (strcmp(s2, "nodes") == 0 && (n == 3 || (n == 5 && strcmp(c->seg[4], "status") == 0)))
+        return nn_api_nodes(c);
     if ((n == 3 || n == 4) && (strcmp(s2, "networks") == 0 || nn_kind_valid(s2, false)))
         return h_rows(c);
     if (strcmp(s2, "networks") == 0) {
         if (n == 5 && strcmp(c->seg[4], "compile") == 0)
             return h_preview(c);
+        if (n == 5 && strcmp(c->seg[4], "routing-policy") == 0)
+            return nn_api_routing_network(c);
+        if (n == 7 && (strcmp(c->seg[4], "devices") == 0 || strcmp(c->seg[4], "users") == 0) &&
+            (strcmp(c->seg[6], "routing-preference") == 0 || strcmp(c->seg[6], "routing") == 0))
+            return nn_api_routing_network(c);
         if ((n == 5 || n == 6) && nn_kind_valid(c->seg[4], true))
             return h_rows(c);
         if (n == 7 && strcmp(c->seg[4], "peers") == 0 &&
@@ -1467,7 +1463,7 @@ static void route(ctx *c)
         if (n == 7 && strcmp(c->seg[4], "devices") == 0 && strcmp(c->seg[6], "wireguard.conf") == 0)
             return h_preview(c);
     }
-    reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s", c->req->path);
+    api_reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s", c->req->path);
 }
 
 void nn_api_handle(nn_api *api, nn_store *store, const nn_api_request *req,
@@ -1478,14 +1474,14 @@ void nn_api_handle(nn_api *api, nn_store *store, const nn_api_request *req,
     char path[512];
     if (!req->method || !req->path || strncmp(req->path, prefix, sizeof(prefix) - 1) != 0 ||
         strlen(req->path) >= sizeof(path)) {
-        reply_error(resp, 404, "not_found", NULL, "the API lives under /api/v1/");
+        api_reply_error(resp, 404, "not_found", NULL, "the API lives under /api/v1/");
         return;
     }
     snprintf(path, sizeof(path), "%s", req->path + sizeof(prefix) - 1);
     char *save = NULL;
     for (char *tok = strtok_r(path, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
         if (c.nseg == sizeof(c.seg) / sizeof(c.seg[0])) {
-            reply_error(resp, 404, "not_found", NULL, "no such resource");
+            api_reply_error(resp, 404, "not_found", NULL, "no such resource");
             return;
         }
         c.seg[c.nseg++] = tok;

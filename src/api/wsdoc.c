@@ -10,9 +10,16 @@
 
 const char *const nn_ws_kinds[] = {"route_policies", "federation_peers", "ovn_deployments",
                                    "ipfix_collectors", "hosts", NULL};
-const char *const nn_net_kinds[] = {"peers",       "devices",          "firewall_rules",
-                                    "port_mappings", "virtual_ips",    "subnet_advertisements",
-                                    "route_leaks", "route_policies",   NULL};
+const char *const nn_net_kinds[] = {"peers",
+                                    "devices",
+                                    "firewall_rules",
+                                    "port_mappings",
+                                    "virtual_ips",
+                                    "subnet_advertisements",
+                                    "route_leaks",
+                                    "route_policies",
+                                    "user_routing_preferences",
+                                    NULL};
 
 bool nn_kind_valid(const char *kind, bool network_scope)
 {

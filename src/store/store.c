@@ -63,6 +63,18 @@ static const char *const migrations[] = {
     "  workspace_id INTEGER REFERENCES workspaces(id) ON DELETE CASCADE,"
     "  action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT);"
     "CREATE INDEX audit_by_workspace ON audit_log (workspace_id, id);",
+    /* 2: reported node state (the gateway scheduler skips down hosts), the
+     * platform's region catalog and the regions each workspace may use */
+    "CREATE TABLE node_status ("
+    "  workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    "  host TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('up','down')),"
+    "  reported_at TEXT NOT NULL, PRIMARY KEY (workspace_id, host));"
+    "CREATE TABLE regions ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, body TEXT NOT NULL);"
+    "CREATE TABLE workspace_regions ("
+    "  workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
+    "  region_id INTEGER NOT NULL REFERENCES regions(id) ON DELETE RESTRICT,"
+    "  PRIMARY KEY (workspace_id, region_id));",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -188,6 +200,30 @@ static json_t *workspace_json(sqlite3_stmt *st)
 static json_t *member_json(sqlite3_stmt *st)
 {
     return json_pack("{s:s, s:s}", "user", sqlite3_column_text(st, 0), "role",
+                     sqlite3_column_text(st, 1));
+}
+
+static json_t *node_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:s, s:s}", "host", sqlite3_column_text(st, 0), "state",
+                     sqlite3_column_text(st, 1), "reported_at", sqlite3_column_text(st, 2));
+}
+
+static json_t *region_json(sqlite3_stmt *st)
+{
+    json_t *v = load_col(st, 1);
+    json_object_set_new(v, "name", json_string((const char *)sqlite3_column_text(st, 0)));
+    return v;
+}
+
+static json_t *name_json(sqlite3_stmt *st)
+{
+    return json_string((const char *)sqlite3_column_text(st, 0));
+}
+
+static json_t *oversight_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:s}", "region", sqlite3_column_text(st, 0), "workspace",
                      sqlite3_column_text(st, 1));
 }
 
@@ -815,4 +851,143 @@ int nn_store_integrity_check(nn_store *s)
         snprintf(s->err, sizeof(s->err), "integrity_check: %s", v ? v : "no answer");
     finish(s, st);
     return r;
+}
+
+int nn_store_node_state_set(nn_store *s, int64_t ws_id, const char *host, bool up)
+{
+    char now[32];
+    now_utc(now);
+    sqlite3_stmt *st;
+    int r = prepare(s, "INSERT INTO node_status (workspace_id, host, state, reported_at) "
+                       "VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id, host) DO UPDATE SET "
+                       "state = excluded.state, reported_at = excluded.reported_at",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, up ? "up" : "down", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
+    return step_done(s, st);
+}
+
+int nn_store_node_states(nn_store *s, int64_t ws_id, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, "SELECT host, state, reported_at FROM node_status WHERE workspace_id = ? "
+                       "ORDER BY host",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    return json_rows(s, st, node_json, out);
+}
+
+int nn_store_region_put(nn_store *s, const char *name, json_t *body, bool *created)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "SELECT 1 FROM regions WHERE name = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    *created = rc == SQLITE_DONE;
+    r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, rc);
+    finish(s, st);
+    char *text = r ? NULL : dump(body);
+    if (r || !text) {
+        free(text);
+        return r ? r : -ENOMEM;
+    }
+    if ((r = prepare(s, "INSERT INTO regions (name, body) VALUES (?, ?) ON CONFLICT (name) "
+                        "DO UPDATE SET body = excluded.body",
+                     &st))) {
+        free(text);
+        return r;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, text, -1, free);
+    return step_done(s, st);
+}
+
+int nn_store_region_list(nn_store *s, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, "SELECT name, body FROM regions ORDER BY name", &st);
+    return r ? r : json_rows(s, st, region_json, out);
+}
+
+int nn_store_region_delete(nn_store *s, const char *name)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "DELETE FROM regions WHERE name = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if ((r = step_done(s, st)) == 0 && sqlite3_changes(s->db) == 0)
+        r = -ENOENT;
+    return r;
+}
+
+int nn_store_workspace_regions(nn_store *s, int64_t ws_id, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, "SELECT r.name FROM workspace_regions w JOIN regions r ON r.id = "
+                       "w.region_id WHERE w.workspace_id = ? ORDER BY r.name",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    return json_rows(s, st, name_json, out);
+}
+
+int nn_store_workspace_regions_set(nn_store *s, int64_t ws_id, const json_t *names,
+                                   const char **unknown)
+{
+    *unknown = NULL;
+    sqlite3_stmt *st;
+    int r = prepare(s, "DELETE FROM workspace_regions WHERE workspace_id = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    if ((r = step_done(s, st)))
+        return r;
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        if ((r = prepare(s, "INSERT OR IGNORE INTO workspace_regions (workspace_id, region_id) "
+                            "SELECT ?, id FROM regions WHERE name = ?",
+                         &st)))
+            return r;
+        sqlite3_bind_int64(st, 1, ws_id);
+        sqlite3_bind_text(st, 2, json_string_value(v), -1, SQLITE_TRANSIENT);
+        if ((r = step_done(s, st)))
+            return r;
+        if (sqlite3_changes(s->db) == 0 && !*unknown) {
+            /* Either unknown or listed twice: only the former is an error. */
+            bool listed_before = false;
+            for (size_t j = 0; j < i; j++)
+                listed_before = listed_before || json_equal(json_array_get(names, j), v);
+            if (!listed_before) {
+                *unknown = json_string_value(v);
+                return -ENOENT;
+            }
+        }
+    }
+    return 0;
+}
+
+int nn_store_region_grants(nn_store *s, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, "SELECT r.name, w.name FROM workspace_regions g JOIN regions r ON r.id = "
+                       "g.region_id JOIN workspaces w ON w.id = g.workspace_id "
+                       "ORDER BY r.name, w.name",
+                    &st);
+    return r ? r : json_rows(s, st, oversight_json, out);
 }

@@ -119,6 +119,24 @@ int nn_store_audit(nn_store *s, int64_t user_id, int64_t ws_id, const char *acti
 /* The newest entries first: [{at, user, action, target, detail}]. */
 int nn_store_audit_list(nn_store *s, int64_t ws_id, int limit, json_t **out);
 
+/* Reported node state, per workspace host: the gateway scheduler skips
+ * hosts that are down. [{host, state, reported_at}], by host. */
+int nn_store_node_state_set(nn_store *s, int64_t ws_id, const char *host, bool up);
+int nn_store_node_states(nn_store *s, int64_t ws_id, json_t **out);
+
+/* The platform's region catalog: [{name, ...body}], by name. Deleting a
+ * region a workspace may use fails with -EEXIST. */
+int nn_store_region_put(nn_store *s, const char *name, json_t *body, bool *created);
+int nn_store_region_list(nn_store *s, json_t **out);
+int nn_store_region_delete(nn_store *s, const char *name);
+/* The regions a workspace may use: ["name", ...]. Setting replaces the
+ * list; an unknown name gives -ENOENT with *unknown pointing into names. */
+int nn_store_workspace_regions(nn_store *s, int64_t ws_id, json_t **out);
+int nn_store_workspace_regions_set(nn_store *s, int64_t ws_id, const json_t *names,
+                                   const char **unknown);
+/* Every grant: [{region, workspace}], by region then workspace. */
+int nn_store_region_grants(nn_store *s, json_t **out);
+
 /* Runs PRAGMA integrity_check; 0 when "ok". */
 int nn_store_integrity_check(nn_store *s);
 

@@ -12,21 +12,6 @@ done
 TMP=$(mktemp -d)
 source "$HERE/lib.sh"
 trap 'stop_nanamid; rm -rf "$TMP"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
-# expect STATUS METHOD PATH [BODY] with $TOK: checks the status; body in $BODY
-expect() {
-  local want=$1; shift
-  local out; out=$(api "$TOK" "$@")
-  STATUS=${out%%$'\n'*}; BODY=${out#*$'\n'}
-  [[ $STATUS == "$want" ]] && ok || bad "$* -> $STATUS (want $want): ${BODY:0:300}"
-}
-field_is() { # field_is JQ VALUE: checks the last body
-  local got; got=$(jq -r "$1" <<<"$BODY" 2>/dev/null || echo "<not json>")
-  [[ $got == "$2" ]] && ok || bad "$1 is '$got', want '$2' in ${BODY:0:300}"
-}
-
 ADMIN=$("$NANAMID" init --db "$TMP/db.sqlite" 2>/dev/null)
 [[ $ADMIN == nn_* ]] && ok || bad "init printed no token"
 "$NANAMID" init --db "$TMP/db.sqlite" >/dev/null 2>&1 && bad "second init succeeded" || ok
@@ -110,13 +95,23 @@ MATRIX=(
   "write POST /workspaces/W/route_policies?dry_run=true {\"name\":\"rp2\",\"direction\":\"out\"}"
   "read GET /workspaces/W/route_policies/rp -"
   "write DELETE /workspaces/W/route_policies/rp?dry_run=true -"
+  "read GET /workspaces/W/networks/corp/routing-policy -"
+  "write PUT /workspaces/W/networks/corp/routing-policy?dry_run=true {\"traffic_mode\":\"vpn_only\"}"
+  "personal GET /workspaces/W/networks/corp/devices/d1/routing -"
+  "personal GET /workspaces/W/networks/corp/devices/d1/routing-preference -"
+  "personalw PUT /workspaces/W/networks/corp/devices/d1/routing-preference?dry_run=true {\"traffic_mode\":\"full_tunnel\"}"
+  "personal GET /workspaces/W/networks/corp/users/u-owner/routing -"
+  "personalw PUT /workspaces/W/networks/corp/users/u-owner/routing-preference?dry_run=true {}"
+  "read GET /workspaces/W/gateway-assignments -"
+  "read GET /workspaces/W/nodes -"
+  "write PUT /workspaces/W/nodes/hub-1/status?dry_run=true {\"state\":\"down\"}"
   "delete DELETE /workspaces/W?dry_run=true -"
 )
 allowed() { # allowed ROLE CLASS
   case $2 in
     see|ownread) return 0 ;;
-    read) [[ $1 != member ]] ;;
-    write) [[ $1 == operator || $1 == admin || $1 == owner ]] ;;
+    read|personal) [[ $1 != member ]] ;;
+    write|personalw) [[ $1 == operator || $1 == admin || $1 == owner ]] ;;
     members|audit) [[ $1 == admin || $1 == owner ]] ;;
     delete) [[ $1 == owner ]] ;;
   esac
@@ -136,6 +131,9 @@ for row in "${MATRIX[@]}"; do
         if [[ $code != 404 ]] || grep -q 'ws-b-secret\|ws-a-secret' <<<"$resp"; then
           leaks=$((leaks + 1)); bad "LEAK $role $method $p -> $code ${resp:0:200}"
         fi
+      elif [[ $class == personal* && $role == member ]]; then
+        # someone else's device or preference: a member does not see it
+        [[ $code == 404 ]] || bad "$role $method $p -> $code (want 404): ${resp:0:200}"
       elif allowed "$role" "$class"; then
         [[ $code == 2* ]] || bad "$role $method $p -> $code (want 2xx): ${resp:0:200}"
       else

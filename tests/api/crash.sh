@@ -13,8 +13,6 @@ done
 TMP=$(mktemp -d)
 source "$HERE/lib.sh"
 trap 'stop_nanamid; rm -rf "$TMP"' EXIT
-fails=0
-bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
 TOK=$("$NANAMID" init --db "$TMP/db.sqlite" 2>/dev/null)
 start_nanamid

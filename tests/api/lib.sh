@@ -35,3 +35,19 @@ api() {
   echo "$code"
   cat "$TMP/resp"
 }
+
+# Checks: ok/bad count; expect STATUS METHOD PATH [BODY] (with $TOK) checks
+# the status and leaves the body in $BODY; field_is JQ VALUE checks it.
+fails=0 passes=0
+ok() { passes=$((passes + 1)); }
+bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
+expect() {
+  local want=$1; shift
+  local out; out=$(api "$TOK" "$@")
+  STATUS=${out%%$'\n'*}; BODY=${out#*$'\n'}
+  [[ $STATUS == "$want" ]] && ok || bad "$* -> $STATUS (want $want): ${BODY:0:300}"
+}
+field_is() {
+  local got; got=$(jq -r "$1" <<<"$BODY" 2>/dev/null || echo "<not json>")
+  [[ $got == "$2" ]] && ok || bad "$1 is '$got', want '$2' in ${BODY:0:300}"
+}
