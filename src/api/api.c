@@ -12,6 +12,7 @@
 #include "alloc/alloc.h"
 #include "api/internal.h"
 #include "api/rbac.h"
+#include "api/regions.h"
 #include "api/routing.h"
 #include "api/wsdoc.h"
 #include "compile/compile.h"
@@ -344,6 +345,40 @@ bool api_dry_run(const ctx *c)
            (strcmp(c->req->dry_run, "true") == 0 || strcmp(c->req->dry_run, "1") == 0);
 }
 
+/* Every host placed in a region must be in one the platform granted the
+ * workspace (seed 001: placement truth is platform-managed). Replies 422
+ * when not. */
+static bool regions_granted(ctx *c, const nn_doc *model)
+{
+    const nn_workspace *w = nn_doc_find_workspace(model, c->ws.name);
+    json_t *granted = NULL;
+    for (size_t i = 0; w && i < w->nhosts; i++) {
+        const char *region = w->hosts[i].region;
+        if (!region)
+            continue;
+        if (!granted && nn_store_workspace_regions(c->store, c->ws.id, &granted)) {
+            api_reply_store_error(c->resp, c->store, -EIO);
+            return false;
+        }
+        bool ok = false;
+        size_t j;
+        json_t *v;
+        json_array_foreach(granted, j, v) ok = ok || strcmp(json_string_value(v), region) == 0;
+        if (!ok) {
+            char field[160];
+            snprintf(field, sizeof(field), "hosts/%s/region", w->hosts[i].name);
+            api_reply_error(c->resp, 422, "invalid_intent", field,
+                            "%s: rule region_access: region \"%s\" is not granted to workspace "
+                            "%s",
+                            field, region, c->ws.name);
+            json_decref(granted);
+            return false;
+        }
+    }
+    json_decref(granted);
+    return true;
+}
+
 /* Validates, records allocations, bumps revisions, audits, commits (or
  * rolls back for a dry run). Replies only on failure. */
 bool api_finish_write(ctx *c, int64_t affect, const char *action, const char *target,
@@ -362,6 +397,11 @@ bool api_finish_write(ctx *c, int64_t affect, const char *action, const char *ta
     if (r) {
         nn_store_rollback(c->store);
         api_reply_error(c->resp, 422, "invalid_intent", field, "%s: %s", field, msg);
+        return false;
+    }
+    if (!regions_granted(c, model)) {
+        nn_doc_free(model);
+        nn_store_rollback(c->store);
         return false;
     }
     r = nn_wsdoc_save_alloc(c->store, &c->ws, model);
@@ -1425,6 +1465,10 @@ static void route(ctx *c)
         return h_users(c);
     if (strcmp(s0, "users") == 0 && n == 3 && strcmp(c->seg[2], "tokens") == 0)
         return h_user_tokens(c);
+    if (strcmp(s0, "regions") == 0 && (n == 1 || n == 2))
+        return nn_api_regions(c);
+    if (strcmp(s0, "oversight") == 0 && n == 2 && strcmp(c->seg[1], "regions") == 0)
+        return nn_api_oversight(c);
     if (strcmp(s0, "workspaces") != 0)
         return api_reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s",
                            c->req->path);
@@ -1441,6 +1485,8 @@ static void route(ctx *c)
         return h_member(c);
     if (n == 3 && strcmp(s2, "audit") == 0)
         return h_audit(c);
+    if (n == 3 && strcmp(s2, "regions") == 0)
+        return nn_api_workspace_regions(c);
     if (n == 3 && strcmp(s2, "gateway-assignments") == 0)
         return nn_api_gateway_assignments(c);
     if (strcmp(s2, "nodes") == 0 && (n == 3 || (n == 5 && strcmp(c->seg[4], "status") == 0)))

@@ -1846,7 +1846,7 @@ static int cmp_vrf(const void *a, const void *b)
 static int parse_host(parser *p, json_t *obj, void *elem, void *ctx)
 {
     static const char *const fields[] = {"name", "profile",     "bridges", "vrfs",
-                                         "ovn",  "description", NULL};
+                                         "ovn",  "region",      "description", NULL};
     static const char *const ovn_fields[] = {"deployment", "encap_ip", NULL};
     static const char *const profiles[] = {"standard", "heavyweight", NULL};
     nn_host *h = elem;
@@ -1858,6 +1858,7 @@ static int parse_host(parser *p, json_t *obj, void *elem, void *ctx)
     if ((r = expect_object(p, obj)) || (r = check_fields(p, obj, fields)) ||
         (r = get_name(p, obj, "name", true, &h->name)) ||
         (r = get_string(p, obj, "description", false, &s)) ||
+        (r = get_name(p, obj, "region", false, &h->region)) ||
         (r = get_enum(p, obj, "profile", profiles, 0, &e)))
         return r;
     h->profile = (nn_host_profile)e;

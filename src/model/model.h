@@ -275,6 +275,7 @@ struct nn_host {
     const char *name;
     nn_host_profile profile; /* heavyweight hosts run OVS (and may run OVN) */
     bool declared;           /* listed in "hosts" (else implied by a peer) */
+    const char *region;      /* the platform region it is placed in, or NULL */
     nn_bridge *bridges;      /* owned; sorted by name */
     size_t nbridges;
     const char *ovn_name;

@@ -158,5 +158,39 @@ expect 200 GET /workspaces/acme/audit
 field_is '[.[] | select(.target == "networks/corp/routing_policy")] | length' 1
 field_is '[.[] | select(.action == "down")] | length' 1
 
+# --- regions (seed 001) -----------------------------------------------------
+TOK=$ADMIN
+expect 201 PUT /regions/eu-west '{"description":"Frankfurt","location":"DE"}'
+expect 200 PUT /regions/eu-west '{"description":"Frankfurt (2 sites)"}'
+expect 201 PUT /regions/us-east '{}'
+expect 422 PUT /regions/ap-south '{"colour":"red"}'; field_is .error.field colour
+expect 200 GET /regions; field_is '[.[].name] | join(",")' eu-west,us-east
+field_is '.[0].description' "Frankfurt (2 sites)"
+# Tenants read their grants; only platform admins change them.
+expect 200 PUT /workspaces/acme/regions '{"regions":["eu-west"]}'
+expect 422 PUT /workspaces/acme/regions '{"regions":["mars"]}'; field_is .error.field regions
+TOK=${T[viewer]}
+expect 200 GET /workspaces/acme/regions; field_is 'join(",")' eu-west
+expect 403 PUT /workspaces/acme/regions '{"regions":["us-east"]}'
+expect 403 GET /regions
+expect 403 GET /oversight/regions
+expect 403 PUT /regions/evil '{}'
+TOK=${T[alice]}; expect 404 GET /workspaces/other/regions
+# A host placed in a region: only in a granted one.
+TOK=$ADMIN
+expect 201 PUT /workspaces/acme/hosts/gw-a '{"region":"eu-west"}'
+expect 422 PUT /workspaces/acme/hosts/gw-b '{"region":"us-east"}'
+field_is .error.field hosts/gw-b/region
+field_is '.error.message | contains("rule region_access")' true
+# Revoking a region a host is placed in is refused (it would strand the host).
+expect 422 PUT /workspaces/acme/regions '{"regions":["us-east"]}'
+expect 200 GET /workspaces/acme/regions; field_is 'join(",")' eu-west
+expect 409 DELETE /regions/eu-west
+expect 200 GET /oversight/regions
+field_is '.[] | select(.name == "eu-west") | "\(.workspaces | join(",")) \(.hosts[0].workspace)/\(.hosts[0].host)"' "acme acme/gw-a"
+field_is '.[] | select(.name == "us-east") | .workspaces | length' 0
+expect 200 DELETE /regions/us-east
+expect 404 DELETE /regions/us-east
+
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
