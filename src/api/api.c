@@ -1298,13 +1298,8 @@ static int cache_get(ctx *c, const nn_row *net, cache_entry **out)
     e->network_id = net->id;
     e->revision = net->revision;
     e->refs = 1;
-    json_t *doc;
     char field[NN_ERROR_PATH_MAX], msg[NN_ERROR_MSG_MAX];
-    int r = nn_wsdoc_build(c->store, &c->ws, true, &doc);
-    if (r == 0) {
-        r = nn_wsdoc_validate(doc, &e->doc, field, sizeof(field), msg, sizeof(msg));
-        json_decref(doc);
-    }
+    int r = nn_wsdoc_load(c->store, &c->ws, &e->doc, field, sizeof(field), msg, sizeof(msg));
     const nn_workspace *w = r ? NULL : nn_doc_find_workspace(e->doc, c->ws.name);
     e->net = w ? nn_workspace_find_network(w, net->name) : NULL;
     if (r == 0 && !e->net)

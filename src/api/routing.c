@@ -179,13 +179,8 @@ static void model_free(model *m)
 static bool model_load(ctx *c, model *m)
 {
     memset(m, 0, sizeof(*m));
-    json_t *doc;
     char field[NN_ERROR_PATH_MAX], msg[NN_ERROR_MSG_MAX];
-    int r = nn_wsdoc_build(c->store, &c->ws, true, &doc);
-    if (r == 0) {
-        r = nn_wsdoc_validate(doc, &m->doc, field, sizeof(field), msg, sizeof(msg));
-        json_decref(doc);
-    }
+    int r = nn_wsdoc_load(c->store, &c->ws, &m->doc, field, sizeof(field), msg, sizeof(msg));
     if (r == 0)
         r = nn_store_node_states(c->store, c->ws.id, &m->nodes);
     const char *down[256];

@@ -248,3 +248,16 @@ int nn_wsdoc_save_alloc(nn_store *s, const nn_row *ws, const nn_doc *model)
     nn_rows_free(rows, n);
     return r;
 }
+
+int nn_wsdoc_load(nn_store *s, const nn_row *ws, nn_doc **model, char *field, size_t flen,
+                  char *msg, size_t mlen)
+{
+    json_t *doc;
+    *model = NULL;
+    int r = nn_wsdoc_build(s, ws, true, &doc);
+    if (r)
+        return r;
+    r = nn_wsdoc_validate(doc, model, field, flen, msg, mlen);
+    json_decref(doc);
+    return r;
+}

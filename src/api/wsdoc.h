@@ -24,6 +24,10 @@ int nn_wsdoc_build(nn_store *s, const nn_row *ws, bool with_alloc, json_t **out)
 int nn_wsdoc_validate(const json_t *doc, nn_doc **model, char *field, size_t flen, char *msg,
                       size_t mlen);
 
+/* The stored workspace as the compiler sees it: nn_wsdoc_build (with
+ * allocations) then nn_wsdoc_validate. */
+int nn_wsdoc_load(nn_store *s, const nn_row *ws, nn_doc **model, char *field, size_t flen,
+                  char *msg, size_t mlen);
 /* Records what the allocators chose for ws (IPv4 addresses, BGP router
  * ids, the AS number) where the rows do not pin it yet, so the next
  * compile, a restart or an export keeps it. */
