@@ -37,12 +37,20 @@ static json_t *fabric(unsigned nnet, unsigned first, unsigned ngw, json_t *assig
     return json_pack("{s:[o]}", "workspaces", ws);
 }
 
+/* tu_load, then drops doc_json (it borrows it). */
+static nn_doc *load(json_t *doc_json, nn_error *err)
+{
+    nn_doc *doc = tu_load(doc_json, err);
+    json_decref(doc_json);
+    return doc;
+}
+
 /* The host of each network's first gateway for function f, into hosts. */
 static void assign(json_t *doc_json, const char *const *down, size_t ndown, nn_gw_function f,
                    const char **hosts, unsigned nnet)
 {
     nn_error err;
-    nn_doc *doc = tu_load(doc_json, &err);
+    nn_doc *doc = load(doc_json, &err);
     assert_non_null(doc);
     nn_gw_assignment *a;
     assert_int_equal(nn_gateway_assign(&doc->workspaces[0], down, ndown, &a), 0);
@@ -124,7 +132,7 @@ static void test_pins_redundancy_and_manual_mode(void **state)
     json_object_set_new(net0, "routing_policy",
                         json_pack("{s:s, s:s}", "routing_mode", "manual", "ingress", "gw-1"));
     nn_error err;
-    nn_doc *doc = tu_load(j, &err);
+    nn_doc *doc = load(j, &err);
     assert_non_null(doc);
     const char *down[] = {"gw-1", "gw-0"};
     nn_gw_assignment *a;
@@ -150,7 +158,7 @@ static void test_pins_redundancy_and_manual_mode(void **state)
     free(a);
     nn_doc_free(doc);
     /* Manual assignment mode: only pins. */
-    doc = tu_load(fabric(2, 0, 3, json_pack("{s:s}", "assignment_mode", "manual")), &err);
+    doc = load(fabric(2, 0, 3, json_pack("{s:s}", "assignment_mode", "manual")), &err);
     assert_non_null(doc);
     assert_int_equal(nn_gateway_assign(&doc->workspaces[0], NULL, 0, &a), 0);
     assert_int_equal(a[0].fn[NN_GW_FN_INGRESS].n, 0);
@@ -180,7 +188,7 @@ static void test_resolution_priority_and_provenance(void **state)
                                   "public_key", tu_key(901), "owner", "alice",
                                   "routing_preference", "routing_mode", "auto"));
     nn_error err;
-    nn_doc *doc = tu_load(j, &err);
+    nn_doc *doc = load(j, &err);
     assert_non_null(doc);
     const nn_network *n = &doc->workspaces[0].networks[0];
     nn_gw_assignment *a;
@@ -213,7 +221,7 @@ static void test_resolution_priority_and_provenance(void **state)
     free(a);
     nn_doc_free(doc);
     /* Without a network policy, ingress/egress come from the scheduler. */
-    doc = tu_load(fabric(1, 0, 3, NULL), &err);
+    doc = load(fabric(1, 0, 3, NULL), &err);
     assert_int_equal(nn_gateway_assign(&doc->workspaces[0], NULL, 0, &a), 0);
     nn_routing_resolve(a, NULL, NULL, &s);
     assert_int_equal(s.from_routing_mode, NN_FROM_SYSTEM);
