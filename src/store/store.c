@@ -147,6 +147,13 @@ static int step_done(nn_store *s, sqlite3_stmt *st)
     return r;
 }
 
+/* step_done for a statement that must change a row: -ENOENT when none. */
+static int step_changed(nn_store *s, sqlite3_stmt *st)
+{
+    int r = step_done(s, st);
+    return r == 0 && sqlite3_changes(s->db) == 0 ? -ENOENT : r;
+}
+
 static void now_utc(char buf[32])
 {
     time_t t = time(NULL);
@@ -183,6 +190,19 @@ static int json_rows(nn_store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt 
     }
     *out = arr;
     return r;
+}
+
+/* json_rows over sql, whose one parameter is the workspace id. */
+static int workspace_rows(nn_store *s, const char *sql, int64_t ws_id,
+                          json_t *(*row)(sqlite3_stmt *), json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, sql, &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    return json_rows(s, st, row, out);
 }
 
 static json_t *user_json(sqlite3_stmt *st)
@@ -585,22 +605,16 @@ int nn_store_member_delete(nn_store *s, int64_t ws_id, int64_t user_id)
         return r;
     sqlite3_bind_int64(st, 1, ws_id);
     sqlite3_bind_int64(st, 2, user_id);
-    if ((r = step_done(s, st)) == 0 && sqlite3_changes(s->db) == 0)
-        r = -ENOENT;
-    return r;
+    return step_changed(s, st);
 }
 
 int nn_store_member_list(nn_store *s, int64_t ws_id, json_t **out)
 {
-    sqlite3_stmt *st;
-    *out = NULL;
-    int r = prepare(s, "SELECT u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id "
-                       "WHERE m.workspace_id = ? ORDER BY u.name",
-                    &st);
-    if (r)
-        return r;
-    sqlite3_bind_int64(st, 1, ws_id);
-    return json_rows(s, st, member_json, out);
+    return workspace_rows(
+        s,
+        "SELECT u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id "
+        "WHERE m.workspace_id = ? ORDER BY u.name",
+        ws_id, member_json, out);
 }
 
 void nn_row_clear(nn_row *r)
@@ -873,15 +887,10 @@ int nn_store_node_state_set(nn_store *s, int64_t ws_id, const char *host, bool u
 
 int nn_store_node_states(nn_store *s, int64_t ws_id, json_t **out)
 {
-    sqlite3_stmt *st;
-    *out = NULL;
-    int r = prepare(s, "SELECT host, state, reported_at FROM node_status WHERE workspace_id = ? "
-                       "ORDER BY host",
-                    &st);
-    if (r)
-        return r;
-    sqlite3_bind_int64(st, 1, ws_id);
-    return json_rows(s, st, node_json, out);
+    return workspace_rows(s,
+                          "SELECT host, state, reported_at FROM node_status WHERE workspace_id = ? "
+                          "ORDER BY host",
+                          ws_id, node_json, out);
 }
 
 int nn_store_region_put(nn_store *s, const char *name, json_t *body, bool *created)
@@ -926,22 +935,15 @@ int nn_store_region_delete(nn_store *s, const char *name)
     if (r)
         return r;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    if ((r = step_done(s, st)) == 0 && sqlite3_changes(s->db) == 0)
-        r = -ENOENT;
-    return r;
+    return step_changed(s, st);
 }
 
 int nn_store_workspace_regions(nn_store *s, int64_t ws_id, json_t **out)
 {
-    sqlite3_stmt *st;
-    *out = NULL;
-    int r = prepare(s, "SELECT r.name FROM workspace_regions w JOIN regions r ON r.id = "
-                       "w.region_id WHERE w.workspace_id = ? ORDER BY r.name",
-                    &st);
-    if (r)
-        return r;
-    sqlite3_bind_int64(st, 1, ws_id);
-    return json_rows(s, st, name_json, out);
+    return workspace_rows(s,
+                          "SELECT r.name FROM workspace_regions w JOIN regions r ON r.id = "
+                          "w.region_id WHERE w.workspace_id = ? ORDER BY r.name",
+                          ws_id, name_json, out);
 }
 
 int nn_store_workspace_regions_set(nn_store *s, int64_t ws_id, const json_t *names,
