@@ -132,8 +132,8 @@ static void write_layer(ctx *c, const nn_row *net, const char *kind, const char 
     nn_row row = {0};
     json_t *body;
     int r = 0;
+    int64_t scope = strcmp(kind, "networks") == 0 ? 0 : net->id; /* a network is a top row */
     if (key) {
-        int64_t scope = strcmp(kind, "networks") == 0 ? 0 : net->id;
         r = nn_store_row_get(c->store, c->ws.id, scope, kind, name, &row);
         body = r ? NULL : json_deep_copy(row.body);
         if (body && json_object_size(layer))
@@ -147,8 +147,7 @@ static void write_layer(ctx *c, const nn_row *net, const char *kind, const char 
     int64_t id;
     bool created;
     if (r == 0)
-        r = nn_store_row_put(c->store, c->ws.id, strcmp(kind, "networks") == 0 ? 0 : net->id,
-                             kind, name, body, &id, &created);
+        r = nn_store_row_put(c->store, c->ws.id, scope, kind, name, body, &id, &created);
     json_decref(body);
     nn_row_clear(&row);
     if (r) {
@@ -183,18 +182,22 @@ static bool model_load(ctx *c, model *m)
     int r = nn_wsdoc_load(c->store, &c->ws, &m->doc, field, sizeof(field), msg, sizeof(msg));
     if (r == 0)
         r = nn_store_node_states(c->store, c->ws.id, &m->nodes);
-    const char *down[256];
+    /* Every host reported down: the scheduler skips them. */
+    const char **down = calloc(json_array_size(m->nodes) + 1, sizeof(*down));
     size_t ndown = 0, i;
     json_t *v;
-    json_array_foreach(m->nodes, i, v)
+    if (r == 0 && !down)
+        r = -ENOMEM;
+    json_array_foreach(down ? m->nodes : NULL, i, v)
     {
-        if (ndown < 256 && strcmp(json_string_value(json_object_get(v, "state")), "down") == 0)
+        if (strcmp(json_string_value(json_object_get(v, "state")), "down") == 0)
             down[ndown++] = json_string_value(json_object_get(v, "host"));
     }
     if (r == 0 && !(m->ws = nn_doc_find_workspace(m->doc, c->ws.name)))
         r = -ENOENT;
     if (r == 0)
         r = nn_gateway_assign(m->ws, down, ndown, &m->assign);
+    free(down);
     if (r) {
         model_free(m);
         api_reply_error(c->resp, 500, "internal", NULL, "loading workspace %s failed (%d)",
@@ -268,9 +271,6 @@ static void network_policy(ctx *c, const nn_row *net)
         return api_reply_json(c->resp, 200, layer_of(net->body, "routing_policy"));
     if (!api_method_is(c, "PUT"))
         return api_method_not_allowed(c);
-    if (!nn_rbac_allows(c->role, NN_PERM_WRITE))
-        return api_reply_error(c->resp, 403, "forbidden", NULL, "role %s may not write in %s",
-                               nn_role_name(c->role), c->ws.name);
     json_t *layer = layer_body(c, net->name);
     char path[200];
     snprintf(path, sizeof(path), "networks/%s/routing_policy", net->name);
@@ -336,8 +336,12 @@ static void user_preference(ctx *c, const nn_row *net, const char *name)
 void nn_api_routing_network(ctx *c)
 {
     /* seg: workspaces W networks N routing-policy | (devices|users) X what */
+    /* Personal routes check the owner themselves (personal_access). */
     bool personal = c->nseg == 7;
-    if (!api_enter_workspace(c, personal ? NN_PERM_SEE : NN_PERM_READ))
+    nn_perm perm = personal                  ? NN_PERM_SEE
+                   : api_method_is(c, "PUT") ? NN_PERM_WRITE
+                                             : NN_PERM_READ;
+    if (!api_enter_workspace(c, perm))
         return;
     nn_row net;
     if (!api_find_network(c, c->seg[3], &net))
