@@ -398,13 +398,14 @@ static int parse_gateway_fields(parser *p, json_t *obj, nn_member *m)
         size_t j = 0;
         while (role_names[j] && strcmp(role_names[j], roles[i]) != 0)
             j++;
-        if (!role_names[j]) {
+        if (role_names[j]) {
+            m->gw_roles |= 1u << j;
+        } else {
             size_t k = push_key(p, "roles");
             push_index(p, i);
             r = fail(p, "\"%s\" is not a role (ingress_gateway, exit_gateway)", roles[i]);
             pop(p, k);
         }
-        m->gw_roles |= 1u << j;
     }
     free(roles);
     if (r)
@@ -500,6 +501,10 @@ static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network
             return r;
         if ((r = get_bool(p, obj, "publicly_reachable", false, &m->publicly_reachable)))
             return r;
+        if ((m->gw_roles & NN_GW_INGRESS) && !m->publicly_reachable)
+            return fail_at(p, "roles",
+                           "ingress_gateway needs publicly_reachable: true (devices connect to "
+                           "hubs only)");
         if ((r = get_string(p, obj, "endpoint", false, &m->endpoint)))
             return r;
         if (m->endpoint && check_endpoint(m->endpoint, &why) != 0)
@@ -1937,13 +1942,6 @@ static int resolve_peer_names(parser *p, const nn_network *net, const nn_member 
 static int check_network_routing(parser *p, nn_network *net, size_t np)
 {
     int r;
-    for (size_t i = 0; i < net->npeers; i++) {
-        const nn_member *m = &net->peers[i];
-        if ((m->gw_roles & NN_GW_INGRESS) && !m->publicly_reachable)
-            return fail_item(p, np, "peers", m->doc_index, "roles",
-                             "ingress_gateway needs publicly_reachable: true (devices connect "
-                             "to hubs only)");
-    }
     pop(p, np);
     push_key(p, "routing_policy");
     if ((r = resolve_routing_layer(p, net, &net->routing, NULL, false)))

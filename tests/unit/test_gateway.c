@@ -255,6 +255,11 @@ static void test_routing_rules_are_named(void **state)
              tu_key(1), tu_key(2));
     tu_expect_reject(doc, "workspaces[0].networks[0].routing_policy.traffic_mode",
                      "vpn_only, full_tunnel");
+    snprintf(doc, sizeof(doc), base, "", tu_key(1), tu_key(2));
+    char *spoke_ingress = strstr(doc, "\"publicly_reachable\":true,");
+    memmove(spoke_ingress, spoke_ingress + 26, strlen(spoke_ingress + 26) + 1);
+    tu_expect_reject(doc, "workspaces[0].networks[0].peers[0].roles",
+                     "ingress_gateway needs publicly_reachable");
 }
 
 int main(void)
