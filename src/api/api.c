@@ -356,8 +356,9 @@ static bool regions_granted(ctx *c, const nn_doc *model)
         const char *region = w->hosts[i].region;
         if (!region)
             continue;
-        if (!granted && nn_store_workspace_regions(c->store, c->ws.id, &granted)) {
-            api_reply_store_error(c->resp, c->store, -EIO);
+        int r = granted ? 0 : nn_store_workspace_regions(c->store, c->ws.id, &granted);
+        if (r) {
+            api_reply_store_error(c->resp, c->store, r);
             return false;
         }
         bool ok = false;
