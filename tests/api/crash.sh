@@ -7,11 +7,9 @@ set -euo pipefail
 NANAMID=${1:?usage: crash.sh NANAMID}
 ROUNDS=${CRASH_ROUNDS:-15}
 HERE=$(cd "$(dirname "$0")" && pwd)
-for tool in curl jq sqlite3; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (run scripts/deps.sh)"; exit 1; }
-done
-TMP=$(mktemp -d)
 source "$HERE/lib.sh"
+require_tools curl jq sqlite3
+TMP=$(mktemp -d)
 trap 'stop_nanamid; rm -rf "$TMP"' EXIT
 
 TOK=$("$NANAMID" init --db "$TMP/db.sqlite" 2>/dev/null)

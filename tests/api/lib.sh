@@ -1,5 +1,6 @@
 # Shared by the API tests: a real nanamid on a loopback port with a real
 # database file in a temp dir. Needs TMP and NANAMID set.
+source "$(dirname "${BASH_SOURCE[0]}")/../tools.sh"
 start_nanamid() { # start_nanamid -> sets PORT, URL, NANAMID_PID
   local try
   for try in 1 2 3 4 5; do

@@ -6,11 +6,9 @@
 set -euo pipefail
 NANAMID=${1:?usage: routing.sh NANAMID}
 HERE=$(cd "$(dirname "$0")" && pwd)
-for tool in curl jq wg sqlite3; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (run scripts/deps.sh)"; exit 1; }
-done
-TMP=$(mktemp -d)
 source "$HERE/lib.sh"
+require_tools curl jq wg sqlite3
+TMP=$(mktemp -d)
 trap 'stop_nanamid; rm -rf "$TMP"' EXIT
 ADMIN=$("$NANAMID" init --db "$TMP/db.sqlite" 2>/dev/null)
 start_nanamid

@@ -6,9 +6,8 @@
 set -euo pipefail
 CTL=${1:?usage: frr_dryrun.sh NANAMICTL}
 HERE=$(cd "$(dirname "$0")" && pwd)
-for tool in vtysh jq; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (run scripts/deps.sh)" >&2; exit 1; }
-done
+source "$HERE/../tools.sh"
+require_tools vtysh jq
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 fails=0 passes=0 texts=0

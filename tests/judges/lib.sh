@@ -1,14 +1,13 @@
 # Shared by the namespace tests: root check, unique names, cleanup.
 # Every namespace and interface a test makes carries its run id, so runs
 # never collide and cleanup touches nothing else.
+source "$(dirname "${BASH_SOURCE[0]}")/../tools.sh"
 require_root() {
   if [[ $(id -u) -ne 0 ]]; then
     echo "FAIL: $0 needs root (network namespaces); not skipping silently" >&2
     exit 1
   fi
-  for tool in "$@"; do
-    command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (run scripts/deps.sh)" >&2; exit 1; }
-  done
+  require_tools "$@"
 }
 
 RUN_ID="${RUN_ID:-$(printf '%04x' $((($$ ^ RANDOM) & 0xffff)))}"

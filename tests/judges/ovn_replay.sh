@@ -7,9 +7,8 @@ set -euo pipefail
 CTL=${1:?usage: ovn_replay.sh NANAMICTL}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCHEMA=/usr/share/ovn/ovn-nb.ovsschema
-for tool in ovsdb-server ovsdb-tool ovn-nbctl jq; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (run scripts/deps.sh)" >&2; exit 1; }
-done
+source "$HERE/../tools.sh"
+require_tools ovsdb-server ovsdb-tool ovn-nbctl jq
 [[ -r $SCHEMA ]] || { echo "FAIL: $SCHEMA missing (ovn-central)" >&2; exit 1; }
 TMP=$(mktemp -d)
 cleanup() { [[ -f "$TMP/pid" ]] && kill "$(cat "$TMP/pid")" 2>/dev/null; rm -rf "$TMP"; }
