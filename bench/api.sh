@@ -55,3 +55,23 @@ for i in $(seq 1 20); do
   t1=$(date +%s%N)
   echo $(((t1 - t0) / 1000))
 done | sort -n | awk '{a[NR]=$1} END {printf "write -> hub envelope with the new peer: median %.1f ms, max %.1f ms\n", a[int((NR+1)/2)]/1000, a[NR]/1000}'
+echo "== one-peer change: envelopes rendered vs carried over (every peer fetches its envelope before and after)"
+fetch_all() {
+  local p
+  for p in hub-1 $(seq -f 'p%g' 0 $((PEERS - 1))) $(seq -f 'new%g' 1 20) "$@"; do
+    curl -sf -o /dev/null -H "Authorization: Bearer $TOK" "$URL/workspaces/bench/networks/corp/peers/$p/envelope"
+  done
+}
+fetch_all
+s0=$(curl -sf -H "Authorization: Bearer $TOK" "$URL/stats")
+curl -sf -o /dev/null -X PUT -H "Authorization: Bearer $TOK" --data-binary "{\"public_key\":\"$(wg genkey | wg pubkey)\"}" \
+  "$URL/workspaces/bench/networks/corp/peers/one-more"
+t0=$(date +%s%N)
+curl -sf -o /dev/null -H "Authorization: Bearer $TOK" "$URL/workspaces/bench/networks/corp/peers/p0/envelope"
+t1=$(date +%s%N)
+fetch_all one-more
+s1=$(curl -sf -H "Authorization: Bearer $TOK" "$URL/stats")
+d() { echo $(( $(jq ".envelope_cache.$1" <<<"$s1") - $(jq ".envelope_cache.$1" <<<"$s0") )); }
+echo "one-peer change in a network of $((PEERS + 21)) peers: plan + digests on first GET $(((t1 - t0) / 1000)) us;" \
+  "rendered $(d envelopes_rendered), carried over without a render $(d envelopes_carried)" \
+  "(added $(d envelopes_added), changed $(d envelopes_changed), unchanged $(d envelopes_unchanged))"

@@ -21,14 +21,24 @@
 
 /* ------------------------------------------------------------------ */
 /* Envelope cache: per network, the model and compile plan of its current
- * revision, and each peer's envelope once some caller asked for it. A
- * changed network gets a new revision, so a stale entry is simply
- * replaced; an unchanged one is never recompiled. */
+ * revision, a digest of every peer's envelope (nn_compile_peer_digest),
+ * and each envelope once some caller asked for it. A changed network gets
+ * a new revision, so a stale entry is simply replaced; an unchanged one is
+ * never recompiled. At a new revision, an envelope whose digest did not
+ * change is carried over from the previous one, not rendered again: a
+ * one-peer change renders only the envelopes it affects. */
 
-typedef struct cached_env {
-    char *data;
+/* A rendered envelope; immutable, shared between revisions. */
+typedef struct env_blob {
+    unsigned refs; /* atomic */
     size_t len;
     char etag[72];
+    char data[];
+} env_blob;
+
+typedef struct cached_env {
+    env_blob *blob; /* NULL until rendered or carried over */
+    uint8_t digest[NN_HASH_LEN];
 } cached_env;
 
 typedef struct cache_entry {
@@ -48,8 +58,14 @@ typedef struct cache_entry {
 struct nn_api {
     pthread_mutex_t lock; /* buckets and refs */
     cache_entry *buckets[CACHE_BUCKETS];
-    unsigned long compiles; /* networks compiled since start */
+    nn_api_stats stats; /* under lock */
 };
+
+static void blob_release(env_blob *b)
+{
+    if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(b);
+}
 
 static void entry_free(cache_entry *e)
 {
@@ -57,7 +73,7 @@ static void entry_free(cache_entry *e)
         return;
     if (e->env && e->net)
         for (size_t i = 0; i < e->net->npeers; i++)
-            free(e->env[i].data);
+            blob_release(e->env[i].blob);
     free(e->env);
     nn_compile_plan_free(e->plan);
     nn_doc_free(e->doc);
@@ -67,11 +83,20 @@ static void entry_free(cache_entry *e)
 
 static void entry_release(nn_api *api, cache_entry *e)
 {
+    if (!e)
+        return;
     pthread_mutex_lock(&api->lock);
     bool last = --e->refs == 0;
     pthread_mutex_unlock(&api->lock);
     if (last)
         entry_free(e);
+}
+
+void nn_api_stats_get(nn_api *api, nn_api_stats *out)
+{
+    pthread_mutex_lock(&api->lock);
+    *out = api->stats;
+    pthread_mutex_unlock(&api->lock);
 }
 
 int nn_api_new(nn_api **out)
@@ -1273,13 +1298,46 @@ static void h_intent(ctx *c)
 /* Previews: compiled artifacts, from the envelope cache. Never a private
  * key: Nanami holds none. */
 
+/* Digests every envelope of e and carries over, from prev (an older
+ * revision of the same network, or NULL), each rendered envelope whose
+ * digest is unchanged. Counts into st. */
+static void carry_over(cache_entry *e, cache_entry *prev, nn_api_stats *st)
+{
+    const nn_network *net = e->net;
+    for (size_t i = 0; i < net->npeers; i++)
+        nn_compile_peer_digest(e->plan, &net->peers[i], e->env[i].digest);
+    if (!prev)
+        return;
+    pthread_mutex_lock(&prev->lock);
+    for (size_t i = 0; i < net->npeers; i++) {
+        const nn_member *old = nn_network_find_peer(prev->net, net->peers[i].name);
+        if (!old) {
+            st->envelopes_added++;
+            continue;
+        }
+        cached_env *pe = &prev->env[old - prev->net->peers];
+        if (memcmp(pe->digest, e->env[i].digest, NN_HASH_LEN) != 0) {
+            st->envelopes_changed++;
+            continue;
+        }
+        st->envelopes_unchanged++;
+        if (pe->blob) {
+            __atomic_add_fetch(&pe->blob->refs, 1, __ATOMIC_ACQ_REL);
+            e->env[i].blob = pe->blob;
+            st->envelopes_carried++;
+        }
+    }
+    pthread_mutex_unlock(&prev->lock);
+}
+
 /* The cache entry for network row net at its current revision, compiled
- * on a miss (one compile at a time per network; concurrent callers of the
- * same revision share it). Returned referenced: entry_release() it. */
+ * on a miss (concurrent callers of the same revision may both compile; the
+ * newer insert wins). Returned referenced: entry_release() it. */
 static int cache_get(ctx *c, const nn_row *net, cache_entry **out)
 {
     nn_api *api = c->api;
     size_t b = (size_t)net->id % CACHE_BUCKETS;
+    cache_entry *prev = NULL;
     *out = NULL;
     pthread_mutex_lock(&api->lock);
     for (cache_entry *e = api->buckets[b]; e; e = e->next)
@@ -1287,14 +1345,21 @@ static int cache_get(ctx *c, const nn_row *net, cache_entry **out)
             e->refs++;
             *out = e;
             break;
+        } else if (e->network_id == net->id && e->revision < net->revision && !prev) {
+            prev = e;
+            prev->refs++;
         }
     pthread_mutex_unlock(&api->lock);
-    if (*out)
+    if (*out) {
+        entry_release(api, prev);
         return 0;
+    }
 
     cache_entry *e = calloc(1, sizeof(*e));
-    if (!e)
+    if (!e) {
+        entry_release(api, prev);
         return -ENOMEM;
+    }
     pthread_mutex_init(&e->lock, NULL);
     e->network_id = net->id;
     e->revision = net->revision;
@@ -1310,11 +1375,19 @@ static int cache_get(ctx *c, const nn_row *net, cache_entry **out)
     if (r == 0 && !(e->env = calloc(e->net->npeers + 1, sizeof(*e->env))))
         r = -ENOMEM;
     if (r) {
+        entry_release(api, prev);
         entry_free(e);
         return r;
     }
+    nn_api_stats st = {0};
+    carry_over(e, prev, &st);
+    entry_release(api, prev);
     pthread_mutex_lock(&api->lock);
-    api->compiles++;
+    api->stats.networks_compiled++;
+    api->stats.envelopes_added += st.envelopes_added;
+    api->stats.envelopes_changed += st.envelopes_changed;
+    api->stats.envelopes_unchanged += st.envelopes_unchanged;
+    api->stats.envelopes_carried += st.envelopes_carried;
     /* Replace older revisions of this network; holders keep theirs alive. */
     cache_entry **pp = &api->buckets[b];
     while (*pp) {
@@ -1339,22 +1412,35 @@ static int cache_get(ctx *c, const nn_row *net, cache_entry **out)
     return 0;
 }
 
-/* Renders (once) and returns peer's envelope in e. Call with e->lock held. */
-static const cached_env *envelope_of(cache_entry *e, const nn_member *peer)
+/* Renders (once, unless carried over) and returns peer's envelope in e.
+ * Call with e->lock held. NULL when out of memory. */
+static const env_blob *envelope_of(nn_api *api, cache_entry *e, const nn_member *peer)
 {
     cached_env *ce = &e->env[peer - e->net->peers];
-    if (!ce->data) {
+    if (!ce->blob) {
         nn_buf b = NN_BUF_INIT;
         nn_compile_for_peer(e->plan, peer, &b);
+        env_blob *blob = malloc(sizeof(*blob) + b.len + 1);
+        if (!blob) {
+            nn_buf_free(&b);
+            return NULL;
+        }
+        blob->refs = 1;
+        blob->len = b.len;
+        memcpy(blob->data, b.data, b.len);
+        blob->data[b.len] = '\0';
+        nn_buf_free(&b);
         uint8_t h[NN_HASH_LEN];
-        nn_hash_bytes(b.data, b.len, h);
-        ce->etag[0] = '"';
-        nn_hash_hex(h, NN_HASH_LEN, ce->etag + 1);
-        memcpy(ce->etag + 1 + 2 * NN_HASH_LEN, "\"", 2);
-        ce->len = b.len;
-        ce->data = b.data; /* taken over from the buffer */
+        nn_hash_bytes(blob->data, blob->len, h);
+        blob->etag[0] = '"';
+        nn_hash_hex(h, NN_HASH_LEN, blob->etag + 1);
+        memcpy(blob->etag + 1 + 2 * NN_HASH_LEN, "\"", 2);
+        ce->blob = blob;
+        pthread_mutex_lock(&api->lock);
+        api->stats.envelopes_rendered++;
+        pthread_mutex_unlock(&api->lock);
     }
-    return ce;
+    return ce->blob;
 }
 
 static void h_preview(ctx *c)
@@ -1396,8 +1482,10 @@ static void h_preview(ctx *c)
         if (!p) {
             api_not_found(c, "peer", c->seg[5]);
         } else {
-            const cached_env *ce = envelope_of(e, p);
-            if (strcmp(what, "envelope") == 0) {
+            const env_blob *ce = envelope_of(c->api, e, p);
+            if (!ce) {
+                api_reply_error(c->resp, 500, "internal", NULL, "out of memory");
+            } else if (strcmp(what, "envelope") == 0) {
                 memcpy(c->resp->etag, ce->etag, sizeof(ce->etag));
                 const char *inm = c->req->if_none_match;
                 if (inm && strcmp(inm, ce->etag) == 0) {
@@ -1422,6 +1510,26 @@ static void h_preview(ctx *c)
 /* Routing */
 
 extern const char nn_openapi_json[];
+
+/* GET /stats: the envelope cache's counters (platform admin). */
+static void h_stats(ctx *c)
+{
+    if (!api_method_is(c, "GET"))
+        return api_method_not_allowed(c);
+    if (!c->user.platform_admin)
+        return api_reply_error(c->resp, 403, "forbidden", NULL,
+                               "only platform administrators read service statistics");
+    nn_api_stats st;
+    nn_api_stats_get(c->api, &st);
+    api_reply_json(c->resp, 200,
+                   json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "envelope_cache", "networks_compiled",
+                             (json_int_t)st.networks_compiled, "envelopes_rendered",
+                             (json_int_t)st.envelopes_rendered, "envelopes_added",
+                             (json_int_t)st.envelopes_added, "envelopes_changed",
+                             (json_int_t)st.envelopes_changed, "envelopes_unchanged",
+                             (json_int_t)st.envelopes_unchanged, "envelopes_carried",
+                             (json_int_t)st.envelopes_carried));
+}
 
 static bool valid_segments(ctx *c)
 {
@@ -1465,6 +1573,8 @@ static void route(ctx *c)
         return nn_api_regions(c);
     if (strcmp(s0, "oversight") == 0 && n == 2 && strcmp(c->seg[1], "regions") == 0)
         return nn_api_oversight(c);
+    if (strcmp(s0, "stats") == 0 && n == 1)
+        return h_stats(c);
     if (strcmp(s0, "workspaces") != 0)
         return api_reply_error(c->resp, 404, "not_found", NULL, "no such resource: %s",
                            c->req->path);

@@ -41,6 +41,20 @@ typedef struct nn_api_response {
 int nn_api_new(nn_api **out);
 void nn_api_free(nn_api *api);
 
+/* What the envelope cache did since start (GET /api/v1/stats). At each new
+ * revision of a network every peer's envelope is digested: added (no
+ * predecessor), changed, or unchanged -- and an unchanged one already
+ * rendered is carried over rather than rendered again. */
+typedef struct nn_api_stats {
+    unsigned long networks_compiled;   /* compile plans built */
+    unsigned long envelopes_rendered;  /* full renders */
+    unsigned long envelopes_added;
+    unsigned long envelopes_changed;
+    unsigned long envelopes_unchanged;
+    unsigned long envelopes_carried;   /* unchanged and reused without a render */
+} nn_api_stats;
+void nn_api_stats_get(nn_api *api, nn_api_stats *out);
+
 /* Answers one request using store (the calling thread's connection).
  * resp must be initialised with nn_api_response_init; free its body with
  * nn_api_response_free. Thread-safe for distinct stores. */

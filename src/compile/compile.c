@@ -4,12 +4,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "compile/bgp.h"
 #include "compile/credential.h"
 #include "compile/firewall.h"
 #include "compile/nat.h"
 #include "compile/plan.h"
+#include "util/hash.h"
 #include "util/json_writer.h"
+
+/* The large fragments every envelope of a network shares. In digest mode
+ * (nn_compile_peer_digest) each is written as its hash, computed once per
+ * plan, instead of its bytes. */
+enum {
+    SHARED_FEDERATION,
+    SHARED_FIREWALL,
+    SHARED_FW_HEAD,
+    SHARED_FW_TAIL,
+    SHARED_ROUTES,
+    SHARED_NAT_EMPTY,
+    SHARED_PRIMARY,
+    SHARED_MESH_PRIMARY,
+    SHARED_COUNT
+};
 
 /* The full plan: the shared part plus the scratch space envelopes use. */
 typedef struct plan_impl {
@@ -20,6 +38,10 @@ typedef struct plan_impl {
     nn_buf host_text;       /* frr.conf texts, rendered on first use per host */
     nn_frag *host_frag;     /* [host index]; len 0 and off SIZE_MAX = not yet */
     bool *host_done;
+    bool digest;                                /* nn_compile_peer_digest is rendering */
+    nn_frag shared[SHARED_COUNT];               /* the plan's shared fragments, by SHARED_ */
+    uint8_t shared_hash[SHARED_COUNT][NN_HASH_LEN];
+    nn_buf digest_buf;
 } plan_impl;
 
 void nn_compile_plan_set_signing_key(nn_net_plan *plan, const uint8_t *sk)
@@ -169,6 +191,20 @@ static void frag_end(nn_net_plan *plan, nn_frag *f)
 static void render_route_list(const nn_net_plan *plan, const nn_member *viewer,
                               bool primary_hub_view, nn_buf *out)
 {
+    const plan_impl *impl = (const plan_impl *)plan;
+    if (impl->digest) {
+        /* The list is every route minus those excluded below: the hash of
+         * every route plus the excluded ones determine it. */
+        nn_buf_putc(out, primary_hub_view ? 'P' : 'R');
+        nn_buf_append(out, (const char *)impl->shared_hash[SHARED_ROUTES], NN_HASH_LEN);
+        for (size_t i = 0; i < plan->nroutes; i++) {
+            const nn_member *o = plan->routes[i].owner;
+            if (o && (o == viewer || (primary_hub_view && nn_plan_is_secondary_hub(plan, o))))
+                nn_buf_append(out, plan->frags.data + plan->route_str[i].off,
+                              plan->route_str[i].len);
+        }
+        return;
+    }
     nn_buf_putc(out, '[');
     bool first = true;
     for (size_t i = 0; i < plan->nroutes; i++) {
@@ -418,6 +454,16 @@ int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
     frag_end(plan, &plan->federation_frag);
     nn_buf_free(&text);
 
+    const nn_frag shared[SHARED_COUNT] = {
+        [SHARED_FEDERATION] = plan->federation_frag, [SHARED_FIREWALL] = plan->firewall_frag,
+        [SHARED_FW_HEAD] = plan->fw_head,            [SHARED_FW_TAIL] = plan->fw_tail,
+        [SHARED_ROUTES] = plan->routes_frag,         [SHARED_NAT_EMPTY] = plan->nat_empty_frag,
+        [SHARED_PRIMARY] = plan->primary_frag,       [SHARED_MESH_PRIMARY] = plan->mesh_primary_frag,
+    };
+    for (size_t i = 0; i < SHARED_COUNT; i++) {
+        impl->shared[i] = shared[i];
+        nn_hash_bytes(plan->frags.data + shared[i].off, shared[i].len, impl->shared_hash[i]);
+    }
     *out = plan;
     return 0;
 }
@@ -438,6 +484,7 @@ void nn_compile_plan_free(nn_net_plan *plan)
     nn_buf_free(&plan->frags);
     nn_buf_free(&impl->scratch);
     nn_buf_free(&impl->host_text);
+    nn_buf_free(&impl->digest_buf);
     free(impl->host_frag);
     free(impl->host_done);
     free(impl->views);
@@ -449,10 +496,20 @@ static void raw_frag(nn_jw *w, const nn_net_plan *plan, nn_frag f)
     nn_jw_raw(w, plan->frags.data + f.off, f.len);
 }
 
+/* A shared fragment: its bytes, or in digest mode its hash. */
+static void shared_frag(nn_jw *w, const nn_net_plan *plan, int which)
+{
+    const plan_impl *impl = (const plan_impl *)plan;
+    if (impl->digest)
+        nn_jw_raw(w, (const char *)impl->shared_hash[which], NN_HASH_LEN);
+    else
+        raw_frag(w, plan, impl->shared[which]);
+}
+
 static void write_nat(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
 {
     if (!nn_nat_peer_is_hub(plan->net, peer)) {
-        raw_frag(w, plan, plan->nat_empty_frag);
+        shared_frag(w, plan, SHARED_NAT_EMPTY);
         return;
     }
     nn_buf text = NN_BUF_INIT, skipped = NN_BUF_INIT;
@@ -478,10 +535,10 @@ static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *p
     const nn_network *net = plan->net;
     bool bgp = nn_bgp_active(net);
     if (peer->publicly_reachable && !bgp) {
-        raw_frag(w, plan, plan->firewall_frag);
+        shared_frag(w, plan, SHARED_FIREWALL);
         return;
     }
-    raw_frag(w, plan, plan->fw_head);
+    shared_frag(w, plan, SHARED_FW_HEAD);
     nn_buf *out = w->out;
     if (bgp) {
         nn_buf line = NN_BUF_INIT;
@@ -499,7 +556,11 @@ static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *p
         if (plan->fw_rule[i].len &&
             (peer->publicly_reachable || nn_firewall_rule_needed_by(&net->rules[i], peer)))
             nn_buf_append(out, plan->frags.data + plan->fw_rule[i].off, plan->fw_rule[i].len);
-    nn_buf_append(out, plan->frags.data + plan->fw_tail.off, plan->fw_tail.len);
+    if (((const plan_impl *)plan)->digest)
+        nn_buf_append(out, (const char *)((const plan_impl *)plan)->shared_hash[SHARED_FW_TAIL],
+                      NN_HASH_LEN);
+    else
+        nn_buf_append(out, plan->frags.data + plan->fw_tail.off, plan->fw_tail.len);
 }
 
 static void write_bgp(nn_jw *w, plan_impl *impl, const nn_member *peer, const nn_vrf *vrf)
@@ -559,7 +620,7 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     nn_jw_key(&w, "bgp");
     write_bgp(&w, impl, peer, vrf);
     nn_jw_key(&w, "federation");
-    raw_frag(&w, plan, plan->federation_frag);
+    shared_frag(&w, plan, SHARED_FEDERATION);
     nn_jw_key(&w, "firewall");
     write_firewall(&w, plan, peer);
 
@@ -584,7 +645,7 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
         render_route_list(plan, peer, false, &impl->scratch);
         nn_jw_raw(&w, impl->scratch.data, impl->scratch.len);
     } else {
-        raw_frag(&w, plan, plan->routes_frag);
+        shared_frag(&w, plan, SHARED_ROUTES);
     }
     if (vrf) {
         nn_jw_key(&w, "vrf");
@@ -598,7 +659,13 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
     nn_jw_obj_end(&w);
 
     nn_jw_key(&w, "mc_envelope");
-    if (impl->sign_sk)
+    if (impl->sign_sk && impl->digest) {
+        /* Ed25519 is deterministic: the key and the statement decide it. */
+        uint8_t pk[NN_SIGN_PK_LEN];
+        crypto_sign_ed25519_sk_to_pk(pk, impl->sign_sk);
+        nn_jw_raw(&w, (const char *)pk, sizeof(pk));
+        nn_credential_statement(net, peer, w.out);
+    } else if (impl->sign_sk)
         nn_credential_write(net, peer, impl->sign_sk, &w);
     else
         nn_jw_null(&w);
@@ -617,9 +684,9 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
             else
                 raw_frag(&w, plan, plan->peer_frag[v->keepalive ? 1 : 0][m - net->peers]);
         } else if (v->kind == NN_VIEW_MESH_PRIMARY) {
-            raw_frag(&w, plan, plan->mesh_primary_frag);
+            shared_frag(&w, plan, SHARED_MESH_PRIMARY);
         } else if (!peer->nrouted) {
-            raw_frag(&w, plan, plan->primary_frag);
+            shared_frag(&w, plan, SHARED_PRIMARY);
         } else {
             nn_buf_reset(&impl->scratch);
             render_primary_entry(plan, peer, v, &impl->scratch);
@@ -664,4 +731,14 @@ void nn_compile_for_network(nn_net_plan *plan, nn_buf *out)
     }
     nn_jw_obj_end(&w);
     nn_jw_obj_end(&w);
+}
+
+void nn_compile_peer_digest(nn_net_plan *plan, const nn_member *peer, uint8_t out[NN_HASH_LEN])
+{
+    plan_impl *impl = (plan_impl *)plan;
+    nn_buf_reset(&impl->digest_buf);
+    impl->digest = true;
+    nn_compile_for_peer(plan, peer, &impl->digest_buf);
+    impl->digest = false;
+    nn_hash_bytes(impl->digest_buf.data, impl->digest_buf.len, out);
 }

@@ -31,6 +31,14 @@ void nn_compile_plan_set_signing_key(nn_net_plan *plan, const uint8_t *sk);
  * be one of the plan network's peers (not a device). */
 void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out);
 
+/* A digest of peer's envelope without rendering it: the same walk as
+ * nn_compile_for_peer, with the large fragments every envelope shares
+ * written as their hashes and the credential as its key and statement
+ * (Ed25519 is deterministic). Equal digests from two plans mean equal
+ * envelopes; the API uses it to keep unchanged envelopes across
+ * revisions. Costs O(what is particular to peer), not O(its envelope). */
+void nn_compile_peer_digest(nn_net_plan *plan, const nn_member *peer, uint8_t out[32]);
+
 /* Appends {"peers":{"<name>":envelope,...}} for every peer of the network.
  * Contains no private key (Nanami never holds one). */
 void nn_compile_for_network(nn_net_plan *plan, nn_buf *out);

@@ -18,7 +18,7 @@ void nn_credential_key_id(const uint8_t pk[NN_SIGN_PK_LEN], char out[17])
     nn_hash_hex(h, 8, out);
 }
 
-static void statement(const nn_network *net, const nn_member *peer, nn_buf *out)
+void nn_credential_statement(const nn_network *net, const nn_member *peer, nn_buf *out)
 {
     char buf[NN_PREFIX_STRLEN];
     nn_jw w;
@@ -62,7 +62,7 @@ static void sign_bytes(const char *stmt, size_t len, const uint8_t *sk, uint8_t 
 void nn_credential_write(const nn_network *net, const nn_member *peer, const uint8_t *sk, nn_jw *w)
 {
     nn_buf st = NN_BUF_INIT;
-    statement(net, peer, &st);
+    nn_credential_statement(net, peer, &st);
     uint8_t sig[crypto_sign_BYTES];
     sign_bytes(st.data, st.len, sk, sig);
     char sig64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];

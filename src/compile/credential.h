@@ -28,6 +28,9 @@
 void nn_credential_write(const nn_network *net, const nn_member *peer, const uint8_t *sk,
                          nn_jw *w);
 
+/* Appends the statement the credential signs (canonical JSON). */
+void nn_credential_statement(const nn_network *net, const nn_member *peer, nn_buf *out);
+
 /* Checks a credential (the object above, or an envelope holding it under
  * "mc_envelope") against pk. 0 when valid; -EINVAL with err saying why. */
 int nn_credential_verify(const char *json, size_t len, const uint8_t pk[NN_SIGN_PK_LEN],

@@ -215,6 +215,45 @@ expect 200 GET /workspaces/ws-a/networks/corp/peers/p3; p3_ip=$(jq -r .ipv4 <<<"
 expect 200 GET /workspaces/ws-a/networks/corp/devices/d1/wireguard.conf
 grep -q '^\[Interface\]' <<<"$BODY" && ok || bad "wireguard.conf: ${BODY:0:100}"
 
+# --- a one-peer change renders only the envelopes it affects ---------------------
+TOK_BEFORE=$TOK TOK=$ADMIN
+expect 201 POST /workspaces '{"name":"ws-inc","owner":"u-owner"}'
+jq -n --arg h "$(key)" --argjson k "$(for i in 1 2 3 4 5 6; do key; done | jq -R . | jq -s .)" \
+  '{workspaces: [{name: "ws-inc", networks: [{name: "corp", peers: ([{name: "hub", public_key: $h,
+    publicly_reachable: true, endpoint: "198.51.100.7:51820"}] + [range(6) as $i | {name: "s\($i)", public_key: $k[$i]}])}]}]}' \
+  >"$TMP/inc.json"
+expect 200 PUT /workspaces/ws-inc/intent "@$TMP/inc.json"
+get_all() { # prints "name etag" for every peer of ws-inc/corp
+  local p
+  for p in hub s0 s1 s2 s3 s4 s5 ${1:-}; do
+    echo "$p $(curl -s -D - -o /dev/null -H "Authorization: Bearer $ADMIN" \
+      "$URL/workspaces/ws-inc/networks/corp/peers/$p/envelope" | tr -d '\r' | sed -n 's/^ETag: //Ip')"
+  done
+}
+get_all >"$TMP/etags0"
+expect 200 GET /stats; stats0=$BODY
+expect 201 PUT /workspaces/ws-inc/networks/corp/peers/s-new "{\"public_key\":\"$(key)\"}"
+get_all s-new >"$TMP/etags1"
+expect 200 GET /stats; stats1=$BODY
+delta() { echo $(( $(jq ".envelope_cache.$1" <<<"$stats1") - $(jq ".envelope_cache.$1" <<<"$stats0") )); }
+[[ $(delta networks_compiled) == 1 ]] && ok || bad "networks compiled: $(delta networks_compiled), want 1"
+[[ $(delta envelopes_rendered) == 2 ]] && ok || bad "rendered $(delta envelopes_rendered) envelopes for a one-peer change, want 2 (hub, s-new)"
+[[ $(delta envelopes_carried) == 6 ]] && ok || bad "carried $(delta envelopes_carried) unchanged envelopes, want 6"
+[[ "$(delta envelopes_added) $(delta envelopes_changed) $(delta envelopes_unchanged)" == "1 1 6" ]] && ok ||
+  bad "added/changed/unchanged: $(delta envelopes_added) $(delta envelopes_changed) $(delta envelopes_unchanged)"
+diff <(head -7 "$TMP/etags0" | tail -6) <(sed -n 2,7p "$TMP/etags1") >/dev/null && ok || bad "a spoke's ETag moved"
+[[ $(head -1 "$TMP/etags0") != "$(head -1 "$TMP/etags1")" ]] && ok || bad "the hub's ETag did not move"
+# What was carried over is what a fresh compile gives.
+expect 200 GET /workspaces/ws-inc/intent; echo "$BODY" >"$TMP/inc-export.json"
+for p in hub s3 s-new; do
+  expect 200 GET "/workspaces/ws-inc/networks/corp/peers/$p/envelope"
+  cmp -s <(jq -S . <<<"$BODY") <("$NANAMICTL" compile -f "$TMP/inc-export.json" --peer "ws-inc/corp/$p" | jq -S .) &&
+    ok || bad "served envelope of $p differs from the offline compile"
+done
+TOK=${T[owner]}; expect 403 GET /stats
+TOK=$ADMIN; expect 405 PUT /stats '{}'
+TOK=$TOK_BEFORE
+
 # --- intent: export, converge, idempotence ----------------------------------------
 expect 200 GET /workspaces/ws-a/intent; echo "$BODY" >"$TMP/export.json"
 expect 200 PUT /workspaces/ws-a/intent "@$TMP/export.json"

@@ -2,6 +2,8 @@
  * envelope and device config. Nothing may crash, leak or trip UBSan. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -47,6 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 nn_compile_for_network(plan, &out);
                 for (size_t d = 0; d < net->ndevices; d++)
                     nn_compile_device_wgquick(plan, &net->devices[d], &out);
+                /* a digest is a function of the plan: twice, the same */
+                for (size_t i = 0; i < net->npeers; i++) {
+                    uint8_t d1[32], d2[32];
+                    nn_compile_peer_digest(plan, &net->peers[i], d1);
+                    nn_compile_peer_digest(plan, &net->peers[i], d2);
+                    if (memcmp(d1, d2, sizeof(d1)) != 0)
+                        abort();
+                }
                 nn_compile_plan_free(plan);
                 nn_buf_reset(&out);
             }

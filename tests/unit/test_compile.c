@@ -394,6 +394,228 @@ static void test_device_config_has_placeholder_and_hubs(void **state)
     json_decref(j);
 }
 
+/* ------------------------------------------------------------------ */
+/* nn_compile_peer_digest: equal digests exactly when equal envelopes,
+ * over one-edit changes of every kind, with and without signing. */
+
+static json_t *ws_json(json_t *root, size_t w)
+{
+    return json_array_get(json_object_get(root, "workspaces"), w);
+}
+
+static json_t *net_json(json_t *root, size_t w, size_t n)
+{
+    return json_array_get(json_object_get(ws_json(root, w), "networks"), n);
+}
+
+static json_t *named(json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
+            return v;
+    }
+    fail_msg("no object named %s", name);
+    return NULL;
+}
+
+static json_t *peer_json(json_t *root, size_t n, const char *name)
+{
+    return named(json_object_get(net_json(root, 0, n), "peers"), name);
+}
+
+static void m_new_spoke(json_t *r)
+{
+    json_array_append_new(json_object_get(net_json(r, 0, 0), "peers"), tu_peer("zz-new", 3001, 0));
+}
+static void m_new_mesh_member(json_t *r)
+{
+    json_array_append_new(json_object_get(net_json(r, 0, 1), "peers"), tu_peer("zz-new", 3002, 0));
+}
+static void m_spoke_key(json_t *r)
+{
+    json_object_set_new(peer_json(r, 0, "node-07"), "public_key", json_string(tu_key(3003)));
+}
+static void m_spoke_lan(json_t *r)
+{
+    json_object_set_new(peer_json(r, 0, "node-06"), "lan_subnets", json_pack("[s]", "172.20.0.0/24"));
+}
+static void m_hub_endpoint(json_t *r)
+{
+    json_object_set_new(peer_json(r, 0, "node-00"), "endpoint", json_string("203.0.113.9:51820"));
+}
+static void m_spoke_tags(json_t *r)
+{
+    json_object_set_new(peer_json(r, 0, "node-08"), "tags", json_pack("[s]", "ops"));
+}
+static void m_rule_ports(json_t *r)
+{
+    json_t *rule = named(json_object_get(net_json(r, 0, 0), "firewall_rules"), "ops-ssh");
+    json_object_set_new(rule, "ports", json_pack("[i]", 2022));
+}
+static void m_drop_mapping(json_t *r)
+{
+    json_array_remove(json_object_get(net_json(r, 0, 0), "port_mappings"), 0);
+}
+static void m_mtu(json_t *r)
+{
+    json_object_set_new(net_json(r, 0, 1), "mtu", json_integer(1380));
+}
+static void m_device_key(json_t *r)
+{
+    json_t *dev = named(json_object_get(net_json(r, 0, 0), "devices"), "laptop-1");
+    json_object_set_new(dev, "public_key", json_string(tu_key(3004)));
+}
+static void m_validity(json_t *r)
+{
+    json_object_set_new(ws_json(r, 0), "credential_validity",
+                        json_pack("{s:s,s:s}", "not_before", "2026-02-01T00:00:00Z", "not_after",
+                                  "2027-02-01T00:00:00Z"));
+}
+static void m_spoke_port(json_t *r)
+{
+    json_object_set_new(peer_json(r, 0, "node-09"), "listen_port", json_integer(51999));
+}
+
+static const char *g_edit; /* the edit under test, for failure messages */
+static size_t g_conservative; /* digests that differed for equal envelopes */
+
+/* Compares every network of after with before: for each peer in both,
+ * digest equality must equal envelope equality. Returns how many
+ * envelopes changed; *total counts the pairs compared. */
+static size_t differential(json_t *before, json_t *after, const uint8_t *sk, size_t *total)
+{
+    nn_error err;
+    nn_doc *a = tu_load(before, &err), *b = tu_load(after, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    size_t changed = 0;
+    for (size_t w = 0; w < b->nworkspaces; w++)
+        for (size_t n = 0; n < b->workspaces[w].nnetworks; n++) {
+            const nn_network *nb = &b->workspaces[w].networks[n];
+            const nn_network *na = nn_workspace_find_network(
+                nn_doc_find_workspace(a, b->workspaces[w].name), nb->name);
+            assert_non_null(na);
+            nn_net_plan *pa, *pb;
+            assert_int_equal(nn_compile_plan_new(na, &pa), 0);
+            assert_int_equal(nn_compile_plan_new(nb, &pb), 0);
+            if (sk) {
+                nn_compile_plan_set_signing_key(pa, sk);
+                nn_compile_plan_set_signing_key(pb, sk);
+            }
+            for (size_t i = 0; i < nb->npeers; i++) {
+                const nn_member *mb = &nb->peers[i], *ma = nn_network_find_peer(na, mb->name);
+                if (!ma)
+                    continue;
+                uint8_t da[32], db[32];
+                nn_compile_peer_digest(pa, ma, da);
+                nn_compile_peer_digest(pb, mb, db);
+                nn_buf ea = NN_BUF_INIT, eb = NN_BUF_INIT;
+                nn_compile_for_peer(pa, ma, &ea);
+                nn_compile_for_peer(pb, mb, &eb);
+                bool same_env = ea.len == eb.len && memcmp(ea.data, eb.data, ea.len) == 0;
+                bool same_digest = memcmp(da, db, 32) == 0;
+                /* Equal digests must mean equal envelopes (else a node would
+                 * keep a stale one). The converse may fail, conservatively:
+                 * the digest of a peer gaining a LAN names the route it now
+                 * skips, though its envelope ends up the same. */
+                if (same_digest && !same_env)
+                    fail_msg("%s/%s/%s: envelopes %s but digests %s (%s)", b->workspaces[w].name,
+                             nb->name, mb->name, same_env ? "equal" : "differ",
+                             same_digest ? "equal" : "differ", g_edit);
+                changed += !same_env;
+                g_conservative += !same_digest && same_env;
+                (*total)++;
+                nn_buf_free(&ea);
+                nn_buf_free(&eb);
+            }
+            nn_compile_plan_free(pa);
+            nn_compile_plan_free(pb);
+        }
+    nn_doc_free(a);
+    nn_doc_free(b);
+    return changed;
+}
+
+static void test_digest_equal_exactly_when_envelope_equal(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        void (*edit)(json_t *);
+        size_t changed_min, changed_max; /* of the 2 x 2 x 24 peers compared */
+    } edits[] = {
+        {"new spoke", m_new_spoke, 2, 2}, /* the two hubs, nobody else */
+        {"new mesh member", m_new_mesh_member, 24, 24},
+        {"spoke key", m_spoke_key, 3, 3},   /* the hubs and the spoke itself */
+        {"spoke LAN", m_spoke_lan, 23, 23}, /* everyone else routes to it */
+        {"hub endpoint", m_hub_endpoint, 23, 23},
+        {"spoke tags", m_spoke_tags, 1, 24},
+        {"rule ports", m_rule_ports, 1, 24},
+        {"port mapping removed", m_drop_mapping, 1, 24},
+        {"mtu", m_mtu, 24, 24},
+        {"device key", m_device_key, 2, 2},
+        {"credential validity", m_validity, 0, 48},
+        {"spoke listen port", m_spoke_port, 1, 1},
+    };
+    uint8_t seed[32] = {7}, pk[32], sk[64];
+    crypto_sign_seed_keypair(pk, sk, seed);
+    for (int signing = 0; signing < 2; signing++)
+        for (size_t e = 0; e < sizeof(edits) / sizeof(edits[0]); e++) {
+            json_t *before = rich_doc();
+            if (signing)
+                for (size_t w = 0; w < 2; w++)
+                    json_object_set_new(ws_json(before, w), "credential_validity",
+                                        json_pack("{s:s,s:s}", "not_before",
+                                                  "2026-01-01T00:00:00Z", "not_after",
+                                                  "2027-01-01T00:00:00Z"));
+            json_t *after = json_deep_copy(before);
+            edits[e].edit(after);
+            g_edit = edits[e].what;
+            g_conservative = 0;
+            size_t total = 0;
+            size_t changed = differential(before, after, signing ? sk : NULL, &total);
+            size_t lo = edits[e].changed_min, hi = edits[e].changed_max;
+            if (edits[e].edit == m_validity)
+                lo = hi = signing ? 48 : 0; /* only signed envelopes carry it */
+            if (changed < lo || changed > hi)
+                fail_msg("%s (signing %d): %zu envelopes changed, expected %zu..%zu",
+                         edits[e].what, signing, changed, lo, hi);
+            assert_true(total >= 96);
+            /* the only conservative miss: the spoke that gained the LAN */
+            assert_int_equal(g_conservative, edits[e].edit == m_spoke_lan);
+            json_decref(before);
+            json_decref(after);
+        }
+}
+
+static void test_digest_follows_bgp_changes(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *before = json_load_file(NN_SOURCE_DIR "/examples/fabric.json", 0, &je);
+    assert_non_null(before);
+    json_t *after = json_deep_copy(before);
+    g_edit = "bgp as_number";
+    /* a new route reflector client: BGP texts of its host and the
+     * reflectors change */
+    json_t *bgp = json_object_get(ws_json(after, 0), "bgp");
+    json_object_set_new(bgp, "as_number", json_integer(4200000123));
+    size_t total = 0;
+    uint8_t seed[32] = {9}, pk[32], sk[64];
+    crypto_sign_seed_keypair(pk, sk, seed);
+    size_t changed = differential(before, after, sk, &total);
+    assert_true(total > 0);
+    assert_int_equal(changed, total); /* the AS is in every BGP envelope */
+    json_decref(after);
+    after = json_deep_copy(before);
+    assert_int_equal(differential(before, after, sk, &total), 0);
+    json_decref(after);
+    json_decref(before);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -409,6 +631,8 @@ int main(void)
         cmocka_unit_test(test_spoke_rulesets_are_narrowed_safely),
         cmocka_unit_test(test_nat_on_the_hub_only_and_skips_unresolvable),
         cmocka_unit_test(test_device_config_has_placeholder_and_hubs),
+        cmocka_unit_test(test_digest_equal_exactly_when_envelope_equal),
+        cmocka_unit_test(test_digest_follows_bgp_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
