@@ -203,7 +203,23 @@ void api_method_not_allowed(ctx *c)
 
 void api_not_found(ctx *c, const char *what, const char *name)
 {
-    api_reply_error(c->resp, 404, "not_found", NULL, "no %s named \"%s\"", what, name);
+    /* A row kind ("firewall_rules", "route_policies") reads as one
+     * object: "firewall rule", "route policy". */
+    char one[64];
+    size_t n = strlen(what);
+    if (n >= sizeof(one) || n < 2 || what[n - 1] != 's') {
+        api_reply_error(c->resp, 404, "not_found", NULL, "no %s named \"%s\"", what, name);
+        return;
+    }
+    memcpy(one, what, n + 1);
+    if (n > 3 && !strcmp(one + n - 3, "ies"))
+        memcpy(one + n - 3, "y", 2);
+    else
+        one[n - 1] = '\0';
+    for (char *p = one; *p; p++)
+        if (*p == '_')
+            *p = ' ';
+    api_reply_error(c->resp, 404, "not_found", NULL, "no %s named \"%s\"", one, name);
 }
 
 /* Parses the body as a JSON object. 400 with the position on failure. */
@@ -296,7 +312,7 @@ int nn_api_token_issue(nn_store *store, int64_t user_id, const char *name,
     return nn_store_token_add(store, user_id, name, hash);
 }
 
-int nn_api_init_install(nn_store *store, char token[NN_API_TOKEN_LEN])
+int nn_api_init_install(nn_store *store, const char *ula_pin, char token[NN_API_TOKEN_LEN])
 {
     char *ula;
     if (nn_store_meta_get(store, "ula_prefix", &ula) == 0) {
@@ -305,10 +321,18 @@ int nn_api_init_install(nn_store *store, char token[NN_API_TOKEN_LEN])
     }
     /* RFC 4193: fd00::/8 + 40 random bits is the /48 of a site; Nanami
      * keeps the install at a /40 and carves workspaces from it. */
-    uint8_t r[4];
-    randombytes_buf(r, sizeof(r));
-    char prefix[48];
-    snprintf(prefix, sizeof(prefix), "fd%02x:%02x%02x:%02x00::/40", r[0], r[1], r[2], r[3]);
+    char prefix[NN_PREFIX_STRLEN];
+    if (ula_pin) {
+        nn_prefix p;
+        if (nn_prefix_parse(ula_pin, true, false, &p, NULL) != 0 || p.family != NN_AF_INET6 ||
+            p.len != 40 || p.addr[0] != 0xfd)
+            return -EINVAL;
+        nn_prefix_format(&p, true, prefix);
+    } else {
+        uint8_t r[4];
+        randombytes_buf(r, sizeof(r));
+        snprintf(prefix, sizeof(prefix), "fd%02x:%02x%02x:%02x00::/40", r[0], r[1], r[2], r[3]);
+    }
     int64_t admin;
     int rc;
     if ((rc = nn_store_begin(store)))
@@ -1105,9 +1129,19 @@ static void h_intent_put(ctx *c)
 {
     if (!api_parse_body(c, NN_API_MAX_INTENT_BODY) || !api_enter_workspace(c, NN_PERM_WRITE))
         return;
-    static const char *const top_keys[] = {"ula_prefix", "workspaces", NULL};
+    /* The offline document's own fields: version (1) and a description,
+     * which has no home on the server and is not kept. */
+    static const char *const top_keys[] = {"version", "description", "ula_prefix", "workspaces",
+                                           NULL};
     if (!api_only_keys(c, c->body, top_keys))
         return;
+    json_t *version = json_object_get(c->body, "version");
+    if (version && !(json_is_integer(version) && json_integer_value(version) == 1))
+        return api_reply_error(c->resp, 422, "invalid_intent", "version",
+                               "this server reads version 1 documents");
+    json_t *description = json_object_get(c->body, "description");
+    if (description && !json_is_string(description))
+        return api_reply_error(c->resp, 422, "invalid_intent", "description", "must be a string");
     json_t *wss = json_object_get(c->body, "workspaces");
     json_t *w = json_array_get(wss, 0);
     if (!json_is_array(wss) || json_array_size(wss) != 1 || !json_is_object(w))
@@ -1122,10 +1156,15 @@ static void h_intent_put(ctx *c)
     if (ula) {
         nn_store_meta_get(c->store, "ula_prefix", &have_ula);
         bool same = have_ula && json_is_string(ula) && strcmp(have_ula, json_string_value(ula)) == 0;
+        if (!same) {
+            api_reply_error(c->resp, 422, "invalid_intent", "ula_prefix",
+                            "this install's ULA prefix is %s (fixed at nanamid init "
+                            "--ula-prefix); leave ula_prefix out or make it match",
+                            have_ula ? have_ula : "?");
+            free(have_ula);
+            return;
+        }
         free(have_ula);
-        if (!same)
-            return api_reply_error(c->resp, 422, "invalid_intent", "ula_prefix",
-                               "the install's ULA prefix is fixed; leave ula_prefix out");
     }
     want_row *want = NULL;
     size_t nwant = 0, cap = 0;

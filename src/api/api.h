@@ -69,9 +69,11 @@ void nn_api_response_free(nn_api_response *resp);
 int nn_api_token_issue(nn_store *store, int64_t user_id, const char *name,
                        char token[NN_API_TOKEN_LEN]);
 
-/* Creates the install's ULA /40 (random, once) and the platform
- * administrator "admin"; writes its first token. -EEXIST when the database
- * was already initialised. */
-int nn_api_init_install(nn_store *store, char token[NN_API_TOKEN_LEN]);
+/* Creates the install's ULA /40 (ula_pin, or random when NULL; once) and
+ * the platform administrator "admin"; writes its first token. -EEXIST
+ * when the database was already initialised, -EINVAL when ula_pin is not
+ * an fd00::/8 /40. Pinning keeps overlay addresses when an install is
+ * rebuilt from an export. */
+int nn_api_init_install(nn_store *store, const char *ula_pin, char token[NN_API_TOKEN_LEN]);
 
 #endif

@@ -1,5 +1,6 @@
-/* nanamictl: the operator CLI. This version works offline on an intent
- * document: "compile" prints envelopes, "check" validates.
+/* nanamictl: the operator CLI. Offline on an intent document ("compile"
+ * prints envelopes, "check" validates, ...), and a client of nanamid's
+ * API ("apply", "export", "get", ...: cli/remote.c).
  * Exit status: 0 ok, 2 invalid input or usage (one "error:" line on
  * stderr), 1 an internal failure. */
 #include <errno.h>
@@ -13,13 +14,13 @@
 #include <sodium.h>
 
 #include "alloc/alloc.h"
+#include "cli/common.h"
+#include "cli/remote.h"
 #include "compile/compile.h"
 #include "compile/credential.h"
 #include "compile/host.h"
 #include "model/intent.h"
 #include "util/json_writer.h"
-
-#define EXIT_INVALID 2
 
 static const char usage[] =
     "usage: nanamictl compile -f INTENT.json [--peer WS/NET/PEER | --network WS/NET |\n"
@@ -32,76 +33,31 @@ static const char usage[] =
     "       nanamictl failover -f INTENT.json --vip WS/NET/VIP [--down PEER,...]\n"
     "       nanamictl version\n"
     "\n"
+    "against a running nanamid (server and token: --server URL --token TOKEN, else\n"
+    "NANAMI_URL / NANAMI_TOKEN, else ~/.config/nanami/config with server = / token =):\n"
+    "       nanamictl apply -f INTENT.json [--dry-run] [--json]\n"
+    "       nanamictl export WORKSPACE\n"
+    "       nanamictl get PATH [--json]                 e.g. workspaces/acme/networks\n"
+    "       nanamictl put|post PATH (-f FILE | -d JSON) [--dry-run] [--json]\n"
+    "       nanamictl delete PATH [--dry-run]\n"
+    "\n"
     "compile   prints canonical JSON envelopes (all networks and hosts when no target is given);\n"
     "          with --signing-key each envelope carries a signed membership credential\n"
     "check     validates the document and prints a summary\n"
     "keygen    makes an Ed25519 signing key (file mode 0600)\n"
     "verify    checks a membership credential (or an envelope holding one)\n"
     "failover  prints the holder a virtual IP moves to when the --down peers fail\n"
-    "-f -      reads the document from standard input\n";
-
-static int invalid(const char *where, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "error: %s: ", where);
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    return EXIT_INVALID;
-}
-
-/* Reads the whole file (or stdin for "-"), at most NN_INTENT_MAX_BYTES. */
-static int read_input(const char *path, char **out, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    *out = NULL;
-    *len = 0;
-    if (!f)
-        return -errno;
-    size_t cap = 65536, n = 0;
-    char *data = malloc(cap);
-    int r = 0;
-    while (data) {
-        if (n == cap) {
-            if (cap > NN_INTENT_MAX_BYTES) {
-                r = -E2BIG;
-                break;
-            }
-            char *p = realloc(data, cap * 2);
-            if (!p) {
-                r = -ENOMEM;
-                break;
-            }
-            data = p;
-            cap *= 2;
-        }
-        size_t got = fread(data + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                r = -EIO;
-            break;
-        }
-    }
-    if (!data)
-        r = -ENOMEM;
-    if (f != stdin)
-        fclose(f);
-    if (r == 0 && n > NN_INTENT_MAX_BYTES)
-        r = -E2BIG;
-    if (r) {
-        free(data);
-        return r;
-    }
-    *out = data;
-    *len = n;
-    return 0;
-}
+    "-f -      reads the document from standard input\n"
+    "apply     converges each workspace of the document (creating missing ones if you are a\n"
+    "          platform administrator); prints + created, ~ changed, - deleted\n"
+    "get       prints tables (arrays of objects) or key/value lines; --json prints the answer\n";
 
 static int load_doc(const char *path, nn_doc **out)
 {
     char *data;
     size_t len;
     *out = NULL;
-    int r = read_input(path, &data, &len);
+    int r = cli_read_input(path, NN_INTENT_MAX_BYTES, &data, &len);
     if (r) {
         fprintf(stderr, "error: %s: %s\n", path,
                 r == -E2BIG ? "larger than the 64 MiB an intent document may be" : strerror(-r));
@@ -144,19 +100,19 @@ static int find_network(const nn_doc *doc, const char *flag, const char *target,
     char buf[256];
     char *parts[3];
     if (strlen(target) >= sizeof(buf))
-        return invalid(flag, "target too long", "");
+        return cli_invalid(flag, "target too long", "");
     snprintf(buf, sizeof(buf), "%s", target);
     if (split_path(buf, parts, want) != want)
-        return invalid(flag,
-                       want == 3 ? "\"%s\" is not WORKSPACE/NETWORK/NAME"
-                                 : "\"%s\" is not WORKSPACE/NETWORK",
-                       target);
+        return cli_invalid(flag,
+                           want == 3 ? "\"%s\" is not WORKSPACE/NETWORK/NAME"
+                                     : "\"%s\" is not WORKSPACE/NETWORK",
+                           target);
     const nn_workspace *ws = nn_doc_find_workspace(doc, parts[0]);
     if (!ws)
-        return invalid(flag, "no workspace named \"%s\"", parts[0]);
+        return cli_invalid(flag, "no workspace named \"%s\"", parts[0]);
     *net = nn_workspace_find_network(ws, parts[1]);
     if (!*net)
-        return invalid(flag, "no network named \"%s\" in that workspace", parts[1]);
+        return cli_invalid(flag, "no network named \"%s\" in that workspace", parts[1]);
     if (leaf) {
         /* point into the caller's string, not our stack buffer */
         *leaf = target + (parts[2] - buf);
@@ -257,17 +213,18 @@ static int cmd_compile(int argc, char **argv)
         else if (!strcmp(argv[i], "--format"))
             slot = &format;
         else
-            return invalid("compile", "unknown argument \"%s\" (see nanamictl --help)", argv[i]);
+            return cli_invalid("compile", "unknown argument \"%s\" (see nanamictl --help)",
+                               argv[i]);
         if (i + 1 >= argc)
-            return invalid(argv[i], "%s", "needs a value");
+            return cli_invalid(argv[i], "%s", "needs a value");
         if (*slot)
-            return invalid(argv[i], "%s", "given twice");
+            return cli_invalid(argv[i], "%s", "given twice");
         *slot = argv[++i];
     }
     if (!file)
-        return invalid("compile", "%s", "-f INTENT.json is required");
+        return cli_invalid("compile", "%s", "-f INTENT.json is required");
     if ((peer != NULL) + (network != NULL) + (device != NULL) + (host != NULL) > 1)
-        return invalid("compile", "%s", "give one of --peer, --network, --host, --device");
+        return cli_invalid("compile", "%s", "give one of --peer, --network, --host, --device");
     static uint8_t sk[NN_SIGN_SK_LEN];
     if (keyfile) {
         uint8_t seed[NN_SIGN_SEED_LEN], pk[NN_SIGN_PK_LEN];
@@ -281,9 +238,9 @@ static int cmd_compile(int argc, char **argv)
         g_sign_sk = sk;
     }
     if (format && !device)
-        return invalid("--format", "%s", "only applies to --device");
+        return cli_invalid("--format", "%s", "only applies to --device");
     if (device && format && strcmp(format, "wg-quick") != 0)
-        return invalid("--format", "\"%s\" is not supported (wg-quick)", format);
+        return cli_invalid("--format", "\"%s\" is not supported (wg-quick)", format);
 
     nn_doc *doc;
     int r = load_doc(file, &doc);
@@ -304,10 +261,10 @@ static int cmd_compile(int argc, char **argv)
         const nn_member *m =
             peer ? nn_network_find_peer(net, leaf) : nn_network_find_device(net, leaf);
         if (!m) {
-            r = invalid(flag,
-                        peer ? "no peer named \"%s\" in that network"
-                             : "no device named \"%s\" in that network",
-                        leaf);
+            r = cli_invalid(flag,
+                            peer ? "no peer named \"%s\" in that network"
+                                 : "no device named \"%s\" in that network",
+                            leaf);
             goto out;
         }
         if (plan_new(net, &plan) != 0) {
@@ -337,11 +294,11 @@ static int cmd_compile(int argc, char **argv)
         const nn_workspace *ws = NULL;
         const nn_host *h = NULL;
         if (strlen(host) >= sizeof(buf) || split_path(buf, parts, 2) != 2) {
-            r = invalid("--host", "\"%s\" is not WORKSPACE/HOST", host);
+            r = cli_invalid("--host", "\"%s\" is not WORKSPACE/HOST", host);
         } else if (!(ws = nn_doc_find_workspace(doc, parts[0]))) {
-            r = invalid("--host", "no workspace named \"%s\"", parts[0]);
+            r = cli_invalid("--host", "no workspace named \"%s\"", parts[0]);
         } else if (!(h = nn_workspace_find_host(ws, parts[1]))) {
-            r = invalid("--host", "no host named \"%s\" in that workspace", parts[1]);
+            r = cli_invalid("--host", "no host named \"%s\" in that workspace", parts[1]);
         } else {
             nn_host_compile(ws, h, &out);
             r = write_out(&out);
@@ -359,7 +316,7 @@ out:
 static int cmd_check(int argc, char **argv)
 {
     if (argc != 2 || (strcmp(argv[0], "-f") && strcmp(argv[0], "--file")))
-        return invalid("check", "%s", "usage: nanamictl check -f INTENT.json");
+        return cli_invalid("check", "%s", "usage: nanamictl check -f INTENT.json");
     nn_doc *doc;
     int r = load_doc(argv[1], &doc);
     if (r)
@@ -382,7 +339,7 @@ static int cmd_check(int argc, char **argv)
 static int cmd_keygen(int argc, char **argv)
 {
     if (argc != 2 || strcmp(argv[0], "--signing-key"))
-        return invalid("keygen", "%s", "usage: nanamictl keygen --signing-key KEYFILE");
+        return cli_invalid("keygen", "%s", "usage: nanamictl keygen --signing-key KEYFILE");
     uint8_t seed[NN_SIGN_SEED_LEN], pk[NN_SIGN_PK_LEN], sk[NN_SIGN_SK_LEN];
     randombytes_buf(seed, sizeof(seed));
     crypto_sign_seed_keypair(pk, sk, seed);
@@ -420,10 +377,10 @@ static int cmd_verify(int argc, char **argv)
         else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
             file = argv[i + 1];
         else
-            return invalid("verify", "unknown argument \"%s\"", argv[i]);
+            return cli_invalid("verify", "unknown argument \"%s\"", argv[i]);
     }
     if (!pubfile || !file || argc != 4)
-        return invalid("verify", "%s", "usage: nanamictl verify --public-key PUBFILE -f FILE");
+        return cli_invalid("verify", "%s", "usage: nanamictl verify --public-key PUBFILE -f FILE");
     uint8_t pk[NN_SIGN_PK_LEN];
     nn_error err = {{0}, {0}};
     if (nn_key_file_read(pubfile, pk, sizeof(pk), &err) != 0) {
@@ -432,7 +389,7 @@ static int cmd_verify(int argc, char **argv)
     }
     char *data;
     size_t len;
-    int r = read_input(file, &data, &len);
+    int r = cli_read_input(file, NN_INTENT_MAX_BYTES, &data, &len);
     if (r) {
         fprintf(stderr, "error: %s: %s\n", file, strerror(-r));
         return EXIT_INVALID;
@@ -458,10 +415,10 @@ static int cmd_failover(int argc, char **argv)
         else if (!strcmp(argv[i], "--down"))
             down = argv[i + 1];
         else
-            return invalid("failover", "unknown argument \"%s\"", argv[i]);
+            return cli_invalid("failover", "unknown argument \"%s\"", argv[i]);
     }
     if (!file || !vip || argc % 2)
-        return invalid(
+        return cli_invalid(
             "failover", "%s",
             "usage: nanamictl failover -f INTENT.json --vip WS/NET/VIP [--down PEER,...]");
     nn_doc *doc;
@@ -480,7 +437,7 @@ static int cmd_failover(int argc, char **argv)
             v = &net->vips[i];
     if (!v) {
         nn_doc_free(doc);
-        return invalid("--vip", "no virtual IP named \"%s\" in that network", leaf);
+        return cli_invalid("--vip", "no virtual IP named \"%s\" in that network", leaf);
     }
     char buf[1024];
     const char *names[64];
@@ -490,7 +447,7 @@ static int cmd_failover(int argc, char **argv)
         names[n++] = t;
     int to = nn_vip_failover(v, names, n);
     if (to < 0)
-        r = invalid("--down", "%s", "every holder of the virtual IP is down");
+        r = cli_invalid("--down", "%s", "every holder of the virtual IP is down");
     else
         printf("%s\n", v->holders[to]->name);
     nn_doc_free(doc);
@@ -518,9 +475,12 @@ int main(int argc, char **argv)
         return cmd_verify(argc - 2, argv + 2);
     if (!strcmp(argv[1], "failover"))
         return cmd_failover(argc - 2, argv + 2);
+    int rr = nn_remote_main(argv[1], argc - 2, argv + 2);
+    if (rr >= 0)
+        return rr;
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("nanamictl %s\n", NANAMI_VERSION);
         return 0;
     }
-    return invalid("nanamictl", "unknown command \"%s\" (see nanamictl --help)", argv[1]);
+    return cli_invalid("nanamictl", "unknown command \"%s\" (see nanamictl --help)", argv[1]);
 }

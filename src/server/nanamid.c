@@ -16,10 +16,13 @@
 #include "store/store.h"
 
 static const char usage[] =
-    "usage: nanamid init --db FILE             create the database and the platform administrator;\n"
-    "                                          prints its API token (shown once)\n"
+    "usage: nanamid init --db FILE [--ula-prefix fdXX:XXXX:XX00::/40]\n"
+    "                         create the database and the platform administrator; prints\n"
+    "                         its API token (shown once). The install's IPv6 ULA /40 is\n"
+    "                         random unless pinned (to rebuild an install from an export\n"
+    "                         with the same addresses)\n"
     "       nanamid serve --db FILE [--listen ADDR:PORT] [--threads N]\n"
-    "                                          serve the API (default 127.0.0.1:8420)\n"
+    "                         serve the API (default 127.0.0.1:8420)\n"
     "       nanamid version\n";
 
 typedef struct server {
@@ -142,16 +145,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-static int cmd_init(const char *db)
+static int cmd_init(const char *db, const char *ula)
 {
     nn_store *s;
     if (nn_store_open(db, &s))
         return 1;
     char token[NN_API_TOKEN_LEN];
-    int r = nn_api_init_install(s, token);
+    int r = nn_api_init_install(s, ula, token);
     nn_store_close(s);
     if (r == -EEXIST) {
         fprintf(stderr, "error: %s: already initialised\n", db);
+        return 2;
+    }
+    if (r == -EINVAL) {
+        fprintf(stderr, "error: --ula-prefix: \"%s\" is not a /40 inside fd00::/8\n", ula);
         return 2;
     }
     if (r) {
@@ -235,11 +242,14 @@ int main(int argc, char **argv)
         printf("nanamid %s\n", NANAMI_VERSION);
         return 0;
     }
-    const char *db = NULL, *listen = "127.0.0.1:8420";
+    const char *db = NULL, *listen = "127.0.0.1:8420", *ula = NULL;
     unsigned threads = 2;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
             db = argv[++i];
+        } else if (strcmp(argv[i], "--ula-prefix") == 0 && i + 1 < argc &&
+                   strcmp(argv[1], "init") == 0) {
+            ula = argv[++i];
         } else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             listen = argv[++i];
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -260,7 +270,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "init") == 0)
-        return cmd_init(db);
+        return cmd_init(db, ula);
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(db, listen, threads);
     fprintf(stderr, "error: unknown command \"%s\"\n%s", argv[1], usage);

@@ -18,7 +18,7 @@ static void setup(void)
 {
     char token[NN_API_TOKEN_LEN];
     if (nn_api_new(&g_api) || nn_store_open(":memory:", &g_store) ||
-        nn_api_init_install(g_store, token))
+        nn_api_init_install(g_store, NULL, token))
         abort();
     snprintf(g_auth, sizeof(g_auth), "Bearer %s", token);
     static const char *const seed[][3] = {
