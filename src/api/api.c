@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alloc/alloc.h"
+#include "api/enroll.h"
 #include "api/internal.h"
 #include "api/rbac.h"
 #include "api/regions.h"
@@ -1648,6 +1649,9 @@ static void route(ctx *c)
             return nn_api_routing_network(c);
         if ((n == 5 || n == 6) && nn_kind_valid(c->seg[4], true))
             return h_rows(c);
+        if ((n == 7 || n == 8) && strcmp(c->seg[4], "peers") == 0 &&
+            strcmp(c->seg[6], "enrollment-tokens") == 0)
+            return nn_api_enrollment_tokens(c);
         if (n == 7 && strcmp(c->seg[4], "peers") == 0 &&
             (strcmp(c->seg[6], "envelope") == 0 || strcmp(c->seg[6], "bgp") == 0))
             return h_preview(c);

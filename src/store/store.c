@@ -75,6 +75,15 @@ static const char *const migrations[] = {
     "  workspace_id INTEGER NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,"
     "  region_id INTEGER NOT NULL REFERENCES regions(id) ON DELETE RESTRICT,"
     "  PRIMARY KEY (workspace_id, region_id));",
+    /* 3: one-time enrollment tokens, each for one peer (stored hashed);
+     * deleting the peer deletes its tokens */
+    "CREATE TABLE enrollment_tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  peer_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,"
+    "  token_hash BLOB NOT NULL UNIQUE,"
+    "  created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,"
+    "  created_at TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT);"
+    "CREATE INDEX enrollment_by_peer ON enrollment_tokens (peer_id, id);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -227,6 +236,16 @@ static json_t *node_json(sqlite3_stmt *st)
 {
     return json_pack("{s:s, s:s, s:s}", "host", sqlite3_column_text(st, 0), "state",
                      sqlite3_column_text(st, 1), "reported_at", sqlite3_column_text(st, 2));
+}
+
+static json_t *enrollment_json(sqlite3_stmt *st)
+{
+    const unsigned char *used = sqlite3_column_text(st, 4);
+    return json_pack("{s:I, s:s?, s:s, s:s, s:s?, s:s}", "id",
+                     (json_int_t)sqlite3_column_int64(st, 0), "created_by",
+                     sqlite3_column_text(st, 1), "created_at", sqlite3_column_text(st, 2),
+                     "expires_at", sqlite3_column_text(st, 3), "used_at", used, "state",
+                     sqlite3_column_text(st, 5));
 }
 
 static json_t *region_json(sqlite3_stmt *st)
@@ -992,4 +1011,55 @@ int nn_store_region_grants(nn_store *s, json_t **out)
                        "ORDER BY r.name, w.name",
                     &st);
     return r ? r : json_rows(s, st, oversight_json, out);
+}
+
+int nn_store_enrollment_add(nn_store *s, int64_t peer_id, int64_t user_id, const uint8_t hash[32],
+                            int ttl_seconds, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s,
+                    "INSERT INTO enrollment_tokens (peer_id, token_hash, created_by, created_at, "
+                    "expires_at) VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
+                    "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ? || ' seconds')) "
+                    "RETURNING id, expires_at",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, peer_id);
+    sqlite3_bind_blob(st, 2, hash, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, user_id);
+    sqlite3_bind_int(st, 4, ttl_seconds);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = json_pack("{s:I, s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0), "expires_at",
+                         sqlite3_column_text(st, 1));
+    r = rc == SQLITE_ROW ? 0 : fail(s, rc);
+    finish(s, st);
+    if (r == 0 && !*out)
+        r = -ENOMEM;
+    return r;
+}
+
+int nn_store_enrollments(nn_store *s, int64_t peer_id, json_t **out)
+{
+    return workspace_rows(
+        s,
+        "SELECT e.id, u.name, e.created_at, e.expires_at, e.used_at, CASE "
+        "WHEN e.used_at IS NOT NULL THEN 'used' "
+        "WHEN e.expires_at <= strftime('%Y-%m-%dT%H:%M:%SZ', 'now') THEN 'expired' "
+        "ELSE 'active' END FROM enrollment_tokens e LEFT JOIN users u ON u.id = e.created_by "
+        "WHERE e.peer_id = ? ORDER BY e.id",
+        peer_id, enrollment_json, out);
+}
+
+int nn_store_enrollment_revoke(nn_store *s, int64_t peer_id, int64_t id)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "DELETE FROM enrollment_tokens WHERE peer_id = ? AND id = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, peer_id);
+    sqlite3_bind_int64(st, 2, id);
+    return step_changed(s, st);
 }

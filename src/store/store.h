@@ -137,6 +137,16 @@ int nn_store_workspace_regions_set(nn_store *s, int64_t ws_id, const json_t *nam
 /* Every grant: [{region, workspace}], by region then workspace. */
 int nn_store_region_grants(nn_store *s, json_t **out);
 
+/* Enrollment tokens (one-time, expiring, stored as SHA-256), each for one
+ * peer row. add answers {id, expires_at} (now + ttl_seconds, UTC);
+ * enrollments lists {id, created_by, created_at, expires_at, used_at,
+ * state: active|used|expired} oldest first; revoke deletes one (-ENOENT
+ * when peer_id has no such token). */
+int nn_store_enrollment_add(nn_store *s, int64_t peer_id, int64_t user_id, const uint8_t hash[32],
+                            int ttl_seconds, json_t **out);
+int nn_store_enrollments(nn_store *s, int64_t peer_id, json_t **out);
+int nn_store_enrollment_revoke(nn_store *s, int64_t peer_id, int64_t id);
+
 /* Runs PRAGMA integrity_check; 0 when "ok". */
 int nn_store_integrity_check(nn_store *s);
 

@@ -100,6 +100,8 @@ MATRIX=(
   "personalw PUT /workspaces/W/networks/corp/devices/d1/routing-preference?dry_run=true {\"traffic_mode\":\"full_tunnel\"}"
   "personal GET /workspaces/W/networks/corp/users/u-owner/routing -"
   "personalw PUT /workspaces/W/networks/corp/users/u-owner/routing-preference?dry_run=true {}"
+  "read GET /workspaces/W/networks/corp/peers/p1/enrollment-tokens -"
+  "write POST /workspaces/W/networks/corp/peers/p1/enrollment-tokens?dry_run=true {\"ttl_seconds\":600}"
   "read GET /workspaces/W/gateway-assignments -"
   "read GET /workspaces/W/nodes -"
   "write PUT /workspaces/W/nodes/hub-1/status?dry_run=true {\"state\":\"down\"}"
@@ -253,6 +255,55 @@ done
 TOK=${T[owner]}; expect 403 GET /stats
 TOK=$ADMIN; expect 405 PUT /stats '{}'
 TOK=$TOK_BEFORE
+
+# --- enrollment tokens: one-time, expiring, stored hashed -------------------------
+TOK=${T[operator]}
+E=/workspaces/ws-a/networks/corp/peers/p1/enrollment-tokens
+expect 201 POST "$E" '{"ttl_seconds":600}'
+etok=$(jq -r .token <<<"$BODY"); eid=$(jq -r .id <<<"$BODY")
+[[ $etok =~ ^ne_[A-Za-z0-9_-]{43}$ ]] && ok || bad "enrollment token '$etok'"
+field_is .peer networks/corp/peers/p1
+exp=$(jq -r .expires_at <<<"$BODY")
+want=$(date -u -d '+600 seconds' +%s); got=$(date -u -d "$exp" +%s)
+(( got >= want - 5 && got <= want + 5 )) && ok || bad "expires_at $exp is not now + 600 s"
+[[ $(sqlite3 "$TMP/db.sqlite" "select count(*) from enrollment_tokens where instr(token_hash, 'ne_') > 0") == 0 ]] &&
+  ok || bad "an enrollment token is stored in clear"
+expect 201 POST "$E" ''                       # no body: the default hour
+field_is '(.expires_at | fromdateiso8601) - now | floor / 60 | round' 60
+expect 201 POST "$E?dry_run=true" '{}'; field_is .token null
+expect 422 POST "$E" '{"ttl_seconds":10}'; field_is .error.field ttl_seconds
+expect 422 POST "$E" '{"ttl_seconds":"1h"}'; field_is .error.field ttl_seconds
+expect 422 POST "$E" '{"uses":2}'; field_is .error.field uses
+expect 404 POST /workspaces/ws-a/networks/corp/peers/nope/enrollment-tokens '{}'
+expect 404 POST /workspaces/ws-a/networks/corp/devices/d1/enrollment-tokens '{}'
+expect 200 GET "$E"
+field_is 'length' 2
+field_is '[.[].state] | unique | join(",")' active
+field_is '.[0].created_by' u-operator
+field_is '[.[] | has("token") or has("token_hash")] | any' false
+sqlite3 "$TMP/db.sqlite" "update enrollment_tokens set expires_at = '2020-01-01T00:00:00Z' where id = $eid"
+expect 200 GET "$E"; field_is ".[] | select(.id == $eid) | .state" expired
+expect 405 PUT "$E" '{}'
+expect 200 DELETE "$E/$eid?dry_run=true"
+expect 200 DELETE "$E/$eid"; field_is .revoked "$eid"
+expect 404 DELETE "$E/$eid"
+expect 404 DELETE "$E/abc"
+expect 200 GET "$E"; field_is 'length' 1
+TOK=${T[viewer]}; expect 403 POST "$E" '{}'; expect 200 GET "$E"
+TOK=${T[member]}; expect 403 GET "$E"
+TOK=${T[owner]}; expect 404 GET /workspaces/ws-b/networks/corp/peers/p1/enrollment-tokens
+# a deleted peer takes its tokens with it
+TOK=${T[operator]}
+expect 201 PUT /workspaces/ws-a/networks/corp/peers/p9 "{\"public_key\":\"$(key)\"}"
+expect 201 POST /workspaces/ws-a/networks/corp/peers/p9/enrollment-tokens '{}'
+before=$(sqlite3 "$TMP/db.sqlite" "select count(*) from enrollment_tokens")
+expect 200 DELETE /workspaces/ws-a/networks/corp/peers/p9
+after=$(sqlite3 "$TMP/db.sqlite" "select count(*) from enrollment_tokens")
+[[ $after == $((before - 1)) ]] && ok || bad "deleting a peer left its token ($before -> $after)"
+TOK=${T[admin]}; expect 200 GET /workspaces/ws-a/audit
+field_is '[.[] | select(.action == "enrollment_token.create")] | length' 3
+field_is '[.[] | select(.action == "enrollment_token.revoke")] | length' 1
+TOK=${T[operator]}
 
 # --- intent: export, converge, idempotence ----------------------------------------
 expect 200 GET /workspaces/ws-a/intent; echo "$BODY" >"$TMP/export.json"
