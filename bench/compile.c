@@ -70,7 +70,7 @@ static int run(const char *label, unsigned npeers, unsigned nhubs, int mesh)
     }
     double t_parse = bench_now_ms() - t0;
     const nn_network *net = &doc->workspaces[0].networks[0];
-    double times[RUNS], plan_ms[RUNS];
+    double times[RUNS], plan_ms[RUNS], digest_ms[RUNS];
     size_t bytes = 0, entries = 0;
     nn_buf out = NN_BUF_INIT;
     for (int r = 0; r < RUNS; r++) {
@@ -86,6 +86,12 @@ static int run(const char *label, unsigned npeers, unsigned nhubs, int mesh)
             bytes += out.len;
         }
         double c = bench_now_ms();
+        /* what the API does at each new revision to find what changed */
+        for (size_t i = 0; i < net->npeers; i++) {
+            uint8_t d[32];
+            nn_compile_peer_digest(plan, &net->peers[i], d);
+        }
+        digest_ms[r] = bench_now_ms() - c;
         nn_compile_plan_free(plan);
         plan_ms[r] = b - a;
         times[r] = c - a; /* every envelope, plan included */
@@ -94,14 +100,15 @@ static int run(const char *label, unsigned npeers, unsigned nhubs, int mesh)
         mesh ? (size_t)npeers * (npeers - 1) : 2 * (size_t)(npeers - nhubs) + nhubs * (npeers - 1);
     qsort(times, RUNS, sizeof(double), bench_cmp_double);
     qsort(plan_ms, RUNS, sizeof(double), bench_cmp_double);
+    qsort(digest_ms, RUNS, sizeof(double), bench_cmp_double);
     double ms = times[RUNS / 2];
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("%-14s peers=%u hubs=%u  parse+alloc=%.1f ms  plan=%.1f ms  compile_all=%.1f ms "
            "(median of %d, min %.1f)  peers/s=%.0f  peer_entries=%zu  output_bytes=%zu  "
-           "peak_rss_kib=%ld\n",
+           "peak_rss_kib=%ld  digest_all=%.1f ms\n",
            label, npeers, nhubs, t_parse, plan_ms[RUNS / 2], ms, RUNS, times[0],
-           npeers / (ms / 1000.0), entries, bytes, ru.ru_maxrss);
+           npeers / (ms / 1000.0), entries, bytes, ru.ru_maxrss, digest_ms[RUNS / 2]);
     nn_buf_free(&out);
     nn_doc_free(doc);
     free(json);
