@@ -306,7 +306,8 @@ static int path_arg(const char *arg, bool dry_run, nn_buf *path)
         return cli_invalid("PATH", "%s", "longer than 2048 bytes");
     if (!strncmp(arg, "/api/v1/", 8))
         arg += 7;
-    nn_buf_printf(path, "%s%s%s", arg[0] == '/' ? "" : "/", arg, dry_run ? "?dry_run=true" : "");
+    nn_buf_printf(path, "%s%s%s", arg[0] == '/' ? "" : "/", arg,
+                  !dry_run ? "" : strchr(arg, '?') ? "&dry_run=true" : "?dry_run=true");
     return 0;
 }
 

@@ -616,15 +616,23 @@ int nn_store_member_set(nn_store *s, int64_t ws_id, int64_t user_id, nn_role rol
     return step_done(s, st);
 }
 
-int nn_store_member_delete(nn_store *s, int64_t ws_id, int64_t user_id)
+/* Runs sql (a literal: statements are cached by its address) with two
+ * id parameters; -ENOENT when it changed no row. */
+static int change_by_ids(nn_store *s, const char *sql, int64_t a, int64_t b)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?", &st);
+    int r = prepare(s, sql, &st);
     if (r)
         return r;
-    sqlite3_bind_int64(st, 1, ws_id);
-    sqlite3_bind_int64(st, 2, user_id);
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
     return step_changed(s, st);
+}
+
+int nn_store_member_delete(nn_store *s, int64_t ws_id, int64_t user_id)
+{
+    return change_by_ids(s, "DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?",
+                         ws_id, user_id);
 }
 
 int nn_store_member_list(nn_store *s, int64_t ws_id, json_t **out)
@@ -1055,11 +1063,6 @@ int nn_store_enrollments(nn_store *s, int64_t peer_id, json_t **out)
 
 int nn_store_enrollment_revoke(nn_store *s, int64_t peer_id, int64_t id)
 {
-    sqlite3_stmt *st;
-    int r = prepare(s, "DELETE FROM enrollment_tokens WHERE peer_id = ? AND id = ?", &st);
-    if (r)
-        return r;
-    sqlite3_bind_int64(st, 1, peer_id);
-    sqlite3_bind_int64(st, 2, id);
-    return step_changed(s, st);
+    return change_by_ids(s, "DELETE FROM enrollment_tokens WHERE peer_id = ? AND id = ?", peer_id,
+                         id);
 }

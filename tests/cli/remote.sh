@@ -127,6 +127,8 @@ has "$OUT" '^ports +53$'
 has "$OUT" '^protocol +udp$'
 echo '{"action":"accept","protocol":"tcp","ports":[853]}' >"$TMP/rule.json"
 run 0 put "$R" -f "$TMP/rule.json" --dry-run
+run 0 put "$R?dry_run=true" -f "$TMP/rule.json" --dry-run --json   # a query string of its own
+[[ $(jq -r .dry_run <<<"$OUT") == true ]] && ok || bad "dry run with a query string: $OUT"
 run 0 get "$R" --json
 [[ $(jq -r .protocol <<<"$OUT") == udp ]] && ok || bad "a dry-run put changed the rule"
 run 2 post workspaces/acme/networks/corp/firewall_rules -d '{"name":"dns","action":"drop"}'
