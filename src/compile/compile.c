@@ -529,19 +529,21 @@ void nn_compile_plan_free(nn_net_plan *plan)
     free(impl);
 }
 
-static void raw_frag(nn_jw *w, const nn_net_plan *plan, nn_frag f)
-{
-    nn_jw_raw(w, plan->frags.data + f.off, f.len);
-}
-
-/* A shared fragment: its bytes, or in digest mode its hash. */
-static void shared_frag(nn_jw *w, const nn_net_plan *plan, int which)
+/* Appends a shared fragment: its bytes, or in digest mode its hash. */
+static void shared_out(const nn_net_plan *plan, nn_buf *out, int which)
 {
     const plan_impl *impl = (const plan_impl *)plan;
     if (impl->digest)
-        nn_jw_raw(w, (const char *)impl->shared_hash[which], NN_HASH_LEN);
+        nn_buf_append(out, (const char *)impl->shared_hash[which], NN_HASH_LEN);
     else
-        raw_frag(w, plan, impl->shared[which]);
+        nn_buf_append(out, plan->frags.data + impl->shared[which].off, impl->shared[which].len);
+}
+
+/* shared_out as the writer's next value. */
+static void shared_frag(nn_jw *w, const nn_net_plan *plan, int which)
+{
+    nn_jw_raw(w, "", 0);
+    shared_out(plan, w->out, which);
 }
 
 static void write_nat(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
@@ -594,11 +596,7 @@ static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *p
         if (plan->fw_rule[i].len &&
             (peer->publicly_reachable || nn_firewall_rule_needed_by(&net->rules[i], peer)))
             frag_out(plan, out, plan->fw_rule[i], FH_RULE, i);
-    if (((const plan_impl *)plan)->digest)
-        nn_buf_append(out, (const char *)((const plan_impl *)plan)->shared_hash[SHARED_FW_TAIL],
-                      NN_HASH_LEN);
-    else
-        nn_buf_append(out, plan->frags.data + plan->fw_tail.off, plan->fw_tail.len);
+    shared_out(plan, out, SHARED_FW_TAIL);
 }
 
 static void write_bgp(nn_jw *w, plan_impl *impl, const nn_member *peer, const nn_vrf *vrf)

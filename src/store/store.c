@@ -163,6 +163,18 @@ static int step_changed(nn_store *s, sqlite3_stmt *st)
     return r == 0 && sqlite3_changes(s->db) == 0 ? -ENOENT : r;
 }
 
+/* Runs sql (a literal: statements are cached by its address) with one id
+ * parameter. */
+static int exec_by_id(nn_store *s, const char *sql, int64_t id)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, sql, &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    return step_done(s, st);
+}
+
 static void now_utc(char buf[32])
 {
     time_t t = time(NULL);
@@ -546,12 +558,7 @@ int nn_store_workspace_update(nn_store *s, int64_t id, json_t *body, json_t *all
 
 int nn_store_workspace_delete(nn_store *s, int64_t id)
 {
-    sqlite3_stmt *st;
-    int r = prepare(s, "DELETE FROM workspaces WHERE id = ?", &st);
-    if (r)
-        return r;
-    sqlite3_bind_int64(st, 1, id);
-    return step_done(s, st);
+    return exec_by_id(s, "DELETE FROM workspaces WHERE id = ?", id);
 }
 
 int nn_store_workspace_list(nn_store *s, int64_t user_id, json_t **out)
@@ -817,12 +824,7 @@ int nn_store_row_set_alloc(nn_store *s, int64_t id, json_t *alloc)
 
 int nn_store_row_delete(nn_store *s, int64_t id)
 {
-    sqlite3_stmt *st;
-    int r = prepare(s, "DELETE FROM objects WHERE id = ?", &st);
-    if (r)
-        return r;
-    sqlite3_bind_int64(st, 1, id);
-    return step_done(s, st);
+    return exec_by_id(s, "DELETE FROM objects WHERE id = ?", id);
 }
 
 int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id)
