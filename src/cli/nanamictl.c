@@ -30,6 +30,7 @@ static const char usage[] =
     "       nanamictl check -f INTENT.json\n"
     "       nanamictl keygen --signing-key KEYFILE   (prints the public key)\n"
     "       nanamictl verify --public-key PUBFILE -f CREDENTIAL.json\n"
+    "       nanamictl sign --signing-key KEYFILE -f ENVELOPE.json   (prints the signature)\n"
     "       nanamictl failover -f INTENT.json --vip WS/NET/VIP [--down PEER,...]\n"
     "       nanamictl version\n"
     "\n"
@@ -46,6 +47,7 @@ static const char usage[] =
     "check     validates the document and prints a summary\n"
     "keygen    makes an Ed25519 signing key (file mode 0600)\n"
     "verify    checks a membership credential (or an envelope holding one)\n"
+    "sign      signs an envelope's exact bytes for gateway-daemon (detached, base64)\n"
     "failover  prints the holder a virtual IP moves to when the --down peers fail\n"
     "-f -      reads the document from standard input\n"
     "apply     converges each workspace of the document (creating missing ones if you are a\n"
@@ -57,7 +59,7 @@ static int load_doc(const char *path, nn_doc **out)
     char *data;
     size_t len;
     *out = NULL;
-    int r = cli_read_input(path, NN_INTENT_MAX_BYTES, &data, &len);
+    int r = nn_file_read(path, NN_INTENT_MAX_BYTES, &data, &len);
     if (r) {
         fprintf(stderr, "error: %s: %s\n", path,
                 r == -E2BIG ? "larger than the 64 MiB an intent document may be" : strerror(-r));
@@ -348,23 +350,55 @@ static int cmd_keygen(int argc, char **argv)
     sodium_bin2base64(pk64, sizeof(pk64), pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
     sodium_memzero(seed, sizeof(seed));
     sodium_memzero(sk, sizeof(sk));
-    /* O_EXCL: never overwrite a key; 0600: the seed is the key. */
-    int fd = open(argv[1], O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "error: %s: %s\n", argv[1], strerror(errno));
-        sodium_memzero(seed64, sizeof(seed64));
-        return EXIT_INVALID;
-    }
+    /* Never overwrite a key; 0600: the seed is the key. */
     size_t len = strlen(seed64);
     seed64[len++] = '\n';
-    bool ok = write(fd, seed64, len) == (ssize_t)len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
+    int r = nn_file_create_secret(argv[1], seed64, len);
     sodium_memzero(seed64, sizeof(seed64));
-    if (!ok) {
-        fprintf(stderr, "error: %s: %s\n", argv[1], strerror(errno));
-        return 1;
+    if (r) {
+        fprintf(stderr, "error: %s: %s\n", argv[1], strerror(-r));
+        return r == -EEXIST || r == -ENOENT || r == -EACCES ? EXIT_INVALID : 1;
     }
     printf("%s\n", pk64);
+    return 0;
+}
+
+/* Signs an envelope the way nanamid does, for nodes fed by hand (and the
+ * tests): the daemon applies nothing whose signature it cannot verify. */
+static int cmd_sign(int argc, char **argv)
+{
+    const char *keyfile = NULL, *file = NULL;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--signing-key"))
+            keyfile = argv[i + 1];
+        else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
+            file = argv[i + 1];
+        else
+            return cli_invalid("sign", "unknown argument \"%s\"", argv[i]);
+    }
+    if (!keyfile || !file || argc != 4)
+        return cli_invalid("sign", "%s", "usage: nanamictl sign --signing-key KEYFILE -f FILE");
+    uint8_t seed[NN_SIGN_SEED_LEN], pk[NN_SIGN_PK_LEN], sk[NN_SIGN_SK_LEN];
+    nn_error err = {{0}, {0}};
+    if (nn_key_file_read(keyfile, seed, sizeof(seed), &err) != 0) {
+        fprintf(stderr, "error: %s: %s\n", err.path, err.msg);
+        return EXIT_INVALID;
+    }
+    crypto_sign_seed_keypair(pk, sk, seed);
+    sodium_memzero(seed, sizeof(seed));
+    char *data;
+    size_t len;
+    int r = nn_file_read(file, NN_INTENT_MAX_BYTES, &data, &len);
+    if (r) {
+        sodium_memzero(sk, sizeof(sk));
+        fprintf(stderr, "error: %s: %s\n", file, strerror(-r));
+        return EXIT_INVALID;
+    }
+    char sig[NN_ENVELOPE_SIG_B64_LEN + 1];
+    nn_envelope_sign(data, len, sk, sig);
+    sodium_memzero(sk, sizeof(sk));
+    free(data);
+    printf("%s\n", sig);
     return 0;
 }
 
@@ -389,7 +423,7 @@ static int cmd_verify(int argc, char **argv)
     }
     char *data;
     size_t len;
-    int r = cli_read_input(file, NN_INTENT_MAX_BYTES, &data, &len);
+    int r = nn_file_read(file, NN_INTENT_MAX_BYTES, &data, &len);
     if (r) {
         fprintf(stderr, "error: %s: %s\n", file, strerror(-r));
         return EXIT_INVALID;
@@ -471,6 +505,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 2, argv + 2);
     if (!strcmp(argv[1], "keygen"))
         return cmd_keygen(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "sign"))
+        return cmd_sign(argc - 2, argv + 2);
     if (!strcmp(argv[1], "verify"))
         return cmd_verify(argc - 2, argv + 2);
     if (!strcmp(argv[1], "failover"))

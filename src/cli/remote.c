@@ -326,7 +326,7 @@ static int cmd_request(const char *method, int argc, char **argv)
         return cli_invalid("--dry-run", "%s", "only applies to changes");
     char *body = NULL;
     size_t len = 0;
-    if (o.file && (r = cli_read_input(o.file, NN_INTENT_MAX_BYTES, &body, &len)) != 0) {
+    if (o.file && (r = nn_file_read(o.file, NN_INTENT_MAX_BYTES, &body, &len)) != 0) {
         fprintf(stderr, "error: %s: %s\n", o.file, r == -E2BIG ? "too large" : strerror(-r));
         return EXIT_INVALID;
     }
@@ -419,7 +419,7 @@ static int cmd_apply(int argc, char **argv)
         return cli_invalid("apply", "%s", "usage: nanamictl apply -f INTENT.json [--dry-run]");
     char *text;
     size_t len;
-    if ((r = cli_read_input(o.file, NN_INTENT_MAX_BYTES, &text, &len)) != 0) {
+    if ((r = nn_file_read(o.file, NN_INTENT_MAX_BYTES, &text, &len)) != 0) {
         fprintf(stderr, "error: %s: %s\n", o.file, r == -E2BIG ? "too large" : strerror(-r));
         return EXIT_INVALID;
     }

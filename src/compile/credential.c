@@ -190,3 +190,46 @@ int nn_key_file_read(const char *path, uint8_t *out, size_t want, nn_error *err)
     }
     return 0;
 }
+
+/* Signs the domain-separated bytes; the domain keeps an envelope signature
+ * from ever verifying as a membership credential or anything else. */
+static void signed_message(const char *bytes, size_t len, unsigned char **msg, size_t *msg_len)
+{
+    size_t d = sizeof(NN_ENVELOPE_SIG_DOMAIN) - 1;
+    *msg = malloc(d + len + 1);
+    if (!*msg)
+        abort();
+    memcpy(*msg, NN_ENVELOPE_SIG_DOMAIN, d);
+    if (len)
+        memcpy(*msg + d, bytes, len);
+    *msg_len = d + len;
+}
+
+int nn_envelope_verify(const char *bytes, size_t len, const char *sig_b64, const uint8_t pk[32])
+{
+    unsigned char sig[crypto_sign_BYTES];
+    size_t sig_len = 0;
+    const char *end = NULL;
+    if (!sig_b64 ||
+        sodium_base642bin(sig, sizeof(sig), sig_b64, strlen(sig_b64), " \t\r\n", &sig_len, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        sig_len != sizeof(sig) || (end && *end != '\0'))
+        return -EBADMSG;
+    unsigned char *msg;
+    size_t msg_len;
+    signed_message(bytes, len, &msg, &msg_len);
+    int ok = crypto_sign_verify_detached(sig, msg, msg_len, pk);
+    free(msg);
+    return ok == 0 ? 0 : -EBADMSG;
+}
+
+void nn_envelope_sign(const char *bytes, size_t len, const uint8_t sk[64], char out[89])
+{
+    unsigned char sig[crypto_sign_BYTES];
+    unsigned char *msg;
+    size_t msg_len;
+    signed_message(bytes, len, &msg, &msg_len);
+    crypto_sign_detached(sig, NULL, msg, msg_len, sk);
+    free(msg);
+    sodium_bin2base64(out, 89, sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+}

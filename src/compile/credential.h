@@ -43,4 +43,20 @@ void nn_credential_key_id(const uint8_t pk[NN_SIGN_PK_LEN], char out[17]);
  * newline. 0 or -EINVAL (err says why) / -errno. */
 int nn_key_file_read(const char *path, uint8_t *out, size_t want, nn_error *err);
 
+/* Envelopes are signed whole: Ed25519 over "nanami-envelope-v1\n" and the
+ * envelope's exact bytes, detached (base64 carried beside the envelope,
+ * never inside it, so the canonical bytes and their ETag stay as compiled).
+ * The domain keeps an envelope signature from ever verifying as anything
+ * else signed by the same key. */
+#define NN_ENVELOPE_SIG_DOMAIN "nanami-envelope-v1\n"
+#define NN_ENVELOPE_SIG_B64_LEN 88 /* without NUL */
+
+/* Writes the base64 signature, NUL-terminated, into out. */
+void nn_envelope_sign(const char *bytes, size_t len, const uint8_t sk[NN_SIGN_SK_LEN],
+                      char out[NN_ENVELOPE_SIG_B64_LEN + 1]);
+/* sig_b64 may carry surrounding whitespace. 0, or -EBADMSG for a bad or
+ * malformed signature. */
+int nn_envelope_verify(const char *bytes, size_t len, const char *sig_b64,
+                       const uint8_t pk[NN_SIGN_PK_LEN]);
+
 #endif

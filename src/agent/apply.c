@@ -1,0 +1,53 @@
+/* nn_apply: WireGuard by UAPI diff, nftables by one transaction. */
+#include "agent/apply.h"
+
+#include <errno.h>
+#include <nftables/libnftables.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/uapi.h"
+
+int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_device *previous,
+                nn_apply_wg_stats *stats, char *why, size_t why_len)
+{
+    nn_wg_device current, change;
+    memset(stats, 0, sizeof(*stats));
+    int r = nn_uapi_get(ifname, &current, why, why_len);
+    if (r)
+        return r;
+    nn_wg_diff(desired, &current, previous, &change);
+    for (size_t i = 0; i < change.n_peers; i++) {
+        uint32_t f = change.peers[i].flags;
+        if (f & NN_WG_PEER_REMOVE)
+            stats->removed++;
+        else if (f & NN_WG_PEER_UPDATE_ONLY)
+            stats->updated++;
+        else
+            stats->added++;
+    }
+    stats->unchanged = desired->n_peers - stats->added - stats->updated;
+    stats->private_key_set = !!(change.flags & NN_WG_HAS_PRIVATE_KEY);
+    stats->listen_port_set = !!(change.flags & NN_WG_HAS_LISTEN_PORT);
+    if (change.n_peers || change.flags)
+        r = nn_uapi_set(ifname, &change, why, why_len);
+    nn_wg_device_free(&change);
+    nn_wg_device_free(&current);
+    return r;
+}
+
+int nn_apply_nft(const char *ruleset, char *why, size_t why_len)
+{
+    struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!nft)
+        return -ENOMEM;
+    nft_ctx_buffer_error(nft);
+    nft_ctx_buffer_output(nft);
+    int r = nft_run_cmd_from_buffer(nft, ruleset) == 0 ? 0 : -EINVAL;
+    if (r && why && why_len) {
+        const char *msg = nft_ctx_get_error_buffer(nft);
+        snprintf(why, why_len, "nftables refused the ruleset: %.400s", msg ? msg : "");
+    }
+    nft_ctx_free(nft);
+    return r;
+}

@@ -1,0 +1,27 @@
+/* nn_apply: the gateway-daemon's side effects, each one idempotent and
+ * each one a diff against what the host has now. */
+#ifndef NN_AGENT_APPLY_H
+#define NN_AGENT_APPLY_H
+#include <stddef.h>
+
+#include "agent/envelope.h"
+#include "agent/wg.h"
+
+typedef struct nn_apply_wg_stats {
+    size_t added, updated, removed, unchanged;
+    int private_key_set, listen_port_set; /* 0 or 1 */
+} nn_apply_wg_stats;
+
+/* Brings the device behind ifname's UAPI socket to desired (sorted,
+ * with the private key): one "get", a diff (nn_wg_diff, with previous as
+ * the last applied desired state or NULL), and one "set" carrying only the
+ * changes -- nothing at all when there are none. O(n log n) in peers. */
+int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_device *previous,
+                nn_apply_wg_stats *stats, char *why, size_t why_len);
+
+/* Loads the ruleset text in one libnftables transaction (all of it or
+ * none). The envelope's text only adds and flushes Nanami's own table and
+ * chains, so nothing else on the host is touched. */
+int nn_apply_nft(const char *ruleset, char *why, size_t why_len);
+
+#endif

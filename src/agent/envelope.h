@@ -1,0 +1,45 @@
+/* nn_agent_envelope: what the gateway-daemon takes from a desired-state
+ * envelope (docs/envelope.md), parsed fully and validated before anything
+ * is applied -- parse, check, then apply (OpenBGPD's two phases).
+ * The signature is checked before this (nn_envelope_verify). */
+#ifndef NN_AGENT_ENVELOPE_H
+#define NN_AGENT_ENVELOPE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/wg.h"
+#include "util/cidr.h"
+
+#define NN_ENVELOPE_MAX (256u << 20) /* a 10k-peer hub is ~2 MB */
+
+/* Turns "host:port" into an endpoint when the text is not an address
+ * literal (a DNS name). 0 or negative errno. */
+typedef int (*nn_agent_resolver)(const char *host_port, nn_wg_endpoint *out);
+
+typedef struct nn_agent_envelope {
+    char ifname[16];
+    char role[8]; /* hub, spoke, member */
+    uint32_t mtu;
+    nn_prefix *addresses; /* owned */
+    size_t n_addresses;
+    nn_prefix *routes; /* owned */
+    size_t n_routes;
+    char *nft_ruleset; /* owned: firewall then NAT, one transaction */
+    char *frr_text;    /* owned; NULL unless bgp.enabled */
+    nn_wg_device wg;   /* listen port and peers, sorted; no private key */
+} nn_agent_envelope;
+
+/* Parses and validates bytes (need not be NUL-terminated). 0, or -EINVAL
+ * with why naming the JSON path and the problem. resolver may be NULL:
+ * then an endpoint must be an address literal. *out is freed on failure. */
+int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver resolver,
+                            nn_agent_envelope *out, char *why, size_t why_len);
+void nn_agent_envelope_free(nn_agent_envelope *e);
+
+/* Runs the envelope on another interface name (several nodes of one
+ * network on one machine, as the tests do): renames it and rewrites the
+ * ruleset's quoted "NAME" matches. name must be nn_wg_ifname_valid. */
+void nn_agent_envelope_rename(nn_agent_envelope *e, const char *name);
+
+#endif

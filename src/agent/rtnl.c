@@ -1,0 +1,336 @@
+/* nn_rtnl: rtnetlink requests with libmnl, one socket per apply, one
+ * request at a time with an ACK, and dumps for the current state. */
+#include "agent/rtnl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct rtnl {
+    struct mnl_socket *nl;
+    unsigned portid, seq;
+    char *buf; /* MNL_SOCKET_BUFFER_SIZE bytes */
+} rtnl;
+
+/* What a dump collects: prefixes, plus the link's state. */
+typedef struct dump_state {
+    unsigned ifindex;
+    nn_prefix *items;
+    size_t n, cap;
+    uint32_t mtu, flags;
+} dump_state;
+
+static int set_why(char *why, size_t why_len, int r, const char *what, const char *ifname)
+{
+    if (why && why_len)
+        snprintf(why, why_len, "%s: %s: %s", ifname, what, strerror(-r));
+    return r;
+}
+
+static int rtnl_open(rtnl *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+    s->nl = mnl_socket_open(NETLINK_ROUTE);
+    if (!s->buf || !s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+        int e = errno ? errno : ENOMEM;
+        if (s->nl)
+            mnl_socket_close(s->nl);
+        free(s->buf);
+        return -e;
+    }
+    s->portid = mnl_socket_get_portid(s->nl);
+    s->seq = (unsigned)time(NULL);
+    return 0;
+}
+
+static void rtnl_close(rtnl *s)
+{
+    if (s->nl)
+        mnl_socket_close(s->nl);
+    free(s->buf);
+}
+
+static struct nlmsghdr *msg_begin(rtnl *s, uint16_t type, uint16_t flags)
+{
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(s->buf);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+    nlh->nlmsg_seq = ++s->seq;
+    return nlh;
+}
+
+/* Sends nlh and reads answers until its ACK or the dump's end; cb sees
+ * each data message. */
+static int rtnl_talk(rtnl *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+    unsigned seq = nlh->nlmsg_seq;
+    if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
+        return -errno;
+    for (;;) {
+        ssize_t n = mnl_socket_recvfrom(s->nl, s->buf, MNL_SOCKET_BUFFER_SIZE);
+        if (n < 0)
+            return -errno;
+        int r = mnl_cb_run(s->buf, (size_t)n, seq, s->portid, cb, data);
+        if (r < 0)
+            return -errno;
+        if (r == MNL_CB_STOP)
+            return 0;
+    }
+}
+
+static size_t addr_len(uint8_t family)
+{
+    return family == NN_AF_INET6 ? 16 : 4;
+}
+
+static int af_of(uint8_t family)
+{
+    return family == NN_AF_INET6 ? AF_INET6 : AF_INET;
+}
+
+static void dump_add(dump_state *d, int af, uint8_t len, const void *addr)
+{
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 16;
+        d->items = reallocarray(d->items, d->cap, sizeof(*d->items));
+        if (!d->items)
+            abort();
+    }
+    nn_prefix *p = &d->items[d->n++];
+    memset(p, 0, sizeof(*p));
+    p->family = af == AF_INET6 ? NN_AF_INET6 : NN_AF_INET4;
+    p->len = len;
+    memcpy(p->addr, addr, addr_len(p->family));
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+    dump_state *d = data;
+    const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+    if ((unsigned)ifi->ifi_index != d->ifindex)
+        return MNL_CB_OK;
+    d->flags = ifi->ifi_flags;
+    const struct nlattr *a;
+    mnl_attr_for_each(a, nlh, sizeof(*ifi))
+    {
+        if (mnl_attr_get_type(a) == IFLA_MTU && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+            d->mtu = mnl_attr_get_u32(a);
+    }
+    return MNL_CB_OK;
+}
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+    dump_state *d = data;
+    const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+    if (ifa->ifa_index != d->ifindex || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+        return MNL_CB_OK;
+    size_t want = ifa->ifa_family == AF_INET6 ? 16 : 4;
+    const void *local = NULL, *address = NULL;
+    const struct nlattr *a;
+    mnl_attr_for_each(a, nlh, sizeof(*ifa))
+    {
+        if (mnl_attr_get_payload_len(a) != want)
+            continue;
+        if (mnl_attr_get_type(a) == IFA_LOCAL)
+            local = mnl_attr_get_payload(a);
+        else if (mnl_attr_get_type(a) == IFA_ADDRESS)
+            address = mnl_attr_get_payload(a);
+    }
+    const uint8_t *addr = local ? local : address;
+    if (!addr)
+        return MNL_CB_OK;
+    if (ifa->ifa_family == AF_INET6 && addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80)
+        return MNL_CB_OK; /* link-local: the kernel's, not ours */
+    dump_add(d, ifa->ifa_family, ifa->ifa_prefixlen, addr);
+    return MNL_CB_OK;
+}
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+    dump_state *d = data;
+    const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+    if (rtm->rtm_protocol != NN_RTPROT || rtm->rtm_table != RT_TABLE_MAIN)
+        return MNL_CB_OK;
+    size_t want = rtm->rtm_family == AF_INET6 ? 16 : 4;
+    const void *dst = NULL;
+    uint32_t oif = 0;
+    static const uint8_t zero[16];
+    const struct nlattr *a;
+    mnl_attr_for_each(a, nlh, sizeof(*rtm))
+    {
+        if (mnl_attr_get_type(a) == RTA_DST && mnl_attr_get_payload_len(a) == want)
+            dst = mnl_attr_get_payload(a);
+        else if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+            oif = mnl_attr_get_u32(a);
+    }
+    if (oif == d->ifindex)
+        dump_add(d, rtm->rtm_family, rtm->rtm_dst_len, dst ? dst : zero);
+    return MNL_CB_OK;
+}
+
+static bool contains(const nn_prefix *set, size_t n, const nn_prefix *p)
+{
+    for (size_t i = 0; i < n; i++)
+        if (nn_prefix_cmp(&set[i], p) == 0)
+            return true;
+    return false;
+}
+
+static int address_change(rtnl *s, unsigned ifindex, const nn_prefix *p, bool add)
+{
+    struct nlmsghdr *nlh = msg_begin(s, add ? RTM_NEWADDR : RTM_DELADDR,
+                                     NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+    struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+    ifa->ifa_family = (uint8_t)af_of(p->family);
+    ifa->ifa_prefixlen = p->len;
+    ifa->ifa_index = ifindex;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    if (p->family == NN_AF_INET6)
+        ifa->ifa_flags = IFA_F_NODAD;
+    mnl_attr_put(nlh, IFA_LOCAL, addr_len(p->family), p->addr);
+    mnl_attr_put(nlh, IFA_ADDRESS, addr_len(p->family), p->addr);
+    return rtnl_talk(s, nlh, NULL, NULL);
+}
+
+static int route_change(rtnl *s, unsigned ifindex, const nn_prefix *p, bool add)
+{
+    struct nlmsghdr *nlh = msg_begin(s, add ? RTM_NEWROUTE : RTM_DELROUTE,
+                                     NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+    struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+    rtm->rtm_family = (uint8_t)af_of(p->family);
+    rtm->rtm_dst_len = p->len;
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_protocol = NN_RTPROT;
+    rtm->rtm_scope = RT_SCOPE_LINK;
+    rtm->rtm_type = RTN_UNICAST;
+    if (p->len)
+        mnl_attr_put(nlh, RTA_DST, addr_len(p->family), p->addr);
+    mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+    return rtnl_talk(s, nlh, NULL, NULL);
+}
+
+static int dump(rtnl *s, uint16_t type, uint8_t family, size_t hdr_len, mnl_cb_t cb, dump_state *d)
+{
+    struct nlmsghdr *nlh = msg_begin(s, type, NLM_F_DUMP);
+    struct rtgenmsg *g = mnl_nlmsg_put_extra_header(nlh, hdr_len);
+    g->rtgen_family = family;
+    return rtnl_talk(s, nlh, cb, d);
+}
+
+/* Makes the set behind `type` equal desired: adds what is missing first (so
+ * traffic never loses its last address or route), then removes extras. */
+static int converge(rtnl *s, unsigned ifindex, dump_state *have, const nn_prefix *want,
+                    size_t n_want, int (*change)(rtnl *, unsigned, const nn_prefix *, bool),
+                    size_t *added, size_t *removed)
+{
+    int r;
+    for (size_t i = 0; i < n_want; i++) {
+        if (contains(have->items, have->n, &want[i]))
+            continue;
+        if ((r = change(s, ifindex, &want[i], true)))
+            return r;
+        (*added)++;
+    }
+    for (size_t i = 0; i < have->n; i++) {
+        if (contains(want, n_want, &have->items[i]))
+            continue;
+        if ((r = change(s, ifindex, &have->items[i], false)) && r != -ESRCH && r != -EADDRNOTAVAIL)
+            return r;
+        (*removed)++;
+    }
+    return 0;
+}
+
+int nn_rtnl_apply(const char *ifname, uint32_t mtu, const nn_prefix *addresses, size_t n_addresses,
+                  const nn_prefix *routes, size_t n_routes, nn_rtnl_stats *stats, char *why,
+                  size_t why_len)
+{
+    memset(stats, 0, sizeof(*stats));
+    unsigned ifindex = if_nametoindex(ifname);
+    if (!ifindex)
+        return set_why(why, why_len, -ENODEV, "no such interface", ifname);
+    rtnl s;
+    int r = rtnl_open(&s);
+    if (r)
+        return set_why(why, why_len, r, "netlink socket", ifname);
+    dump_state link = {.ifindex = ifindex}, addrs = {.ifindex = ifindex},
+               rts = {.ifindex = ifindex};
+    const char *step = "link";
+    if ((r = dump(&s, RTM_GETLINK, AF_UNSPEC, sizeof(struct ifinfomsg), link_cb, &link)))
+        goto out;
+    if (link.mtu != mtu || !(link.flags & IFF_UP)) {
+        struct nlmsghdr *nlh = msg_begin(&s, RTM_NEWLINK, NLM_F_ACK);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = (int)ifindex;
+        ifi->ifi_change = IFF_UP;
+        ifi->ifi_flags = IFF_UP;
+        mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+        if ((r = rtnl_talk(&s, nlh, NULL, NULL)))
+            goto out;
+        stats->link_changed = true;
+    }
+    step = "addresses";
+    if ((r = dump(&s, RTM_GETADDR, AF_UNSPEC, sizeof(struct ifaddrmsg), addr_cb, &addrs)) ||
+        (r = converge(&s, ifindex, &addrs, addresses, n_addresses, address_change,
+                      &stats->addresses_added, &stats->addresses_removed)))
+        goto out;
+    step = "routes";
+    if ((r = dump(&s, RTM_GETROUTE, AF_INET, sizeof(struct rtmsg), route_cb, &rts)) ||
+        (r = dump(&s, RTM_GETROUTE, AF_INET6, sizeof(struct rtmsg), route_cb, &rts)) ||
+        (r = converge(&s, ifindex, &rts, routes, n_routes, route_change, &stats->routes_added,
+                      &stats->routes_removed)))
+        goto out;
+out:
+    if (r)
+        set_why(why, why_len, r, step, ifname);
+    free(link.items);
+    free(addrs.items);
+    free(rts.items);
+    rtnl_close(&s);
+    return r;
+}
+
+static int sysctl_on(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char c = '0';
+    int r = 0;
+    if (read(fd, &c, 1) != 1)
+        r = -errno;
+    else if (c != '1')
+        r = pwrite(fd, "1\n", 2, 0) == 2 ? 1 : -errno;
+    close(fd);
+    return r;
+}
+
+int nn_rtnl_enable_forwarding(char *why, size_t why_len)
+{
+    static const char *const paths[] = {"/proc/sys/net/ipv4/ip_forward",
+                                        "/proc/sys/net/ipv6/conf/all/forwarding"};
+    int changed = 0;
+    for (size_t i = 0; i < 2; i++) {
+        int r = sysctl_on(paths[i]);
+        if (r < 0) {
+            if (why && why_len)
+                snprintf(why, why_len, "%s: %s", paths[i], strerror(-r));
+            return r;
+        }
+        changed |= r;
+    }
+    return changed;
+}

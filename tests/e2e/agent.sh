@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# gateway-daemon end to end in network namespaces: every node makes its own
+# WireGuard key, the operator compiles and signs the envelopes, and the
+# daemon applies them (wireguard-go over UAPI, rtnetlink, libnftables).
+# Proves with real packets and real device state:
+#   keys are made on the node, 0600, and kept across keygen runs
+#   spoke -> spoke through the hub over IPv4 and IPv6
+#   a new spoke is applied by diff: the hub's existing peers are untouched
+#   (their transfer counters keep counting, which a re-added peer would reset)
+#   an endpoint change reaches the spoke; endpoints the hub learnt stay
+#   hand-made drift (peer removed, route deleted, link down) is put back
+#   tampered or forged envelopes are refused before anything is applied
+#   a signed but invalid envelope is refused with the JSON path
+set -euo pipefail
+CTL=${1:?usage: agent.sh NANAMICTL GATEWAY_DAEMON}
+GD=${2:?usage: agent.sh NANAMICTL GATEWAY_DAEMON}
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../judges/lib.sh"
+source "$HERE/overlay.sh"
+require_root wireguard-go wg ip nft jq ping
+umask 077
+TMP=$(mktemp -d)
+trap 'netns_cleanup; rm -rf "$TMP"' EXIT
+fails=0 passes=0
+ok() { passes=$((passes + 1)); echo "ok: $*"; }
+bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
+
+NODES=(hub s1 s2 s3)
+declare -A NS IFACE UL
+UL=([hub]=192.0.2.10 [s1]=192.0.2.11 [s2]=192.0.2.12 [s3]=192.0.2.13)
+underlay_init "nna-$RUN_ID-u"
+n=0
+for p in "${NODES[@]}"; do
+  NS[$p]="nna-$RUN_ID-$p"
+  IFACE[$p]="nna$RUN_ID$n"; n=$((n + 1))
+  netns_add "${NS[$p]}"
+  underlay_attach "${NS[$p]}" "${UL[$p]}"
+done
+
+# --- node identity ---------------------------------------------------------
+for p in "${NODES[@]}"; do "$GD" keygen --state-dir "$TMP/$p" >"$TMP/$p.pub"; done
+[[ $(stat -c %a "$TMP/hub/wg.key") == 600 && $(stat -c %a "$TMP/hub") == 700 ]] \
+  && ok "private key file is 0600 in a 0700 state dir" || bad "key modes: $(stat -c %a "$TMP/hub/wg.key")"
+[[ $("$GD" keygen --state-dir "$TMP/hub") == "$(cat "$TMP/hub.pub")" ]] \
+  && ok "keygen keeps an existing key" || bad "keygen replaced the key"
+[[ $(wg pubkey <"$TMP/hub/wg.key") == "$(cat "$TMP/hub.pub")" ]] \
+  && ok "printed public key matches the private key (wg pubkey)" || bad "public key mismatch"
+
+"$CTL" keygen --signing-key "$TMP/server.key" >"$TMP/server.pub"
+"$CTL" keygen --signing-key "$TMP/forger.key" >"$TMP/forger.pub"
+
+# intent NODE... : the network with those spokes, hub endpoint $HUB_EP.
+HUB_EP=192.0.2.10:51820
+intent() {
+  local peers='[]' p
+  peers=$(jq -n --arg k "$(cat "$TMP/hub.pub")" --arg ep "$HUB_EP" \
+    '[{name: "hub", public_key: $k, publicly_reachable: true, endpoint: $ep}]')
+  for p in "$@"; do
+    peers=$(jq --arg n "$p" --arg k "$(cat "$TMP/$p.pub")" '. + [{name: $n, public_key: $k}]' <<<"$peers")
+  done
+  jq -n --argjson peers "$peers" '{workspaces: [{name: "agt", networks: [{
+    name: "corp", ipv4_cidr: "10.98.0.0/24", firewall_default_policy: "drop", peers: $peers,
+    firewall_rules: [{name: "icmp", position: 1, action: "accept", protocol: "icmp",
+                      source: {all: true}, destination: {all: true}}]}]}]}' >"$TMP/intent.json"
+}
+
+# deliver NODE: compile, sign with the server key, apply in the node's
+# namespace; the daemon's --json summary lands in $TMP/NODE.out.
+deliver() {
+  local p=$1
+  "$CTL" compile -f "$TMP/intent.json" --peer "agt/corp/$p" >"$TMP/$p.env"
+  "$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/$p.env" >"$TMP/$p.sig"
+  ip netns exec "${NS[$p]}" "$GD" apply --state-dir "$TMP/$p" --server-key "$TMP/server.pub" \
+    -f "$TMP/$p.env" --signature "$TMP/$p.sig" --interface "${IFACE[$p]}" \
+    --userspace wireguard-go --json >"$TMP/$p.out" 2>"$TMP/$p.err"
+}
+field() { jq -r "$2" "$TMP/$1.out"; }
+wgs() { ip netns exec "${NS[$1]}" wg show "${IFACE[$1]}" "${@:2}"; }
+addr() { jq -r --arg f "$2" '.interface.addresses[] | select(contains($f))' "$TMP/$1.env" | cut -d/ -f1; }
+
+# --- first delivery: hub and two spokes -----------------------------------
+intent s1 s2
+for p in hub s1 s2; do deliver "$p" || bad "deliver $p: $(cat "$TMP/$p.err")"; done
+[[ $(field hub .peers.added) == 2 && $(field s1 .peers.added) == 1 && $(field hub .private_key_set) == true ]] \
+  && ok "first apply: hub +2 peers, spoke +1, private key set" || bad "first apply: $(cat "$TMP/hub.out")"
+[[ $(wgs hub private-key) == "$(cat "$TMP/hub/wg.key")" ]] \
+  && ok "device runs the node's own key" || bad "device key differs"
+if grep -rqF -- "$(cat "$TMP/hub/wg.key")" "$TMP"/*.env "$TMP"/*.out "$TMP/hub/applied.json"; then
+  bad "the private key appears outside wg.key"
+else
+  ok "the private key appears in no envelope, summary or saved state"
+fi
+[[ $(field hub .addresses.added) == 2 && $(field hub .routes.added) -ge 2 && $(field hub .forwarding_set) == true ]] \
+  && ok "hub: 2 addresses, routes, forwarding on" || bad "hub rtnl: $(cat "$TMP/hub.out")"
+[[ $(ip -n "${NS[hub]}" -o link show "${IFACE[hub]}") == *"mtu 1420"*",UP,"* || \
+   $(ip -n "${NS[hub]}" -o link show "${IFACE[hub]}") == *"UP"*"mtu 1420"* ]] \
+  && ok "link is up with the envelope's mtu" || bad "link: $(ip -n "${NS[hub]}" -o link show "${IFACE[hub]}")"
+ruleset=$(ip netns exec "${NS[hub]}" nft list ruleset)
+[[ $ruleset == *"iifname \"${IFACE[hub]}\""* && $ruleset != *"$(jq -r .interface.name "$TMP/hub.env")"* ]] \
+  && ok "ruleset loaded, matching the renamed interface" || bad "ruleset does not match ${IFACE[hub]}"
+
+S2_4=$(addr s2 .); S2_6=$(addr s2 :)
+ping_until "${NS[s1]}" "$S2_4" && ok "s1 -> s2 over IPv4 through the hub" || bad "ping s1 -> s2 IPv4"
+ping_until "${NS[s1]}" "$S2_6" && ok "s1 -> s2 over IPv6 through the hub" || bad "ping s1 -> s2 IPv6"
+
+# --- unchanged envelope: nothing at all is written --------------------------
+deliver hub
+[[ $(field hub '[.peers.added, .peers.updated, .peers.removed, .peers.unchanged] | join(" ")') == "0 0 0 2" &&
+   $(field hub '.addresses.added + .routes.added + .addresses.removed + .routes.removed') == 0 &&
+   $(field hub .link_set) == false ]] \
+  && ok "re-applying the same envelope changes nothing" || bad "re-apply: $(cat "$TMP/hub.out")"
+
+# --- a new spoke: the hub's existing peers are not touched ---------------
+S1KEY=$(cat "$TMP/s1.pub")
+rx_before=$(wgs hub transfer | awk -v k="$S1KEY" '$1 == k {print $2}')
+hs_before=$(wgs hub latest-handshakes | awk -v k="$S1KEY" '$1 == k {print $2}')
+intent s1 s2 s3
+deliver hub || bad "deliver hub: $(cat "$TMP/hub.err")"
+deliver s3 || bad "deliver s3: $(cat "$TMP/s3.err")"
+[[ $(field hub '[.peers.added, .peers.updated, .peers.removed, .peers.unchanged] | join(" ")') == "1 0 0 2" ]] \
+  && ok "new spoke: hub +1 peer, 2 untouched" || bad "new spoke diff: $(cat "$TMP/hub.out")"
+rx_after=$(wgs hub transfer | awk -v k="$S1KEY" '$1 == k {print $2}')
+hs_after=$(wgs hub latest-handshakes | awk -v k="$S1KEY" '$1 == k {print $2}')
+[[ $rx_before -gt 0 && $rx_after -ge $rx_before && $hs_after == "$hs_before" && $hs_before -gt 0 ]] \
+  && ok "s1's session survived (rx $rx_before -> $rx_after, handshake $hs_before kept)" \
+  || bad "s1's session was disturbed: rx $rx_before -> $rx_after, handshake $hs_before -> $hs_after"
+ping_until "${NS[s3]}" "$(addr s1 .)" && ok "the new spoke s3 reaches s1" || bad "ping s3 -> s1"
+
+# --- endpoints: an intent change is written; roaming is left alone -------
+ip -n "${NS[hub]}" addr add 192.0.2.20/24 dev eth0
+HUB_EP=192.0.2.20:51820
+intent s1 s2 s3
+deliver s1
+[[ $(field s1 .peers.updated) == 1 && $(wgs s1 endpoints) == *"192.0.2.20:51820" ]] \
+  && ok "the hub's new endpoint reaches s1 as an update" || bad "endpoint update: $(cat "$TMP/s1.out") $(wgs s1 endpoints)"
+# The hub learnt each spoke's endpoint from its packets (the envelope has
+# none for spokes behind NAT); re-applying the hub must not clear them.
+ping_until "${NS[s1]}" "$S2_4" && ok "s1 -> s2 still works via the new endpoint" || bad "ping after endpoint change"
+deliver hub
+[[ $(field hub .peers.updated) == 0 && $(wgs hub endpoints | grep -c 192.0.2.1) == 3 ]] \
+  && ok "re-applying the hub keeps the spoke endpoints it learnt" \
+  || bad "hub rewrote a roamed endpoint: $(cat "$TMP/hub.out")"
+
+# --- drift repair -----------------------------------------------------------
+ip netns exec "${NS[hub]}" wg set "${IFACE[hub]}" peer "$S1KEY" remove
+ip -n "${NS[hub]}" route del 10.98.0.0/24 dev "${IFACE[hub]}"
+ip -n "${NS[s2]}" link set "${IFACE[s2]}" down
+deliver hub; deliver s2
+[[ $(field hub .peers.added) == 1 && $(field hub .peers.unchanged) == 2 && $(field hub .routes.added) == 1 ]] \
+  && ok "hand-removed peer and route are restored on the hub" || bad "hub drift: $(cat "$TMP/hub.out")"
+[[ $(field s2 .link_set) == true ]] && ok "a downed link is brought back up" || bad "s2 drift: $(cat "$TMP/s2.out")"
+ping_until "${NS[s1]}" "$S2_4" && ok "s1 -> s2 works again after repair" || bad "ping after repair"
+
+# --- refused envelopes change nothing ---------------------------------------
+intent s1 s2 s3
+deliver hub
+peers_before=$(wgs hub peers | sort)
+cp "$TMP/hub.env" "$TMP/tampered.env"
+sed -i 's/"listen_port":51820/"listen_port":51821/' "$TMP/tampered.env"
+refuse() { # refuse NAME ENVFILE SIGFILE EXPECTED_ERROR
+  local rc=0
+  ip netns exec "${NS[hub]}" "$GD" apply --state-dir "$TMP/hub" --server-key "$TMP/server.pub" \
+    -f "$2" --signature "$3" --interface "${IFACE[hub]}" >"$TMP/refuse.out" 2>"$TMP/refuse.err" || rc=$?
+  if [[ $rc == 2 && $(cat "$TMP/refuse.err") == *"$4"* && $(wgs hub peers | sort) == "$peers_before" &&
+        $(wgs hub listen-port) == 51820 ]]; then
+    ok "$1 is refused, nothing applied"
+  else
+    bad "$1: rc=$rc $(cat "$TMP/refuse.err")"
+  fi
+}
+refuse "a tampered envelope" "$TMP/tampered.env" "$TMP/hub.sig" "signature does not verify"
+"$CTL" sign --signing-key "$TMP/forger.key" -f "$TMP/tampered.env" >"$TMP/forged.sig"
+refuse "an envelope signed by another key" "$TMP/tampered.env" "$TMP/forged.sig" "signature does not verify"
+echo "not base64" >"$TMP/garbage.sig"
+refuse "a malformed signature" "$TMP/hub.env" "$TMP/garbage.sig" "signature does not verify"
+jq -c '.interface.mtu = 100' "$TMP/hub.env" >"$TMP/badmtu.env"
+"$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/badmtu.env" >"$TMP/badmtu.sig"
+refuse "a signed envelope with mtu 100" "$TMP/badmtu.env" "$TMP/badmtu.sig" "interface.mtu"
+jq -c '.peers[0].public_key = "not-a-key"' "$TMP/hub.env" >"$TMP/badkey.env"
+"$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/badkey.env" >"$TMP/badkey.sig"
+refuse "a signed envelope with a bad peer key" "$TMP/badkey.env" "$TMP/badkey.sig" "peers[0].public_key"
+
+echo "$passes passed, $fails failed"
+[[ $fails -eq 0 ]]

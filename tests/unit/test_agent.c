@@ -1,0 +1,359 @@
+/* The agent's pure parts: the UAPI text parser and writer, the peer diff
+ * (including the endpoint-roaming rule), the daemon's envelope reader and
+ * the detached envelope signature. The same code against real wireguard-go
+ * is tests/e2e/agent.sh. */
+#include <errno.h>
+#include <setjmp.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent/envelope.h"
+#include "agent/uapi.h"
+#include "agent/wg.h"
+#include "compile/credential.h"
+
+static nn_key key_n(uint8_t n)
+{
+    nn_key k;
+    memset(k.bytes, n, sizeof(k.bytes));
+    return k;
+}
+
+static const char *hex_n(uint8_t n)
+{
+    static char buf[8][65];
+    static int slot;
+    char *b = buf[slot++ & 7];
+    for (int i = 0; i < 32; i++)
+        snprintf(b + 2 * i, 3, "%02x", n);
+    return b;
+}
+
+static nn_prefix pfx(const char *s)
+{
+    nn_prefix p;
+    const char *why;
+    assert_int_equal(nn_prefix_parse(s, false, false, &p, &why), 0);
+    return p;
+}
+
+static int parse(const char *text, nn_wg_device *d, char *why)
+{
+    return nn_uapi_parse_get(text, strlen(text), d, why, 200);
+}
+
+static void test_parse_get(void **state)
+{
+    (void)state;
+    char text[2048], why[200] = "";
+    snprintf(text, sizeof(text),
+             "private_key=%s\nlisten_port=51820\nfwmark=0\n"
+             "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
+             "endpoint=[fe80::1%%eth0]:51821\nlast_handshake_time_sec=1700000000\n"
+             "last_handshake_time_nsec=5\ntx_bytes=10\nrx_bytes=20\n"
+             "persistent_keepalive_interval=25\nallowed_ip=fd00::2/128\nallowed_ip=10.0.0.2/32\n"
+             "public_key=%s\nendpoint=192.0.2.1:51820\nallowed_ip=10.0.0.1/32\n"
+             "some_future_key=x\nerrno=0\n\n",
+             hex_n(7), hex_n(9), hex_n(0), hex_n(3));
+    nn_wg_device d;
+    assert_int_equal(parse(text, &d, why), 0);
+    nn_key priv = key_n(7), pub;
+    crypto_scalarmult_base(pub.bytes, priv.bytes);
+    assert_true(d.flags & NN_WG_HAS_PRIVATE_KEY);
+    assert_memory_equal(d.public_key.bytes, pub.bytes, 32);
+    assert_memory_equal(d.private_key.bytes, key_n(0).bytes, 32); /* never kept */
+    assert_int_equal(d.listen_port, 51820);
+    assert_int_equal(d.n_peers, 2);
+    /* Sorted by key: 0x03.. before 0x09.. */
+    assert_memory_equal(d.peers[0].public_key.bytes, key_n(3).bytes, 32);
+    assert_int_equal(d.peers[0].endpoint.family, NN_AF_INET4);
+    assert_int_equal(d.peers[0].endpoint.port, 51820);
+    const nn_wg_peer *p = &d.peers[1];
+    assert_int_equal(p->endpoint.family, NN_AF_INET6);
+    assert_int_equal(p->endpoint.port, 51821);
+    assert_int_equal(p->keepalive, 25);
+    assert_int_equal(p->last_handshake_sec, 1700000000);
+    assert_int_equal(p->rx_bytes, 20);
+    assert_int_equal(p->tx_bytes, 10);
+    assert_int_equal(p->n_allowed, 2);
+    nn_prefix v4 = pfx("10.0.0.2/32");
+    assert_int_equal(nn_prefix_cmp(&p->allowed[0], &v4), 0); /* IPv4 sorts first */
+    nn_wg_device_free(&d);
+
+    assert_int_equal(parse("errno=0\n\n", &d, why), 0);
+    assert_int_equal(d.n_peers, 0);
+    assert_false(d.flags & NN_WG_HAS_PRIVATE_KEY);
+    nn_wg_device_free(&d);
+}
+
+static void test_parse_get_rejects(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *why;
+        int r;
+    } cases[] = {
+        {"listen_port=1\n", "without errno", -EPROTO},
+        {"errno=0\n", "without errno", -EPROTO},
+        {"errno=0\n\nlisten_port=1\n", "text after the errno line", -EPROTO},
+        {"errno=0\nx=1\n\n", "text after the errno line", -EPROTO},
+        {"allowed_ip=10.0.0.0/8\nerrno=0\n\n", "before any public_key", -EPROTO},
+        {"public_key=zz\nerrno=0\n\n", "public_key is not 64 hex", -EPROTO},
+        {"listen_port=65536\nerrno=0\n\n", "listen_port out of range", -EPROTO},
+        {"listen_port=\nerrno=0\n\n", "listen_port out of range", -EPROTO},
+        {"\nerrno=0\n\n", "blank line before errno", -EPROTO},
+        {"no equals sign\nerrno=0\n\n", "not a key=value line", -EPROTO},
+        {"=1\nerrno=0\n\n", "not a key=value line", -EPROTO},
+        {"errno=-22\n\n", "errno=22", -22},
+        {"errno=x\n\n", "errno is not a number", -EPROTO},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nn_wg_device d;
+        char why[200] = "";
+        int r = parse(cases[i].text, &d, why);
+        if (r != cases[i].r || !strstr(why, cases[i].why))
+            fail_msg("case %zu: r=%d why=\"%s\"", i, r, why);
+        assert_int_equal(d.n_peers, 0); /* freed on failure */
+    }
+    /* Duplicated keys, an endpoint that is not ADDR:PORT, a bad prefix. */
+    char text[512], why[200];
+    nn_wg_device d;
+    snprintf(text, sizeof(text), "public_key=%s\npublic_key=%s\nerrno=0\n\n", hex_n(1), hex_n(1));
+    assert_int_equal(parse(text, &d, why), -EPROTO);
+    assert_non_null(strstr(why, "appears twice"));
+    snprintf(text, sizeof(text), "public_key=%s\nendpoint=host:1\nerrno=0\n\n", hex_n(1));
+    assert_int_equal(parse(text, &d, why), -EPROTO);
+    snprintf(text, sizeof(text), "public_key=%s\nallowed_ip=10.0.0.0/33\nerrno=0\n\n", hex_n(1));
+    assert_int_equal(parse(text, &d, why), -EPROTO);
+    assert_non_null(strstr(why, "line 2"));
+}
+
+static nn_wg_peer *add(nn_wg_device *d, uint8_t n, const char *ep, uint16_t ka, const char *a1,
+                       const char *a2)
+{
+    nn_key k = key_n(n);
+    nn_wg_peer *p = nn_wg_device_add_peer(d, &k);
+    if (ep)
+        assert_int_equal(nn_wg_endpoint_parse(ep, strlen(ep), &p->endpoint), 0);
+    p->keepalive = ka;
+    nn_prefix x = pfx(a1);
+    nn_wg_peer_add_allowed(p, &x);
+    if (a2) {
+        x = pfx(a2);
+        nn_wg_peer_add_allowed(p, &x);
+    }
+    return p;
+}
+
+/* Only what differs is written: a removed peer, a new peer, a peer with a
+ * changed prefix; the equal peer does not appear at all. */
+static void test_diff_and_set_text(void **state)
+{
+    (void)state;
+    nn_wg_device want = {0}, have = {0}, change;
+    add(&want, 1, "192.0.2.1:51820", 25, "10.0.0.1/32", "fd00::1/128"); /* new */
+    add(&want, 2, NULL, 0, "10.0.0.2/32", "10.1.0.0/16");               /* changed prefixes */
+    add(&want, 3, NULL, 0, "fd00::3/128", "10.0.0.3/32");               /* equal */
+    add(&have, 3, "198.51.100.3:4000", 0, "10.0.0.3/32", "fd00::3/128");
+    add(&have, 2, "198.51.100.2:4000", 0, "10.0.0.2/32", NULL);
+    add(&have, 4, NULL, 0, "10.0.0.4/32", NULL); /* gone */
+    want.flags = have.flags = NN_WG_HAS_LISTEN_PORT;
+    want.listen_port = have.listen_port = 51820;
+    assert_int_equal(nn_wg_device_sort(&want), 0);
+    assert_int_equal(nn_wg_device_sort(&have), 0);
+    assert_int_equal(nn_wg_diff(&want, &have, NULL, &change), 3);
+    nn_buf out = NN_BUF_INIT;
+    nn_uapi_format_set(&change, &out);
+    char expect[1024];
+    snprintf(expect, sizeof(expect),
+             "set=1\n"
+             "public_key=%s\nendpoint=192.0.2.1:51820\npersistent_keepalive_interval=25\n"
+             "replace_allowed_ips=true\nallowed_ip=10.0.0.1/32\nallowed_ip=fd00::1/128\n"
+             "public_key=%s\nupdate_only=true\nreplace_allowed_ips=true\n"
+             "allowed_ip=10.0.0.2/32\nallowed_ip=10.1.0.0/16\n"
+             "public_key=%s\nremove=true\n\n",
+             hex_n(1), hex_n(2), hex_n(4));
+    assert_string_equal(out.data, expect);
+    nn_buf_free(&out);
+    nn_wg_device_free(&change);
+
+    /* Equal devices: an empty change. */
+    assert_int_equal(nn_wg_diff(&want, &want, NULL, &change), 0);
+    assert_int_equal(change.flags, 0);
+    nn_wg_device_free(&change);
+    /* Private key: set when the device has none or another one. */
+    want.flags |= NN_WG_HAS_PRIVATE_KEY;
+    want.public_key = key_n(9);
+    nn_wg_diff(&want, &have, NULL, &change);
+    assert_true(change.flags & NN_WG_HAS_PRIVATE_KEY);
+    nn_wg_device_free(&change);
+    have.flags |= NN_WG_HAS_PRIVATE_KEY;
+    have.public_key = key_n(9);
+    nn_wg_diff(&want, &have, NULL, &change);
+    assert_false(change.flags & NN_WG_HAS_PRIVATE_KEY);
+    nn_wg_device_free(&change);
+    nn_wg_device_free(&want);
+    nn_wg_device_free(&have);
+}
+
+/* The roaming rule, case by case: (desired, device, previous desired). */
+static void test_diff_endpoint_roaming(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *want, *have, *prev;
+        bool no_prev, written;
+    } cases[] = {
+        {"192.0.2.1:1", "203.0.113.9:7", "192.0.2.1:1", false, false}, /* roamed: kept */
+        {"192.0.2.1:1", "203.0.113.9:7", "192.0.2.8:1", false, true},  /* intent moved */
+        {"192.0.2.1:1", "203.0.113.9:7", NULL, true, true},            /* first apply */
+        {"192.0.2.1:1", NULL, "192.0.2.1:1", false, true},             /* device has none */
+        {NULL, "203.0.113.9:7", NULL, false, false},                   /* none wanted */
+        {"192.0.2.1:1", "192.0.2.1:1", NULL, true, false},             /* equal */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nn_wg_device want = {0}, have = {0}, prev = {0}, change;
+        add(&want, 1, cases[i].want, 0, "10.0.0.1/32", NULL);
+        add(&have, 1, cases[i].have, 0, "10.0.0.1/32", NULL);
+        add(&prev, 1, cases[i].prev, 0, "10.0.0.1/32", NULL);
+        size_t n = nn_wg_diff(&want, &have, cases[i].no_prev ? NULL : &prev, &change);
+        bool written = n == 1 && (change.peers[0].flags & NN_WG_PEER_HAS_ENDPOINT);
+        if (written != cases[i].written || n != (cases[i].written ? 1u : 0u))
+            fail_msg("case %zu: n=%zu written=%d", i, n, written);
+        nn_wg_device_free(&change);
+        nn_wg_device_free(&want);
+        nn_wg_device_free(&have);
+        nn_wg_device_free(&prev);
+    }
+}
+
+static void test_endpoint_and_ifname(void **state)
+{
+    (void)state;
+    nn_wg_endpoint e;
+    char buf[56];
+    assert_int_equal(nn_wg_endpoint_parse("[fd00::1]:65535", 15, &e), 0);
+    assert_string_equal(nn_wg_endpoint_format(&e, buf), "[fd00::1]:65535");
+    static const char *const bad[] = {
+        "",           ":1",         "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536",
+        "[fd00::1:1", "fd00::1]:1", "[]:1",    "a.b:1",    "1.2.3.4:1x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (nn_wg_endpoint_parse(bad[i], strlen(bad[i]), &e) == 0)
+            fail_msg("accepted endpoint \"%s\"", bad[i]);
+    assert_true(nn_wg_ifname_valid("nn-0123abcd"));
+    assert_true(nn_wg_ifname_valid("a23456789012345"));
+    assert_false(nn_wg_ifname_valid("a234567890123456"));
+    assert_false(nn_wg_ifname_valid("../x"));
+    assert_false(nn_wg_ifname_valid(".."));
+    assert_false(nn_wg_ifname_valid(""));
+}
+
+static const char envelope_ok[] =
+    "{\"bgp\":{\"enabled\":false},\"firewall\":{\"ruleset\":\"add table inet nanami\\n"
+    "add rule inet nanami c iifname \\\"nn-00000001\\\" accept\\n\"},"
+    "\"interface\":{\"addresses\":[\"10.0.0.1/32\",\"fd00::1/128\"],\"listen_port\":51820,"
+    "\"mtu\":1420,\"name\":\"nn-00000001\",\"routes\":[\"10.0.0.0/24\"]},"
+    "\"nat\":{\"ruleset\":\"\",\"skipped\":[]},"
+    "\"peers\":[{\"allowed_ips\":[\"10.0.0.2/32\"],\"endpoint\":\"192.0.2.2:51820\","
+    "\"name\":\"b\",\"persistent_keepalive\":25,"
+    "\"public_key\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\"}],"
+    "\"self\":{\"role\":\"spoke\"}}";
+
+static void test_envelope_parse(void **state)
+{
+    (void)state;
+    nn_agent_envelope e;
+    char why[300] = "";
+    assert_int_equal(
+        nn_agent_envelope_parse(envelope_ok, sizeof(envelope_ok) - 1, NULL, &e, why, sizeof(why)),
+        0);
+    assert_string_equal(e.ifname, "nn-00000001");
+    assert_int_equal(e.mtu, 1420);
+    assert_int_equal(e.n_addresses, 2);
+    assert_int_equal(e.n_routes, 1);
+    assert_int_equal(e.wg.n_peers, 1);
+    assert_memory_equal(e.wg.peers[0].public_key.bytes, key_n(1).bytes, 32);
+    assert_int_equal(e.wg.peers[0].keepalive, 25);
+    assert_null(e.frr_text);
+    nn_agent_envelope_rename(&e, "nnt0");
+    assert_string_equal(e.ifname, "nnt0");
+    assert_non_null(strstr(e.nft_ruleset, "iifname \"nnt0\" accept"));
+    assert_null(strstr(e.nft_ruleset, "nn-00000001"));
+    nn_agent_envelope_free(&e);
+
+    static const struct {
+        const char *from, *to, *path;
+    } edits[] = {
+        {"\"mtu\":1420", "\"mtu\":1000", "interface.mtu"},
+        {"\"mtu\":1420", "\"mtu\":\"1420\"", "interface.mtu"},
+        {"nn-00000001\",\"routes", "nn-0000000100000001\",\"routes", "interface.name"},
+        {"\"10.0.0.0/24\"", "\"10.0.0.0/33\"", "interface.routes[0]"},
+        {"\"10.0.0.2/32\"", "7", "peers[0].allowed_ips[0]"},
+        {"192.0.2.2:51820", "hub.example:51820", "peers[0].endpoint"},
+        {"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "AQEB", "peers[0].public_key"},
+        {"\"persistent_keepalive\":25", "\"persistent_keepalive\":-1",
+         "peers[0].persistent_keepalive"},
+        {"\"role\":\"spoke\"", "\"role\":\"boss\"", "self.role"},
+        {"\"nat\":{\"ruleset\":\"\"", "\"nat\":{\"rules\":\"\"", "nat.ruleset"},
+        {"\"enabled\":false", "\"enabled\":true", "bgp.frr_text"},
+        {"{\"bgp\"", "[{\"bgp\"", "byte"},
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char text[2048];
+        const char *at = strstr(envelope_ok, edits[i].from);
+        assert_non_null(at);
+        snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - envelope_ok), envelope_ok, edits[i].to,
+                 at + strlen(edits[i].from));
+        int r = nn_agent_envelope_parse(text, strlen(text), NULL, &e, why, sizeof(why));
+        if (r != -EINVAL || !strstr(why, edits[i].path))
+            fail_msg("edit %zu: r=%d why=\"%s\"", i, r, why);
+        assert_int_equal(e.wg.n_peers, 0);
+    }
+}
+
+static void test_envelope_signature(void **state)
+{
+    (void)state;
+    uint8_t pk[32], sk[64], pk2[32], sk2[64];
+    crypto_sign_keypair(pk, sk);
+    crypto_sign_keypair(pk2, sk2);
+    char sig[NN_ENVELOPE_SIG_B64_LEN + 1], spaced[100];
+    size_t n = sizeof(envelope_ok) - 1;
+    nn_envelope_sign(envelope_ok, n, sk, sig);
+    assert_int_equal(strlen(sig), NN_ENVELOPE_SIG_B64_LEN);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, sig, pk), 0);
+    snprintf(spaced, sizeof(spaced), "  %s\n", sig);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, spaced, pk), 0);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n - 1, sig, pk), -EBADMSG);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, sig, pk2), -EBADMSG);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, "", pk), -EBADMSG);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, NULL, pk), -EBADMSG);
+    snprintf(spaced, sizeof(spaced), "%sAA==", sig);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, spaced, pk), -EBADMSG);
+    /* Without the domain the same key's plain signature does not verify. */
+    unsigned char raw[64];
+    char raw64[100];
+    crypto_sign_detached(raw, NULL, (const unsigned char *)envelope_ok, n, sk);
+    sodium_bin2base64(raw64, sizeof(raw64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, raw64, pk), -EBADMSG);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_get),           cmocka_unit_test(test_parse_get_rejects),
+        cmocka_unit_test(test_diff_and_set_text),   cmocka_unit_test(test_diff_endpoint_roaming),
+        cmocka_unit_test(test_endpoint_and_ifname), cmocka_unit_test(test_envelope_parse),
+        cmocka_unit_test(test_envelope_signature),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
