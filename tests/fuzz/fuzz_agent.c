@@ -1,0 +1,70 @@
+/* libFuzzer harness for what the gateway-daemon parses: the first byte
+ * picks the parser -- 'u' the WireGuard UAPI "get" answer, 'e' an envelope
+ * (after its signature held), anything else an endpoint. Beyond not
+ * crashing, every accepted device must come out sorted and duplicate-free,
+ * and must diff against itself to an empty change. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/envelope.h"
+#include "agent/uapi.h"
+#include "agent/wg.h"
+
+static void check_device(const nn_wg_device *d)
+{
+    for (size_t i = 0; i < d->n_peers; i++) {
+        const nn_wg_peer *p = &d->peers[i];
+        if (i > 0 && memcmp(d->peers[i - 1].public_key.bytes, p->public_key.bytes, NN_KEY_LEN) >= 0)
+            abort();
+        for (size_t j = 1; j < p->n_allowed; j++)
+            if (nn_prefix_cmp(&p->allowed[j - 1], &p->allowed[j]) >= 0)
+                abort();
+        if (nn_wg_device_find(d, &p->public_key) != p)
+            abort();
+    }
+    nn_wg_device change, empty = {0};
+    if (nn_wg_diff(d, d, NULL, &change) != 0 || change.flags != 0)
+        abort();
+    nn_wg_device_free(&change);
+    if (nn_wg_diff(d, &empty, NULL, &change) != d->n_peers)
+        abort();
+    nn_buf text = NN_BUF_INIT;
+    nn_uapi_format_set(&change, &text);
+    nn_buf_free(&text);
+    nn_wg_device_free(&change);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    const char *text = (const char *)data + 1;
+    size_t len = size - 1;
+    char why[256];
+    if (data[0] == 'u') {
+        nn_wg_device d;
+        if (nn_uapi_parse_get(text, len, &d, why, sizeof(why)) == 0) {
+            check_device(&d);
+            nn_wg_device_free(&d);
+        }
+    } else if (data[0] == 'e') {
+        nn_agent_envelope e;
+        if (nn_agent_envelope_parse(text, len, NULL, &e, why, sizeof(why)) == 0) {
+            check_device(&e.wg);
+            nn_agent_envelope_rename(&e, "nnfuzz0");
+            nn_agent_envelope_free(&e);
+        }
+    } else {
+        nn_wg_endpoint ep;
+        char buf[56];
+        if (nn_wg_endpoint_parse(text, len, &ep) == 0) {
+            nn_wg_endpoint again;
+            nn_wg_endpoint_format(&ep, buf);
+            if (nn_wg_endpoint_parse(buf, strlen(buf), &again) != 0 ||
+                !nn_wg_endpoint_equal(&ep, &again))
+                abort();
+        }
+    }
+    return 0;
+}
