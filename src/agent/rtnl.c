@@ -188,10 +188,17 @@ static bool contains(const nn_prefix *set, size_t n, const nn_prefix *p)
     return false;
 }
 
+/* An add replaces whatever the kernel has under the same key (an address
+ * with other flags, a route another tool installed): the envelope wins. */
+static struct nlmsghdr *change_begin(rtnl *s, bool add, uint16_t new_type, uint16_t del_type)
+{
+    return msg_begin(s, add ? new_type : del_type,
+                     NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+}
+
 static int address_change(rtnl *s, unsigned ifindex, const nn_prefix *p, bool add)
 {
-    struct nlmsghdr *nlh = msg_begin(s, add ? RTM_NEWADDR : RTM_DELADDR,
-                                     NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+    struct nlmsghdr *nlh = change_begin(s, add, RTM_NEWADDR, RTM_DELADDR);
     struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
     ifa->ifa_family = (uint8_t)af_of(p->family);
     ifa->ifa_prefixlen = p->len;
@@ -206,8 +213,7 @@ static int address_change(rtnl *s, unsigned ifindex, const nn_prefix *p, bool ad
 
 static int route_change(rtnl *s, unsigned ifindex, const nn_prefix *p, bool add)
 {
-    struct nlmsghdr *nlh = msg_begin(s, add ? RTM_NEWROUTE : RTM_DELROUTE,
-                                     NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+    struct nlmsghdr *nlh = change_begin(s, add, RTM_NEWROUTE, RTM_DELROUTE);
     struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
     rtm->rtm_family = (uint8_t)af_of(p->family);
     rtm->rtm_dst_len = p->len;

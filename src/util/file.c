@@ -72,9 +72,11 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-int nn_file_create_secret(const char *path, const void *data, size_t len)
+/* Opens path with flags, writes data and fsyncs; on any failure the file
+ * is removed again, so no half-written file is left behind. */
+static int write_file(const char *path, int flags, unsigned mode, const void *data, size_t len)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, mode);
     if (fd < 0)
         return -errno;
     int r = write_all(fd, data, len);
@@ -87,20 +89,18 @@ int nn_file_create_secret(const char *path, const void *data, size_t len)
     return r;
 }
 
+int nn_file_create_secret(const char *path, const void *data, size_t len)
+{
+    return write_file(path, O_EXCL, 0600, data, len);
+}
+
 int nn_file_replace(const char *path, const void *data, size_t len, unsigned mode)
 {
     char tmp[4096], dir[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
         snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
         return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return -errno;
-    int r = write_all(fd, data, len);
-    if (r == 0 && fsync(fd) != 0)
-        r = -errno;
-    if (close(fd) != 0 && r == 0)
-        r = -errno;
+    int r = write_file(tmp, O_TRUNC, mode, data, len);
     if (r == 0 && rename(tmp, path) != 0)
         r = -errno;
     if (r) {
