@@ -182,9 +182,12 @@ int nn_key_file_read(const char *path, uint8_t *out, size_t want, nn_error *err)
     while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
         text[--n] = '\0';
     size_t got = 0;
-    if (more || n == 0 ||
-        sodium_base642bin(out, want, text, n, NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) ||
-        got != want) {
+    bool bad = more || n == 0 ||
+               sodium_base642bin(out, want, text, n, NULL, &got, NULL,
+                                 sodium_base64_VARIANT_ORIGINAL) ||
+               got != want;
+    sodium_memzero(text, sizeof(text)); /* the text of a private key is the key */
+    if (bad) {
         nn_error_set(err, path, "is not a key file (base64 of %zu bytes on one line)", want);
         return -EINVAL;
     }
