@@ -363,37 +363,51 @@ static int cmd_keygen(int argc, char **argv)
     return 0;
 }
 
-/* Signs an envelope the way nanamid does, for nodes fed by hand (and the
- * tests): the daemon applies nothing whose signature it cannot verify. */
-static int cmd_sign(int argc, char **argv)
+/* sign and verify take the same arguments: KEY_FLAG KEYFILE -f FILE. Reads
+ * the key (key_len bytes; wiped again on failure) and the whole file.
+ * 0, or the exit status after one "error:" line. */
+static int key_and_input(const char *cmd, const char *key_flag, const char *usage_line, int argc,
+                         char **argv, uint8_t *key, size_t key_len, char **data, size_t *len)
 {
     const char *keyfile = NULL, *file = NULL;
     for (int i = 0; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--signing-key"))
+        if (!strcmp(argv[i], key_flag))
             keyfile = argv[i + 1];
         else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
             file = argv[i + 1];
         else
-            return cli_invalid("sign", "unknown argument \"%s\"", argv[i]);
+            return cli_invalid(cmd, "unknown argument \"%s\"", argv[i]);
     }
     if (!keyfile || !file || argc != 4)
-        return cli_invalid("sign", "%s", "usage: nanamictl sign --signing-key KEYFILE -f FILE");
-    uint8_t seed[NN_SIGN_SEED_LEN], pk[NN_SIGN_PK_LEN], sk[NN_SIGN_SK_LEN];
+        return cli_invalid(cmd, "%s", usage_line);
     nn_error err = {{0}, {0}};
-    if (nn_key_file_read(keyfile, seed, sizeof(seed), &err) != 0) {
+    if (nn_key_file_read(keyfile, key, key_len, &err) != 0) {
         fprintf(stderr, "error: %s: %s\n", err.path, err.msg);
         return EXIT_INVALID;
     }
-    crypto_sign_seed_keypair(pk, sk, seed);
-    sodium_memzero(seed, sizeof(seed));
-    char *data;
-    size_t len;
-    int r = nn_file_read(file, NN_INTENT_MAX_BYTES, &data, &len);
+    int r = nn_file_read(file, NN_INTENT_MAX_BYTES, data, len);
     if (r) {
-        sodium_memzero(sk, sizeof(sk));
+        sodium_memzero(key, key_len);
         fprintf(stderr, "error: %s: %s\n", file, strerror(-r));
         return EXIT_INVALID;
     }
+    return 0;
+}
+
+/* Signs an envelope the way nanamid does, for nodes fed by hand (and the
+ * tests): the daemon applies nothing whose signature it cannot verify. */
+static int cmd_sign(int argc, char **argv)
+{
+    uint8_t seed[NN_SIGN_SEED_LEN], pk[NN_SIGN_PK_LEN], sk[NN_SIGN_SK_LEN];
+    char *data;
+    size_t len;
+    int status = key_and_input("sign", "--signing-key",
+                               "usage: nanamictl sign --signing-key KEYFILE -f FILE", argc, argv,
+                               seed, sizeof(seed), &data, &len);
+    if (status)
+        return status;
+    crypto_sign_seed_keypair(pk, sk, seed);
+    sodium_memzero(seed, sizeof(seed));
     char sig[NN_ENVELOPE_SIG_B64_LEN + 1];
     nn_envelope_sign(data, len, sk, sig);
     sodium_memzero(sk, sizeof(sk));
@@ -404,31 +418,16 @@ static int cmd_sign(int argc, char **argv)
 
 static int cmd_verify(int argc, char **argv)
 {
-    const char *pubfile = NULL, *file = NULL;
-    for (int i = 0; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--public-key"))
-            pubfile = argv[i + 1];
-        else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file"))
-            file = argv[i + 1];
-        else
-            return cli_invalid("verify", "unknown argument \"%s\"", argv[i]);
-    }
-    if (!pubfile || !file || argc != 4)
-        return cli_invalid("verify", "%s", "usage: nanamictl verify --public-key PUBFILE -f FILE");
     uint8_t pk[NN_SIGN_PK_LEN];
-    nn_error err = {{0}, {0}};
-    if (nn_key_file_read(pubfile, pk, sizeof(pk), &err) != 0) {
-        fprintf(stderr, "error: %s: %s\n", err.path, err.msg);
-        return EXIT_INVALID;
-    }
     char *data;
     size_t len;
-    int r = nn_file_read(file, NN_INTENT_MAX_BYTES, &data, &len);
-    if (r) {
-        fprintf(stderr, "error: %s: %s\n", file, strerror(-r));
-        return EXIT_INVALID;
-    }
-    r = nn_credential_verify(data, len, pk, &err);
+    int status = key_and_input("verify", "--public-key",
+                               "usage: nanamictl verify --public-key PUBFILE -f FILE", argc, argv,
+                               pk, sizeof(pk), &data, &len);
+    if (status)
+        return status;
+    nn_error err = {{0}, {0}};
+    int r = nn_credential_verify(data, len, pk, &err);
     free(data);
     if (r) {
         fprintf(stderr, "error: %s: %s\n", err.path, err.msg);
