@@ -180,12 +180,15 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
+static int prefix_qcmp(const void *a, const void *b)
+{
+    return nn_prefix_cmp(a, b);
+}
+
+/* set must be sorted (prefix_qcmp). */
 static bool contains(const nn_prefix *set, size_t n, const nn_prefix *p)
 {
-    for (size_t i = 0; i < n; i++)
-        if (nn_prefix_cmp(&set[i], p) == 0)
-            return true;
-    return false;
+    return n && bsearch(p, set, n, sizeof(*set), prefix_qcmp) != NULL;
 }
 
 /* An add replaces whatever the kernel has under the same key (an address
@@ -236,27 +239,41 @@ static int dump(rtnl *s, uint16_t type, uint8_t family, size_t hdr_len, mnl_cb_t
 }
 
 /* Makes the set behind `type` equal desired: adds what is missing first (so
- * traffic never loses its last address or route), then removes extras. */
+ * traffic never loses its last address or route), then removes extras.
+ * Both sides are sorted for the lookups: a hub routes every spoke's LAN,
+ * so this is O(n log n), not O(n^2). */
 static int converge(rtnl *s, unsigned ifindex, dump_state *have, const nn_prefix *want,
                     size_t n_want, int (*change)(rtnl *, unsigned, const nn_prefix *, bool),
                     size_t *added, size_t *removed)
 {
-    int r;
+    int r = 0;
+    nn_prefix *sorted = n_want ? reallocarray(NULL, n_want, sizeof(*sorted)) : NULL;
+    if (n_want && !sorted)
+        abort();
+    if (n_want) {
+        memcpy(sorted, want, n_want * sizeof(*sorted));
+        qsort(sorted, n_want, sizeof(*sorted), prefix_qcmp);
+    }
+    if (have->n)
+        qsort(have->items, have->n, sizeof(*have->items), prefix_qcmp);
     for (size_t i = 0; i < n_want; i++) {
         if (contains(have->items, have->n, &want[i]))
             continue;
         if ((r = change(s, ifindex, &want[i], true)))
-            return r;
+            goto out;
         (*added)++;
     }
     for (size_t i = 0; i < have->n; i++) {
-        if (contains(want, n_want, &have->items[i]))
+        if (contains(sorted, n_want, &have->items[i]))
             continue;
         if ((r = change(s, ifindex, &have->items[i], false)) && r != -ESRCH && r != -EADDRNOTAVAIL)
-            return r;
+            goto out;
+        r = 0;
         (*removed)++;
     }
-    return 0;
+out:
+    free(sorted);
+    return r;
 }
 
 int nn_rtnl_apply(const char *ifname, uint32_t mtu, const nn_prefix *addresses, size_t n_addresses,
