@@ -7,12 +7,12 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
-  libjansson-dev libsodium-dev libcmocka-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libnftables-dev libmnl-dev
+  libjansson-dev libsodium-dev libcmocka-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libnftables-dev libmnl-dev
   # outside judges and the data plane used by the tests
   wireguard-go wireguard-tools nftables iproute2 iputils-ping netcat-openbsd jq
   frr ovn-central ovn-common openvswitch-common
   # the service tests and benchmarks: HTTP client, database shell, load generator
-  curl sqlite3 wrk
+  curl sqlite3 wrk openssl
 )
 
 missing=()

@@ -9,14 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc/alloc.h"
 #include "api/enroll.h"
 #include "api/internal.h"
+#include "api/node.h"
 #include "api/rbac.h"
 #include "api/regions.h"
 #include "api/routing.h"
 #include "api/wsdoc.h"
+#include "compile/credential.h"
+#include "pki/pki.h"
 #include "compile/compile.h"
 #include "model/intent.h"
 #include "util/hash.h"
@@ -35,6 +39,7 @@ typedef struct env_blob {
     unsigned refs; /* atomic */
     size_t len;
     char etag[72];
+    char sig[NN_ENVELOPE_SIG_B64_LEN + 1]; /* empty when nanamid has no signing key */
     char data[];
 } env_blob;
 
@@ -61,6 +66,15 @@ struct nn_api {
     pthread_mutex_t lock; /* buckets and refs */
     cache_entry *buckets[CACHE_BUCKETS];
     nn_api_stats stats; /* under lock */
+    /* Node PKI (nn_api_node_keys_load): the envelope signing key and the
+     * CA that signs node certificates. Set once before serving. */
+    bool has_keys;
+    uint8_t sign_sk[NN_SIGN_SK_LEN];
+    char *ca_key, *ca_cert;
+    /* Committed writes since start; long-polls wait on it. */
+    pthread_mutex_t change_lock;
+    pthread_cond_t change_cond;
+    uint64_t generation;
 };
 
 static void blob_release(env_blob *b)
@@ -110,6 +124,12 @@ int nn_api_new(nn_api **out)
     if (!api)
         return -ENOMEM;
     pthread_mutex_init(&api->lock, NULL);
+    pthread_mutex_init(&api->change_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&api->change_cond, &ca);
+    pthread_condattr_destroy(&ca);
     *out = api;
     return 0;
 }
@@ -124,7 +144,121 @@ void nn_api_free(nn_api *api)
             entry_free(e);
         }
     pthread_mutex_destroy(&api->lock);
+    pthread_mutex_destroy(&api->change_lock);
+    pthread_cond_destroy(&api->change_cond);
+    sodium_memzero(api->sign_sk, sizeof(api->sign_sk));
+    free(api->ca_cert);
+    if (api->ca_key) {
+        sodium_memzero(api->ca_key, strlen(api->ca_key));
+        free(api->ca_key);
+    }
     free(api);
+}
+
+void api_changed(nn_api *api)
+{
+    pthread_mutex_lock(&api->change_lock);
+    api->generation++;
+    pthread_cond_broadcast(&api->change_cond);
+    pthread_mutex_unlock(&api->change_lock);
+}
+
+uint64_t nn_api_wait_change(nn_api *api, uint64_t seen, unsigned timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&api->change_lock);
+    while (api->generation == seen &&
+           pthread_cond_timedwait(&api->change_cond, &api->change_lock, &until) == 0)
+        ;
+    uint64_t g = api->generation;
+    pthread_mutex_unlock(&api->change_lock);
+    return g;
+}
+
+void nn_api_node_keys(nn_api *api, const uint8_t **sign_sk, const char **ca_key,
+                      const char **ca_cert)
+{
+    *sign_sk = api->has_keys ? api->sign_sk : NULL;
+    *ca_key = api->ca_key;
+    *ca_cert = api->ca_cert;
+}
+
+/* Reads one meta value, creating it with make() the first time. */
+static int meta_ensure(nn_store *store, const char *key, int (*make)(char **a, char **b),
+                       const char *key_b, char **out, char **out_b)
+{
+    if (nn_store_meta_get(store, key, out) == 0 &&
+        (!key_b || nn_store_meta_get(store, key_b, out_b) == 0))
+        return 0;
+    free(*out);
+    *out = NULL;
+    char *a = NULL, *b = NULL;
+    int r = make(&a, key_b ? &b : NULL);
+    if (r == 0 && (r = nn_store_begin(store)) == 0) {
+        r = nn_store_meta_set(store, key, a);
+        if (r == 0 && key_b)
+            r = nn_store_meta_set(store, key_b, b);
+        if (r == 0)
+            r = nn_store_commit(store);
+        else
+            nn_store_rollback(store);
+    }
+    if (r) {
+        nn_pki_free_secret(a);
+        free(b);
+        return r;
+    }
+    *out = a;
+    if (key_b)
+        *out_b = b;
+    return 0;
+}
+
+static int make_ca(char **key, char **cert)
+{
+    return nn_pki_ca_new("Nanami node CA", key, cert);
+}
+
+static int make_signing_key(char **seed_b64, char **unused)
+{
+    (void)unused;
+    uint8_t pk[NN_SIGN_PK_LEN], sk[NN_SIGN_SK_LEN];
+    crypto_sign_keypair(pk, sk);
+    size_t n = sodium_base64_ENCODED_LEN(NN_SIGN_SEED_LEN, sodium_base64_VARIANT_ORIGINAL);
+    *seed_b64 = malloc(n);
+    if (*seed_b64)
+        sodium_bin2base64(*seed_b64, n, sk, NN_SIGN_SEED_LEN, sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(sk, sizeof(sk));
+    return *seed_b64 ? 0 : -ENOMEM;
+}
+
+int nn_api_node_keys_load(nn_api *api, nn_store *store)
+{
+    char *seed_b64 = NULL, *unused = NULL;
+    int r = meta_ensure(store, "node_ca_key", make_ca, "node_ca_cert", &api->ca_key, &api->ca_cert);
+    if (r == 0)
+        r = meta_ensure(store, "envelope_signing_key", make_signing_key, NULL, &seed_b64, &unused);
+    if (r)
+        return r;
+    uint8_t seed[NN_SIGN_SEED_LEN], pk[NN_SIGN_PK_LEN];
+    size_t n = 0;
+    if (sodium_base642bin(seed, sizeof(seed), seed_b64, strlen(seed_b64), NULL, &n, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        n != sizeof(seed))
+        r = -EINVAL;
+    else
+        crypto_sign_seed_keypair(pk, api->sign_sk, seed);
+    api->has_keys = r == 0;
+    sodium_memzero(seed, sizeof(seed));
+    nn_pki_free_secret(seed_b64);
+    return r;
 }
 
 void nn_api_response_init(nn_api_response *resp)
@@ -468,8 +602,10 @@ bool api_finish_write(ctx *c, int64_t affect, const char *action, const char *ta
         nn_store_rollback(c->store);
         return true;
     }
-    if ((r = nn_store_commit(c->store)) == 0)
+    if ((r = nn_store_commit(c->store)) == 0) {
+        api_changed(c->api);
         return true;
+    }
 fail_store:
     nn_store_rollback(c->store);
     api_reply_store_error(c->resp, c->store, r);
@@ -1476,12 +1612,48 @@ static const env_blob *envelope_of(nn_api *api, cache_entry *e, const nn_member 
         blob->etag[0] = '"';
         nn_hash_hex(h, NN_HASH_LEN, blob->etag + 1);
         memcpy(blob->etag + 1 + 2 * NN_HASH_LEN, "\"", 2);
+        blob->sig[0] = '\0';
+        if (api->has_keys)
+            nn_envelope_sign(blob->data, blob->len, api->sign_sk, blob->sig);
         ce->blob = blob;
         pthread_mutex_lock(&api->lock);
         api->stats.envelopes_rendered++;
         pthread_mutex_unlock(&api->lock);
     }
     return ce->blob;
+}
+
+/* The envelope with its ETag and signature; 304 when If-None-Match
+ * already names it. */
+static void reply_envelope(ctx *c, const env_blob *ce)
+{
+    memcpy(c->resp->etag, ce->etag, sizeof(ce->etag));
+    memcpy(c->resp->signature, ce->sig, sizeof(ce->sig));
+    const char *inm = c->req->if_none_match;
+    if (inm && strcmp(inm, ce->etag) == 0) {
+        c->resp->status = 304;
+    } else {
+        nn_buf_reset(&c->resp->body);
+        nn_buf_append(&c->resp->body, ce->data, ce->len);
+        c->resp->status = 200;
+    }
+}
+
+void api_reply_peer_envelope(ctx *c, const nn_row *net, const char *peer)
+{
+    cache_entry *e;
+    int r = cache_get(c, net, &e);
+    if (r)
+        return api_reply_error(c->resp, 500, "internal", NULL, "compiling %s failed (%d)",
+                               net->name, r);
+    pthread_mutex_lock(&e->lock);
+    const nn_member *p = nn_network_find_peer(e->net, peer);
+    if (p)
+        reply_envelope(c, envelope_of(c->api, e, p));
+    else
+        api_not_found(c, "peer", peer);
+    pthread_mutex_unlock(&e->lock);
+    entry_release(c->api, e);
 }
 
 static void h_preview(ctx *c)
@@ -1525,15 +1697,7 @@ static void h_preview(ctx *c)
         } else {
             const env_blob *ce = envelope_of(c->api, e, p);
             if (strcmp(what, "envelope") == 0) {
-                memcpy(c->resp->etag, ce->etag, sizeof(ce->etag));
-                const char *inm = c->req->if_none_match;
-                if (inm && strcmp(inm, ce->etag) == 0) {
-                    c->resp->status = 304;
-                } else {
-                    nn_buf_reset(&c->resp->body);
-                    nn_buf_append(&c->resp->body, ce->data, ce->len);
-                    c->resp->status = 200;
-                }
+                reply_envelope(c, ce);
             } else { /* bgp */
                 json_t *env = json_loadb(ce->data, ce->len, 0, NULL);
                 api_reply_json(c->resp, 200, json_incref(json_object_get(env, "bgp")));
@@ -1597,6 +1761,8 @@ static void route(ctx *c)
         c->resp->status = 200;
         return;
     }
+    if (strcmp(s0, "node") == 0 && n == 2)
+        return nn_api_node(c);
     if (!authenticate(c))
         return;
     if (!valid_segments(c))
@@ -1641,6 +1807,8 @@ static void route(ctx *c)
     if (strcmp(s2, "networks") == 0) {
         if (n == 5 && strcmp(c->seg[4], "compile") == 0)
             return h_preview(c);
+        if (n == 5 && strcmp(c->seg[4], "observed") == 0)
+            return nn_api_observed(c);
         if (n == 5 && strcmp(c->seg[4], "routing-policy") == 0)
             return nn_api_routing_network(c);
         if (n == 7 && (strcmp(c->seg[4], "devices") == 0 || strcmp(c->seg[4], "users") == 0) &&

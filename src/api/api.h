@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 #include "util/buf.h"
@@ -27,6 +28,10 @@ typedef struct nn_api_request {
     const char *authorization;
     const char *if_none_match;
     const char *dry_run; /* the dry_run query argument, or NULL */
+    bool tls;            /* arrived over TLS (the node listener) */
+    /* SHA-256 of the client certificate, set by the transport only after
+     * the certificate verified against the node CA; NULL otherwise */
+    const uint8_t *client_fp;
     const char *body;
     size_t body_len;
 } nn_api_request;
@@ -35,6 +40,7 @@ typedef struct nn_api_response {
     int status;
     const char *content_type; /* static */
     char etag[72];            /* quoted; empty when none */
+    char signature[96];       /* an envelope's X-Nanami-Signature; empty when none */
     nn_buf body;
 } nn_api_response;
 
@@ -74,6 +80,20 @@ int nn_api_token_issue(nn_store *store, int64_t user_id, const char *name,
  * when the database was already initialised, -EINVAL when ula_pin is not
  * an fd00::/8 /40. Pinning keeps overlay addresses when an install is
  * rebuilt from an export. */
+/* Loads the node PKI from the store, creating it on first use: the CA
+ * that signs node certificates and the envelope signing key (Ed25519)
+ * whose public half nodes pin at enrollment. Call once before serving
+ * node routes; without it they answer 503. */
+int nn_api_node_keys_load(nn_api *api, nn_store *store);
+/* Borrowed: the envelope signing key and the node CA's key and
+ * certificate (PEM); NULLs before nn_api_node_keys_load. */
+void nn_api_node_keys(nn_api *api, const uint8_t **sign_sk, const char **ca_key,
+                      const char **ca_cert);
+
+/* Blocks until a write commits after generation seen, or timeout_ms;
+ * returns the current generation. Long-polling nodes wait on this. */
+uint64_t nn_api_wait_change(nn_api *api, uint64_t seen, unsigned timeout_ms);
+
 int nn_api_init_install(nn_store *store, const char *ula_pin, char token[NN_API_TOKEN_LEN]);
 
 #endif

@@ -72,6 +72,12 @@ static void create(ctx *c, const nn_row *peer)
         json_object_set_new(made, "token", api_dry_run(c) ? json_null() : json_string(token));
         json_object_set_new(made, "peer", json_string(target));
         json_object_set_new(made, "dry_run", json_boolean(api_dry_run(c)));
+        /* The node trusts this CA when it enrolls; it travels with the
+         * token over the operator's authenticated channel. */
+        const uint8_t *sk;
+        const char *ca_key, *ca_cert;
+        nn_api_node_keys(c->api, &sk, &ca_key, &ca_cert);
+        json_object_set_new(made, "ca_certificate", ca_cert ? json_string(ca_cert) : json_null());
         api_reply_json(c->resp, 201, json_incref(made));
     }
     json_decref(made);

@@ -54,4 +54,10 @@ bool api_dry_run(const ctx *c);
 bool api_finish_write(ctx *c, int64_t affect, const char *action, const char *target,
                       const char *detail);
 
+/* Wakes long-polls: a write has committed. */
+void api_changed(nn_api *api);
+/* Replies with peer's compiled envelope in net (c->ws set): ETag,
+ * signature, and 304 when If-None-Match names it. */
+void api_reply_peer_envelope(ctx *c, const nn_row *net, const char *peer);
+
 #endif

@@ -84,6 +84,17 @@ static const char *const migrations[] = {
     "  created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,"
     "  created_at TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT);"
     "CREATE INDEX enrollment_by_peer ON enrollment_tokens (peer_id, id);",
+    /* 4: node certificates (by SHA-256 of the DER; one live certificate
+     * per peer, re-enrolling revokes the older) and what each node last
+     * reported it sees */
+    "CREATE TABLE node_certs ("
+    "  fingerprint BLOB PRIMARY KEY,"
+    "  peer_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,"
+    "  issued_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT);"
+    "CREATE INDEX node_certs_by_peer ON node_certs (peer_id);"
+    "CREATE TABLE node_observed ("
+    "  peer_id INTEGER PRIMARY KEY REFERENCES objects(id) ON DELETE CASCADE,"
+    "  reported_at TEXT NOT NULL, body TEXT NOT NULL);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -1067,4 +1078,145 @@ int nn_store_enrollment_revoke(nn_store *s, int64_t peer_id, int64_t id)
 {
     return change_by_ids(s, "DELETE FROM enrollment_tokens WHERE peer_id = ? AND id = ?", peer_id,
                          id);
+}
+
+/* The peer (with its workspace and network names) that a live, unexpired
+ * certificate was issued to. */
+static int peer_ref_of(nn_store *s, sqlite3_stmt *st, nn_peer_ref *out)
+{
+    int rc = sqlite3_step(st);
+    int r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+    if (r == 0) {
+        memset(out, 0, sizeof(*out));
+        out->peer_id = sqlite3_column_int64(st, 0);
+        out->workspace_id = sqlite3_column_int64(st, 1);
+        out->network_id = sqlite3_column_int64(st, 2);
+        snprintf(out->workspace, sizeof(out->workspace), "%s", sqlite3_column_text(st, 3));
+        snprintf(out->network, sizeof(out->network), "%s", sqlite3_column_text(st, 4));
+        snprintf(out->peer, sizeof(out->peer), "%s", sqlite3_column_text(st, 5));
+        out->actor_id = sqlite3_column_int64(st, 6);
+    }
+    finish(s, st);
+    return r;
+}
+
+#define PEER_REF_COLUMNS "p.id, p.workspace_id, p.network_id, w.name, n.name, p.name"
+#define PEER_REF_JOINS                                                                             \
+    "JOIN objects p ON p.id = x.peer_id JOIN objects n ON n.id = p.network_id "                    \
+    "JOIN workspaces w ON w.id = p.workspace_id"
+
+int nn_store_enrollment_consume(nn_store *s, const uint8_t hash[32], nn_peer_ref *out)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s,
+                    "SELECT " PEER_REF_COLUMNS ", x.created_by, x.id, CASE "
+                    "WHEN x.used_at IS NOT NULL THEN 1 "
+                    "WHEN x.expires_at <= strftime('%Y-%m-%dT%H:%M:%SZ', 'now') THEN 2 ELSE 0 END "
+                    "FROM enrollment_tokens x " PEER_REF_JOINS " WHERE x.token_hash = ?",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
+    int64_t token_id = 0;
+    int state = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        token_id = sqlite3_column_int64(st, 7);
+        state = sqlite3_column_int(st, 8);
+    }
+    sqlite3_reset(st);
+    if (!token_id) {
+        finish(s, st);
+        return -ENOENT;
+    }
+    if ((r = peer_ref_of(s, st, out)))
+        return r;
+    out->token_id = token_id;
+    if (state)
+        return state == 1 ? -EALREADY : -ETIMEDOUT;
+    if ((r = prepare(s,
+                     "UPDATE enrollment_tokens SET used_at = "
+                     "strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ? AND used_at IS NULL",
+                     &st)))
+        return r;
+    sqlite3_bind_int64(st, 1, token_id);
+    return step_changed(s, st);
+}
+
+int nn_store_node_cert_add(nn_store *s, int64_t peer_id, const uint8_t fp[32], int days)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s,
+                    "UPDATE node_certs SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                    "WHERE peer_id = ? AND revoked_at IS NULL",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, peer_id);
+    if ((r = step_done(s, st)))
+        return r;
+    if ((r = prepare(s,
+                     "INSERT INTO node_certs (fingerprint, peer_id, issued_at, expires_at) VALUES "
+                     "(?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
+                     "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ? || ' days'))",
+                     &st)))
+        return r;
+    sqlite3_bind_blob(st, 1, fp, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, peer_id);
+    sqlite3_bind_int(st, 3, days);
+    return step_done(s, st);
+}
+
+int nn_store_node_cert_peer(nn_store *s, const uint8_t fp[32], nn_peer_ref *out)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s,
+                    "SELECT " PEER_REF_COLUMNS ", 0 FROM node_certs x " PEER_REF_JOINS
+                    " WHERE x.fingerprint = ? AND x.revoked_at IS NULL "
+                    "AND x.expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_blob(st, 1, fp, 32, SQLITE_TRANSIENT);
+    return peer_ref_of(s, st, out);
+}
+
+int nn_store_node_observed_set(nn_store *s, int64_t peer_id, const char *body)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s,
+                    "INSERT INTO node_observed (peer_id, reported_at, body) VALUES "
+                    "(?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?) ON CONFLICT (peer_id) DO "
+                    "UPDATE SET reported_at = excluded.reported_at, body = excluded.body",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, peer_id);
+    sqlite3_bind_text(st, 2, body, -1, SQLITE_TRANSIENT);
+    return step_done(s, st);
+}
+
+static json_t *observed_json(sqlite3_stmt *st)
+{
+    bool reported = sqlite3_column_type(st, 1) != SQLITE_NULL;
+    json_t *v = json_pack("{s:s, s:b}", "peer", sqlite3_column_text(st, 0), "enrolled",
+                          sqlite3_column_int(st, 4));
+    json_object_set_new(v, "reported_at",
+                        reported ? json_string((const char *)sqlite3_column_text(st, 1))
+                                 : json_null());
+    json_object_set_new(v, "seconds_since_report",
+                        reported ? json_integer(sqlite3_column_int64(st, 3)) : json_null());
+    json_object_set_new(v, "observed", reported ? load_col(st, 2) : json_null());
+    return v;
+}
+
+int nn_store_node_observed(nn_store *s, int64_t network_id, json_t **out)
+{
+    return workspace_rows(
+        s,
+        "SELECT p.name, o.reported_at, o.body, "
+        "CAST(strftime('%s', 'now') - strftime('%s', o.reported_at) AS INTEGER), "
+        "EXISTS (SELECT 1 FROM node_certs c WHERE c.peer_id = p.id AND c.revoked_at IS NULL) "
+        "FROM objects p LEFT JOIN node_observed o ON o.peer_id = p.id "
+        "WHERE p.network_id = ? AND p.kind = 'peers' ORDER BY p.name",
+        network_id, observed_json, out);
 }

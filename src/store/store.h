@@ -148,6 +148,30 @@ int nn_store_enrollments(nn_store *s, int64_t peer_id, json_t **out);
 int nn_store_enrollment_revoke(nn_store *s, int64_t peer_id, int64_t id);
 
 /* Runs PRAGMA integrity_check; 0 when "ok". */
+/* A peer named by a token or a certificate, with where it lives. */
+typedef struct nn_peer_ref {
+    int64_t peer_id, workspace_id, network_id;
+    int64_t actor_id; /* the token's creator (enrollment), else 0 */
+    int64_t token_id; /* enrollment only */
+    char workspace[64], network[64], peer[64];
+} nn_peer_ref;
+
+/* Marks the token with this SHA-256 used and names its peer. -ENOENT for
+ * no such token, -EALREADY when used, -ETIMEDOUT when expired (out still
+ * names the peer then, for the audit). Call inside a transaction. */
+int nn_store_enrollment_consume(nn_store *s, const uint8_t hash[32], nn_peer_ref *out);
+
+/* Records a node certificate (SHA-256 of its DER) for peer_id, valid for
+ * days, and revokes the peer's older certificates. */
+int nn_store_node_cert_add(nn_store *s, int64_t peer_id, const uint8_t fp[32], int days);
+/* The peer of a live, unexpired certificate; -ENOENT otherwise. */
+int nn_store_node_cert_peer(nn_store *s, const uint8_t fp[32], nn_peer_ref *out);
+
+/* A node's last observed-state report (JSON text), and every peer of a
+ * network with its report (null when none) and enrollment. */
+int nn_store_node_observed_set(nn_store *s, int64_t peer_id, const char *body);
+int nn_store_node_observed(nn_store *s, int64_t network_id, json_t **out);
+
 int nn_store_integrity_check(nn_store *s);
 
 #endif
