@@ -7,12 +7,25 @@
  *   gateway-daemon apply  --state-dir DIR -f ENVELOPE --signature SIGFILE
  *                         [--server-key PUBFILE] [--interface NAME] [--userspace PROG]
  *   gateway-daemon show   --interface NAME
+ *   gateway-daemon run    --state-dir DIR --socket PATH [--socket-group GROUP]
+ *                         [--drift-interval SECONDS] [...apply's options]
+ *
+ * run is the daemon proper: it takes HELLO/PIN/APPLY/STATUS requests from
+ * gateway-manager on a unix socket (agent/msg.h), re-applies the envelope
+ * in force every drift interval (putting back whatever someone changed by
+ * hand), and restores the last applied envelope when it starts.
  *
  * The state directory holds wg.key, server.pub (the server's envelope
  * signing key, pinned at enrollment) and applied.json/applied.sig, the
  * last envelope applied -- the "previous" of the next diff. */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -28,10 +41,12 @@
 
 #include "agent/apply.h"
 #include "agent/envelope.h"
+#include "agent/msg.h"
 #include "agent/rtnl.h"
 #include "agent/uapi.h"
 #include "compile/credential.h"
 #include "util/file.h"
+#include "util/hash.h"
 #include "util/json_writer.h"
 
 #define EXIT_INVALID 2
@@ -41,6 +56,7 @@ extern char **environ;
 
 typedef struct options {
     const char *state_dir, *envelope, *signature, *server_key, *ifname, *userspace;
+    const char *socket, *socket_group, *drift_interval;
     bool json;
 } options;
 
@@ -52,6 +68,9 @@ static int usage(const char *msg)
             "       gateway-daemon apply --state-dir DIR -f ENVELOPE --signature SIGFILE\n"
             "                            [--server-key PUBFILE] [--interface NAME]\n"
             "                            [--userspace wireguard-go] [--json]\n"
+            "       gateway-daemon run --state-dir DIR --socket PATH [--socket-group GROUP]\n"
+            "                          [--drift-interval SECONDS] [--server-key PUBFILE]\n"
+            "                          [--interface NAME] [--userspace wireguard-go]\n"
             "       gateway-daemon show --interface NAME\n",
             msg);
     return EXIT_INVALID;
@@ -68,6 +87,9 @@ static int parse_options(int argc, char **argv, options *o)
                             : !strcmp(a, "--server-key")                   ? &o->server_key
                             : !strcmp(a, "--interface")                    ? &o->ifname
                             : !strcmp(a, "--userspace")                    ? &o->userspace
+                            : !strcmp(a, "--socket")                       ? &o->socket
+                            : !strcmp(a, "--socket-group")                 ? &o->socket_group
+                            : !strcmp(a, "--drift-interval")               ? &o->drift_interval
                                                                            : NULL;
         if (!strcmp(a, "--json")) {
             o->json = true;
@@ -186,115 +208,180 @@ static bool load_previous(const char *dir, nn_agent_envelope *prev)
 
 static int resolve_endpoint(const char *host_port, nn_wg_endpoint *out);
 
-static int cmd_apply(const options *o)
+/* What one apply changed on the host. */
+typedef struct apply_result {
+    char ifname[16];
+    char etag[72]; /* quoted SHA-256 of the bytes, as nanamid's ETag */
+    nn_apply_wg_stats wg;
+    nn_rtnl_stats rt;
+    int forwarding; /* 1 when a forwarding sysctl was turned on */
+    double wg_ms;
+} apply_result;
+
+/* Anything put back on the host: a re-apply of the same envelope that
+ * changes something has repaired drift. (The ruleset is reloaded whole
+ * each time, so a hand edit to Nanami's table is repaired but not seen.) */
+static bool result_changed(const apply_result *r)
 {
-    if (!o->state_dir || !o->envelope || !o->signature)
-        return usage("apply needs --state-dir, -f ENVELOPE and --signature SIGFILE");
-    char keypath[4096], why[WHY_LEN] = "";
+    return r->wg.added || r->wg.updated || r->wg.removed || r->wg.private_key_set ||
+           r->wg.listen_port_set || r->rt.link_changed || r->rt.addresses_added ||
+           r->rt.addresses_removed || r->rt.routes_added || r->rt.routes_removed || r->forwarding;
+}
+
+static void result_json(const apply_result *r, nn_buf *out)
+{
+    nn_buf_printf(out,
+                  "{\"addresses\":{\"added\":%zu,\"removed\":%zu},\"etag\":\"\\\"%.64s\\\"\","
+                  "\"forwarding_set\":%s,\"interface\":\"%s\",\"link_set\":%s,"
+                  "\"peers\":{\"added\":%zu,\"removed\":%zu,\"unchanged\":%zu,\"updated\":%zu},"
+                  "\"private_key_set\":%s,\"routes\":{\"added\":%zu,\"removed\":%zu},"
+                  "\"wireguard_ms\":%.3f}",
+                  r->rt.addresses_added, r->rt.addresses_removed, r->etag + 1,
+                  r->forwarding ? "true" : "false", r->ifname,
+                  r->rt.link_changed ? "true" : "false", r->wg.added, r->wg.removed,
+                  r->wg.unchanged, r->wg.updated, r->wg.private_key_set ? "true" : "false",
+                  r->rt.routes_added, r->rt.routes_removed, r->wg_ms);
+}
+
+/* The pinned server key: --server-key, else STATE/server.pub. */
+static int load_server_key(const options *o, uint8_t pk[NN_SIGN_PK_LEN], char *why, size_t why_len)
+{
+    char path[4096];
     if (o->server_key)
-        snprintf(keypath, sizeof(keypath), "%s", o->server_key);
-    else if (state_path(keypath, sizeof(keypath), o->state_dir, "server.pub"))
-        return usage("--state-dir is too long");
-    uint8_t server_pk[NN_SIGN_PK_LEN];
+        snprintf(path, sizeof(path), "%s", o->server_key);
+    else if (state_path(path, sizeof(path), o->state_dir, "server.pub"))
+        return -ENAMETOOLONG;
     nn_error err = {{0}, {0}};
-    if (nn_key_file_read(keypath, server_pk, sizeof(server_pk), &err)) {
-        fprintf(stderr, "error: server key: %s: %s\n", err.path, err.msg);
+    int r = nn_key_file_read(path, pk, NN_SIGN_PK_LEN, &err);
+    if (r)
+        snprintf(why, why_len, "server key: %.200s: %.200s%s", err.path, err.msg,
+                 r == -ENOENT ? " (not enrolled yet)" : "");
+    return r;
+}
+
+/* Verifies, parses and applies one envelope: nft, WireGuard (diff),
+ * link/addresses/routes (diff), forwarding; then saves it as the last
+ * applied (applied.json, applied.sig). EXIT_INVALID when refused (nothing
+ * on the host changed), 1 on a host error, 0 when applied. */
+static int apply_bytes(const options *o, const char *data, size_t len, const char *sig,
+                       apply_result *res, char *why, size_t why_len)
+{
+    memset(res, 0, sizeof(*res));
+    uint8_t server_pk[NN_SIGN_PK_LEN];
+    if (load_server_key(o, server_pk, why, why_len))
         return EXIT_INVALID;
-    }
-    char *data = NULL, *sig = NULL;
-    size_t len, sig_len;
-    int r = nn_file_read(o->envelope, NN_ENVELOPE_MAX, &data, &len);
-    if (r == 0 && (r = nn_file_read(o->signature, 4096, &sig, &sig_len)))
-        fprintf(stderr, "error: %s: %s\n", o->signature, strerror(-r));
-    else if (r)
-        fprintf(stderr, "error: %s: %s\n", o->envelope, strerror(-r));
     nn_agent_envelope env = {0}, prev = {0};
     bool have_prev = false;
     nn_wg_device desired = {0};
-    int status = EXIT_INVALID;
-    if (r)
-        goto out;
+    int status = EXIT_INVALID, r;
     /* Nothing is parsed before the signature holds. */
     if (nn_envelope_verify(data, len, sig, server_pk) != 0) {
-        fprintf(stderr,
-                "error: %s: signature does not verify with the server key %s; "
-                "nothing applied\n",
-                o->envelope, keypath);
+        snprintf(why, why_len,
+                 "signature does not verify with the pinned server key; "
+                 "nothing applied");
         goto out;
     }
-    if (nn_agent_envelope_parse(data, len, resolve_endpoint, &env, why, sizeof(why))) {
-        fprintf(stderr, "error: %s: %s; nothing applied\n", o->envelope, why);
+    char perr[WHY_LEN];
+    if (nn_agent_envelope_parse(data, len, resolve_endpoint, &env, perr, sizeof(perr))) {
+        snprintf(why, why_len, "%.400s; nothing applied", perr);
         goto out;
     }
-    status = 1;
-    if (o->ifname) {
-        if (!nn_wg_ifname_valid(o->ifname)) {
-            status = usage("--interface must be a Linux interface name (1-15 of A-Za-z0-9_.-)");
-            goto out;
-        }
+    if (o->ifname)
         nn_agent_envelope_rename(&env, o->ifname);
-    }
+    status = 1;
     const char *ifname = env.ifname;
+    snprintf(res->ifname, sizeof(res->ifname), "%s", ifname);
     desired = env.wg;
     memset(&env.wg, 0, sizeof(env.wg));
-    if (load_private_key(o->state_dir, &desired.private_key, &desired.public_key))
-        goto out;
-    desired.flags |= NN_WG_HAS_PRIVATE_KEY;
-    have_prev = load_previous(o->state_dir, &prev);
-    if (ensure_userspace_interface(ifname, o->userspace))
-        goto out;
-    /* The firewall first: its rules match on the interface name, so the
-     * interface never passes a packet before deny-by-default holds. */
-    if ((r = nn_apply_nft(env.nft_ruleset, why, sizeof(why)))) {
-        fprintf(stderr, "error: %s\n", why);
+    if (load_private_key(o->state_dir, &desired.private_key, &desired.public_key)) {
+        snprintf(why, why_len, "no private key in %.300s (run gateway-daemon keygen)",
+                 o->state_dir);
         goto out;
     }
-    nn_apply_wg_stats st;
-    nn_rtnl_stats rt;
+    desired.flags |= NN_WG_HAS_PRIVATE_KEY;
+    have_prev = load_previous(o->state_dir, &prev);
+    if (ensure_userspace_interface(ifname, o->userspace)) {
+        snprintf(why, why_len, "interface %s could not be started", ifname);
+        goto out;
+    }
+    /* The firewall first: its rules match on the interface name, so the
+     * interface never passes a packet before deny-by-default holds. */
+    if (nn_apply_nft(env.nft_ruleset, why, why_len))
+        goto out;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((r = nn_apply_wg(ifname, &desired, have_prev ? &prev.wg : NULL, &st, why, sizeof(why)))) {
-        fprintf(stderr, "error: wireguard: %s\n", why);
+    if ((r = nn_apply_wg(ifname, &desired, have_prev ? &prev.wg : NULL, &res->wg, perr,
+                         sizeof(perr)))) {
+        snprintf(why, why_len, "wireguard: %.400s", perr);
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if ((r = nn_rtnl_apply(ifname, env.mtu, env.addresses, env.n_addresses, env.routes,
-                           env.n_routes, &rt, why, sizeof(why)))) {
-        fprintf(stderr, "error: %s\n", why);
+    res->wg_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (nn_rtnl_apply(ifname, env.mtu, env.addresses, env.n_addresses, env.routes, env.n_routes,
+                      &res->rt, why, why_len))
         goto out;
-    }
-    int forwarding = 0;
     if (!strcmp(env.role, "hub") &&
-        (forwarding = nn_rtnl_enable_forwarding(why, sizeof(why))) < 0) {
-        fprintf(stderr, "error: forwarding: %s\n", why);
+        (res->forwarding = nn_rtnl_enable_forwarding(perr, sizeof(perr))) < 0) {
+        snprintf(why, why_len, "forwarding: %.400s", perr);
         goto out;
     }
     char path[4096];
     if (state_path(path, sizeof(path), o->state_dir, "applied.json") ||
-        (r = nn_file_replace(path, data, len, 0600))) {
-        fprintf(stderr, "error: %s: %s\n", path, strerror(-r));
+        (r = nn_file_replace(path, data, len, 0600)) ||
+        state_path(path, sizeof(path), o->state_dir, "applied.sig") ||
+        (r = nn_file_replace(path, sig, strlen(sig), 0600))) {
+        snprintf(why, why_len, "%.300s: %.100s", path, strerror(-r));
         goto out;
     }
-    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    if (o->json)
-        printf("{\"addresses\":{\"added\":%zu,\"removed\":%zu},\"forwarding_set\":%s,"
-               "\"interface\":\"%s\",\"link_set\":%s,\"peers\":{\"added\":%zu,\"removed\":%zu,"
-               "\"unchanged\":%zu,\"updated\":%zu},\"private_key_set\":%s,"
-               "\"routes\":{\"added\":%zu,\"removed\":%zu},\"wireguard_ms\":%.3f}\n",
-               rt.addresses_added, rt.addresses_removed, forwarding ? "true" : "false", ifname,
-               rt.link_changed ? "true" : "false", st.added, st.removed, st.unchanged, st.updated,
-               st.private_key_set ? "true" : "false", rt.routes_added, rt.routes_removed, ms);
-    else
-        printf("applied %s: peers +%zu ~%zu -%zu =%zu, addresses +%zu -%zu, routes +%zu -%zu "
-               "(wireguard %.3f ms)\n",
-               ifname, st.added, st.updated, st.removed, st.unchanged, rt.addresses_added,
-               rt.addresses_removed, rt.routes_added, rt.routes_removed, ms);
+    uint8_t h[NN_HASH_LEN];
+    nn_hash_bytes(data, len, h);
+    res->etag[0] = '"';
+    nn_hash_hex(h, NN_HASH_LEN, res->etag + 1);
+    memcpy(res->etag + 1 + 2 * NN_HASH_LEN, "\"", 2);
     status = 0;
 out:
+    sodium_memzero(&desired.private_key, sizeof(desired.private_key));
     nn_wg_device_free(&desired);
     nn_agent_envelope_free(&env);
     if (have_prev)
         nn_agent_envelope_free(&prev);
+    return status;
+}
+
+static int cmd_apply(const options *o)
+{
+    if (!o->state_dir || !o->envelope || !o->signature)
+        return usage("apply needs --state-dir, -f ENVELOPE and --signature SIGFILE");
+    if (o->ifname && !nn_wg_ifname_valid(o->ifname))
+        return usage("--interface must be a Linux interface name (1-15 of A-Za-z0-9_.-)");
+    char *data = NULL, *sig = NULL, why[WHY_LEN] = "";
+    size_t len, sig_len;
+    int r = nn_file_read(o->envelope, NN_ENVELOPE_MAX, &data, &len);
+    if (r) {
+        fprintf(stderr, "error: %s: %s\n", o->envelope, strerror(-r));
+        return EXIT_INVALID;
+    }
+    if ((r = nn_file_read(o->signature, 4096, &sig, &sig_len))) {
+        fprintf(stderr, "error: %s: %s\n", o->signature, strerror(-r));
+        free(data);
+        return EXIT_INVALID;
+    }
+    apply_result res;
+    int status = apply_bytes(o, data, len, sig, &res, why, sizeof(why));
+    if (status) {
+        fprintf(stderr, "error: %s: %s\n", o->envelope, why);
+    } else if (o->json) {
+        nn_buf out = NN_BUF_INIT;
+        result_json(&res, &out);
+        printf("%s\n", out.data);
+        nn_buf_free(&out);
+    } else {
+        printf("applied %s: peers +%zu ~%zu -%zu =%zu, addresses +%zu -%zu, routes +%zu -%zu "
+               "(wireguard %.3f ms)\n",
+               res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.wg.unchanged,
+               res.rt.addresses_added, res.rt.addresses_removed, res.rt.routes_added,
+               res.rt.routes_removed, res.wg_ms);
+    }
     free(data);
     free(sig);
     return status;
@@ -330,6 +417,41 @@ static int resolve_endpoint(const char *host_port, nn_wg_endpoint *out)
     return out->family ? 0 : -EAFNOSUPPORT;
 }
 
+/* Each peer as the device reports it: the "peers" of `show` and of the
+ * observed state a node reports. */
+static void peers_json(nn_jw *w, const nn_wg_device *dev)
+{
+    nn_jw_arr_begin(w);
+    for (size_t i = 0; i < dev->n_peers; i++) {
+        const nn_wg_peer *p = &dev->peers[i];
+        char text[NN_PREFIX_STRLEN];
+        nn_jw_obj_begin(w);
+        nn_jw_key(w, "allowed_ips");
+        nn_jw_arr_begin(w);
+        for (size_t j = 0; j < p->n_allowed; j++)
+            nn_jw_str(w, nn_prefix_format(&p->allowed[j], true, text));
+        nn_jw_arr_end(w);
+        nn_jw_key(w, "endpoint");
+        if (p->endpoint.family)
+            nn_jw_str(w, nn_wg_endpoint_format(&p->endpoint, text));
+        else
+            nn_jw_null(w);
+        nn_jw_key(w, "last_handshake");
+        nn_jw_int(w, p->last_handshake_sec);
+        nn_jw_key(w, "persistent_keepalive");
+        nn_jw_int(w, p->keepalive);
+        nn_jw_key(w, "public_key");
+        nn_key_to_base64(&p->public_key, text);
+        nn_jw_str(w, text);
+        nn_jw_key(w, "rx_bytes");
+        nn_jw_int(w, (int64_t)p->rx_bytes);
+        nn_jw_key(w, "tx_bytes");
+        nn_jw_int(w, (int64_t)p->tx_bytes);
+        nn_jw_obj_end(w);
+    }
+    nn_jw_arr_end(w);
+}
+
 static int cmd_show(const options *o)
 {
     if (!o->ifname)
@@ -349,35 +471,7 @@ static int cmd_show(const options *o)
     nn_jw_key(&w, "listen_port");
     nn_jw_int(&w, dev.listen_port);
     nn_jw_key(&w, "peers");
-    nn_jw_arr_begin(&w);
-    for (size_t i = 0; i < dev.n_peers; i++) {
-        const nn_wg_peer *p = &dev.peers[i];
-        char text[NN_PREFIX_STRLEN];
-        nn_jw_obj_begin(&w);
-        nn_jw_key(&w, "allowed_ips");
-        nn_jw_arr_begin(&w);
-        for (size_t j = 0; j < p->n_allowed; j++)
-            nn_jw_str(&w, nn_prefix_format(&p->allowed[j], true, text));
-        nn_jw_arr_end(&w);
-        nn_jw_key(&w, "endpoint");
-        if (p->endpoint.family)
-            nn_jw_str(&w, nn_wg_endpoint_format(&p->endpoint, text));
-        else
-            nn_jw_null(&w);
-        nn_jw_key(&w, "last_handshake");
-        nn_jw_int(&w, p->last_handshake_sec);
-        nn_jw_key(&w, "persistent_keepalive");
-        nn_jw_int(&w, p->keepalive);
-        nn_jw_key(&w, "public_key");
-        nn_key_to_base64(&p->public_key, text);
-        nn_jw_str(&w, text);
-        nn_jw_key(&w, "rx_bytes");
-        nn_jw_int(&w, (int64_t)p->rx_bytes);
-        nn_jw_key(&w, "tx_bytes");
-        nn_jw_int(&w, (int64_t)p->tx_bytes);
-        nn_jw_obj_end(&w);
-    }
-    nn_jw_arr_end(&w);
+    peers_json(&w, &dev);
     nn_jw_key(&w, "public_key");
     if (dev.flags & NN_WG_HAS_PRIVATE_KEY) {
         char text[NN_KEY_B64_LEN + 1];
@@ -390,6 +484,400 @@ static int cmd_show(const options *o)
     printf("%s\n", out.data);
     nn_buf_free(&out);
     nn_wg_device_free(&dev);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* run: the long-running daemon behind a unix socket */
+
+typedef struct daemon_state {
+    const options *o;
+    nn_key public_key;
+    bool applied;      /* an envelope is in force */
+    apply_result last; /* of the last successful apply */
+    char applied_at[32];
+    char *data; /* the envelope in force, re-applied by drift checks */
+    size_t len;
+    char sig[NN_ENVELOPE_SIG_B64_LEN + 1];
+    unsigned long drift_repairs;
+    char last_error[WHY_LEN]; /* empty when the last apply succeeded */
+} daemon_state;
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gateway-daemon: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void utc_now(char out[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Applies and, on success, makes these bytes the envelope in force. */
+static int daemon_apply(daemon_state *d, const char *data, size_t len, const char *sig,
+                        apply_result *res, char *why, size_t why_len)
+{
+    int status = apply_bytes(d->o, data, len, sig, res, why, why_len);
+    if (status) {
+        snprintf(d->last_error, sizeof(d->last_error), "%s", why);
+        return status;
+    }
+    if (data != d->data) {
+        char *copy = malloc(len + 1);
+        if (!copy) {
+            snprintf(why, why_len, "out of memory");
+            return 1;
+        }
+        memcpy(copy, data, len);
+        copy[len] = '\0';
+        free(d->data);
+        d->data = copy;
+        d->len = len;
+        snprintf(d->sig, sizeof(d->sig), "%s", sig);
+        utc_now(d->applied_at);
+    }
+    d->applied = true;
+    d->last = *res;
+    d->last_error[0] = '\0';
+    return 0;
+}
+
+/* A drift check: the envelope in force, applied again. Anything that
+ * changes was changed on the host by someone else, and is put back. */
+static void drift_check(daemon_state *d)
+{
+    if (!d->applied)
+        return;
+    apply_result res;
+    char why[WHY_LEN];
+    if (daemon_apply(d, d->data, d->len, d->sig, &res, why, sizeof(why))) {
+        log_line("drift check failed: %s", why);
+        return;
+    }
+    if (result_changed(&res)) {
+        d->drift_repairs++;
+        log_line("drift repaired on %s: peers +%zu ~%zu -%zu, addresses +%zu -%zu, routes +%zu "
+                 "-%zu, link %s",
+                 res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.rt.addresses_added,
+                 res.rt.addresses_removed, res.rt.routes_added, res.rt.routes_removed,
+                 res.rt.link_changed ? "restored" : "ok");
+    }
+}
+
+static void reply_error(int fd, const char *why, bool refused)
+{
+    nn_buf out = NN_BUF_INIT;
+    nn_jw w;
+    nn_jw_init(&w, &out);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "error");
+    nn_jw_str(&w, why);
+    nn_jw_key(&w, "refused");
+    nn_jw_bool(&w, refused);
+    nn_jw_obj_end(&w);
+    nn_msg_send(fd, NN_MSG_ERROR, out.data, out.len);
+    nn_buf_free(&out);
+}
+
+static void reply_ok(int fd, nn_buf *out)
+{
+    nn_msg_send(fd, NN_MSG_OK, out->data, out->len);
+}
+
+static void handle_hello(daemon_state *d, int fd)
+{
+    char text[NN_KEY_B64_LEN + 1], path[4096];
+    nn_buf out = NN_BUF_INIT;
+    nn_jw w;
+    nn_jw_init(&w, &out);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "applied_etag");
+    d->applied ? nn_jw_str(&w, d->last.etag) : nn_jw_null(&w);
+    nn_jw_key(&w, "interface");
+    d->applied ? nn_jw_str(&w, d->last.ifname) : nn_jw_null(&w);
+    nn_jw_key(&w, "pinned");
+    nn_jw_bool(&w, state_path(path, sizeof(path), d->o->state_dir, "server.pub") == 0 &&
+                       access(path, F_OK) == 0);
+    nn_jw_key(&w, "public_key");
+    nn_key_to_base64(&d->public_key, text);
+    nn_jw_str(&w, text);
+    nn_jw_obj_end(&w);
+    reply_ok(fd, &out);
+    nn_buf_free(&out);
+}
+
+/* Pins the server's signing key, trust on first use: the manager hands
+ * over what enrollment returned, once. Replacing a pinned key would let
+ * whoever controls the manager sign envelopes, so that is refused. */
+static void handle_pin(daemon_state *d, int fd, const nn_buf *payload)
+{
+    uint8_t pk[NN_SIGN_PK_LEN], pinned[NN_SIGN_PK_LEN];
+    size_t n = 0;
+    char path[4096], text[NN_KEY_B64_LEN + 2], why[WHY_LEN];
+    if (sodium_base642bin(pk, sizeof(pk), payload->data, payload->len, "\n", &n, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        n != sizeof(pk))
+        return reply_error(fd, "PIN: not the base64 of a 32-byte Ed25519 public key", true);
+    if (state_path(path, sizeof(path), d->o->state_dir, "server.pub"))
+        return reply_error(fd, "state directory path too long", false);
+    if (load_server_key(d->o, pinned, why, sizeof(why)) == 0) {
+        if (memcmp(pinned, pk, sizeof(pk)) != 0)
+            return reply_error(fd,
+                               "a different server key is already pinned; remove "
+                               "server.pub from the state directory to enroll elsewhere",
+                               true);
+    } else {
+        sodium_bin2base64(text, sizeof(text), pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
+        size_t tl = strlen(text);
+        text[tl] = '\n';
+        int r = nn_file_replace(path, text, tl + 1, 0644);
+        if (r) {
+            snprintf(why, sizeof(why), "%.300s: %.100s", path, strerror(-r));
+            return reply_error(fd, why, false);
+        }
+        log_line("pinned the server signing key");
+    }
+    nn_buf out = NN_BUF_INIT;
+    nn_buf_puts(&out, "{\"pinned\":true}");
+    reply_ok(fd, &out);
+    nn_buf_free(&out);
+}
+
+static void handle_apply(daemon_state *d, int fd, const nn_buf *payload)
+{
+    char sig[NN_ENVELOPE_SIG_B64_LEN + 1], why[WHY_LEN];
+    const char *env;
+    size_t env_len;
+    if (nn_msg_apply_split(payload->data, payload->len, sig, &env, &env_len))
+        return reply_error(fd, "APPLY: payload is not a signature line and an envelope", true);
+    apply_result res;
+    int status = daemon_apply(d, env, env_len, sig, &res, why, sizeof(why));
+    if (status) {
+        log_line("apply refused or failed: %s", why);
+        return reply_error(fd, why, status == EXIT_INVALID);
+    }
+    log_line("applied %s: peers +%zu ~%zu -%zu =%zu, addresses +%zu -%zu, routes +%zu -%zu",
+             res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.wg.unchanged,
+             res.rt.addresses_added, res.rt.addresses_removed, res.rt.routes_added,
+             res.rt.routes_removed);
+    nn_buf out = NN_BUF_INIT;
+    result_json(&res, &out);
+    reply_ok(fd, &out);
+    nn_buf_free(&out);
+}
+
+/* The observed state, in the shape of POST /api/v1/node/status. */
+static void handle_status(daemon_state *d, int fd)
+{
+    nn_wg_device dev = {0};
+    char why[WHY_LEN] = "";
+    bool have_dev = d->applied && nn_uapi_get(d->last.ifname, &dev, why, sizeof(why)) == 0;
+    nn_buf out = NN_BUF_INIT;
+    nn_jw w;
+    nn_jw_init(&w, &out);
+    nn_jw_obj_begin(&w);
+    nn_jw_key(&w, "applied_at");
+    d->applied ? nn_jw_str(&w, d->applied_at) : nn_jw_null(&w);
+    nn_jw_key(&w, "applied_etag");
+    d->applied ? nn_jw_str(&w, d->last.etag) : nn_jw_null(&w);
+    nn_jw_key(&w, "drift_repairs");
+    nn_jw_int(&w, (int64_t)d->drift_repairs);
+    nn_jw_key(&w, "errors");
+    nn_jw_arr_begin(&w);
+    if (d->last_error[0])
+        nn_jw_str(&w, d->last_error);
+    if (d->applied && !have_dev)
+        nn_jw_str(&w, why);
+    nn_jw_arr_end(&w);
+    if (d->applied) {
+        nn_jw_key(&w, "interface");
+        nn_jw_str(&w, d->last.ifname);
+    }
+    nn_jw_key(&w, "listen_port");
+    nn_jw_int(&w, have_dev ? dev.listen_port : 0);
+    nn_jw_key(&w, "peers");
+    if (have_dev) {
+        /* the report carries what the server needs, not allowed IPs */
+        nn_jw_arr_begin(&w);
+        for (size_t i = 0; i < dev.n_peers; i++) {
+            const nn_wg_peer *p = &dev.peers[i];
+            char text[NN_PREFIX_STRLEN];
+            nn_jw_obj_begin(&w);
+            nn_jw_key(&w, "endpoint");
+            p->endpoint.family ? nn_jw_str(&w, nn_wg_endpoint_format(&p->endpoint, text))
+                               : nn_jw_null(&w);
+            nn_jw_key(&w, "last_handshake");
+            nn_jw_int(&w, p->last_handshake_sec);
+            nn_jw_key(&w, "public_key");
+            nn_key_to_base64(&p->public_key, text);
+            nn_jw_str(&w, text);
+            nn_jw_key(&w, "rx_bytes");
+            nn_jw_int(&w, (int64_t)p->rx_bytes);
+            nn_jw_key(&w, "tx_bytes");
+            nn_jw_int(&w, (int64_t)p->tx_bytes);
+            nn_jw_obj_end(&w);
+        }
+        nn_jw_arr_end(&w);
+    } else {
+        nn_jw_arr_begin(&w);
+        nn_jw_arr_end(&w);
+    }
+    nn_jw_obj_end(&w);
+    reply_ok(fd, &out);
+    nn_buf_free(&out);
+    nn_wg_device_free(&dev);
+}
+
+static void serve_connection(daemon_state *d, int fd)
+{
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    nn_buf payload = NN_BUF_INIT;
+    uint8_t type;
+    int r = nn_msg_recv(fd, 1, &type, &payload);
+    if (r == -EPROTO || r == -EMSGSIZE) {
+        log_line("refused a malformed request (%s)", strerror(-r));
+        reply_error(fd, r == -EPROTO ? "malformed frame" : "frame too large", true);
+    } else if (r) {
+        log_line("request not read: %s", strerror(-r));
+    } else if (type == NN_MSG_HELLO) {
+        handle_hello(d, fd);
+    } else if (type == NN_MSG_PIN) {
+        handle_pin(d, fd, &payload);
+    } else if (type == NN_MSG_APPLY) {
+        handle_apply(d, fd, &payload);
+    } else {
+        handle_status(d, fd);
+    }
+    nn_buf_free(&payload);
+}
+
+static int listen_socket(const options *o)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(o->socket) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "error: --socket: path too long\n");
+        return -1;
+    }
+    memcpy(sa.sun_path, o->socket, strlen(o->socket) + 1);
+    struct stat st;
+    if (lstat(o->socket, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(o->socket); /* left by a previous run */
+    gid_t gid = (gid_t)-1;
+    if (o->socket_group) {
+        struct group *g = getgrnam(o->socket_group);
+        char *end;
+        long n = strtol(o->socket_group, &end, 10);
+        if (g)
+            gid = g->gr_gid;
+        else if (!*end && n >= 0)
+            gid = (gid_t)n;
+        else {
+            fprintf(stderr, "error: --socket-group: no group \"%s\"\n", o->socket_group);
+            return -1;
+        }
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Bound with no access at all, then opened to exactly owner (and the
+     * manager's group): never a moment when anyone else may connect. */
+    mode_t old = umask(0777);
+    int b = fd >= 0 ? bind(fd, (struct sockaddr *)&sa, sizeof(sa)) : -1;
+    umask(old);
+    if (b != 0 || (gid != (gid_t)-1 && chown(o->socket, (uid_t)-1, gid) != 0) ||
+        chmod(o->socket, gid != (gid_t)-1 ? 0660 : 0600) != 0 || listen(fd, 8) != 0) {
+        fprintf(stderr, "error: --socket %s: %s\n", o->socket, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int cmd_run(const options *o)
+{
+    if (!o->state_dir || !o->socket)
+        return usage("run needs --state-dir and --socket");
+    if (o->ifname && !nn_wg_ifname_valid(o->ifname))
+        return usage("--interface must be a Linux interface name (1-15 of A-Za-z0-9_.-)");
+    long drift_s = 30;
+    if (o->drift_interval) {
+        char *end;
+        drift_s = strtol(o->drift_interval, &end, 10);
+        if (*end || drift_s < 1 || drift_s > 86400)
+            return usage("--drift-interval must be 1-86400 seconds");
+    }
+    daemon_state d = {.o = o};
+    nn_key priv;
+    if (load_private_key(o->state_dir, &priv, &d.public_key))
+        return 1;
+    sodium_memzero(&priv, sizeof(priv));
+    int lfd = listen_socket(o);
+    if (lfd < 0)
+        return 1;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* After a restart or reboot the last envelope is put back at once,
+     * without waiting for the server: the node keeps its tunnels. */
+    char path[4096], *data = NULL, *sig = NULL, why[WHY_LEN];
+    size_t len, sig_len;
+    if (state_path(path, sizeof(path), o->state_dir, "applied.json") == 0 &&
+        nn_file_read(path, NN_ENVELOPE_MAX, &data, &len) == 0 &&
+        state_path(path, sizeof(path), o->state_dir, "applied.sig") == 0 &&
+        nn_file_read(path, 4096, &sig, &sig_len) == 0) {
+        apply_result res;
+        if (daemon_apply(&d, data, len, sig, &res, why, sizeof(why)) == 0)
+            log_line("restored the last applied envelope on %s", res.ifname);
+        else
+            log_line("the last applied envelope was not restored: %s", why);
+    }
+    free(data);
+    free(sig);
+    log_line("listening on %s (drift check every %ld s)", o->socket, drift_s);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    time_t next_drift = now.tv_sec + drift_s;
+    while (!g_stop) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long wait_ms = next_drift > now.tv_sec ? (long)(next_drift - now.tv_sec) * 1000 : 0;
+        struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+        int n = poll(&pfd, 1, (int)wait_ms);
+        if (n > 0) {
+            int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (cfd >= 0) {
+                serve_connection(&d, cfd);
+                close(cfd);
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec >= next_drift) {
+            drift_check(&d);
+            next_drift = now.tv_sec + drift_s;
+        }
+    }
+    log_line("stopping; the host keeps the applied state");
+    close(lfd);
+    unlink(o->socket);
+    free(d.data);
     return 0;
 }
 
@@ -408,5 +896,7 @@ int main(int argc, char **argv)
         return cmd_apply(&o);
     if (!strcmp(argv[1], "show"))
         return cmd_show(&o);
+    if (!strcmp(argv[1], "run"))
+        return cmd_run(&o);
     return usage("unknown command");
 }

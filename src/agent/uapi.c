@@ -2,6 +2,8 @@
  * one-connection-per-call socket client. */
 #include "agent/uapi.h"
 
+#include "agent/msg.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
@@ -288,20 +290,6 @@ static int uapi_connect(const char *ifname)
     return fd;
 }
 
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return errno == EAGAIN ? -ETIMEDOUT : -errno;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Reads until the answer's closing blank line. Answer lines are never
  * empty, so "\n\n" can only be the end; the device keeps the connection
  * open for another request, so EOF is not the signal. */
@@ -341,7 +329,7 @@ int nn_uapi_get(const char *ifname, nn_wg_device *out, char *why, size_t why_len
     if (fd < 0)
         return io_error(fd, ifname, "connect", why, why_len);
     static const char request[] = "get=1\n\n";
-    if ((r = send_all(fd, request, sizeof(request) - 1)) || (r = read_answer(fd, &in))) {
+    if ((r = nn_sock_send_all(fd, request, sizeof(request) - 1)) || (r = read_answer(fd, &in))) {
         r = io_error(r, ifname, "get", why, why_len);
         goto out;
     }
@@ -361,7 +349,7 @@ int nn_uapi_set(const char *ifname, const nn_wg_device *change, char *why, size_
     if (fd < 0)
         return io_error(fd, ifname, "connect", why, why_len);
     nn_uapi_format_set(change, &req);
-    if ((r = send_all(fd, req.data, req.len)) || (r = read_answer(fd, &in))) {
+    if ((r = nn_sock_send_all(fd, req.data, req.len)) || (r = read_answer(fd, &in))) {
         r = io_error(r, ifname, "set", why, why_len);
         goto out;
     }
