@@ -1,13 +1,18 @@
 /* libFuzzer harness for what the gateway-daemon parses: the first byte
  * picks the parser -- 'u' the WireGuard UAPI "get" answer, 'e' an envelope
- * (after its signature held), anything else an endpoint. Beyond not
+ * (after its signature held), 'm' a manager<->daemon frame read off a real
+ * socket, anything else an endpoint. Beyond not
  * crashing, every accepted device must come out sorted and duplicate-free,
  * and must diff against itself to an empty change. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent/envelope.h"
+#include "agent/msg.h"
 #include "agent/uapi.h"
 #include "agent/wg.h"
 
@@ -35,6 +40,42 @@ static void check_device(const nn_wg_device *d)
     nn_wg_device_free(&change);
 }
 
+/* The bytes as the daemon reads them (nn_msg_recv on a socket whose
+ * writer then closes), and as the manager reads a reply. An accepted frame
+ * must be exactly the bytes sent, re-encoded the same way, and an accepted
+ * APPLY must split into an 88-byte signature and a non-empty envelope. */
+static void check_frame(const uint8_t *data, size_t len, int request)
+{
+    int sv[2];
+    if (len > 65536 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return;
+    if (nn_sock_send_all(sv[0], data, len) != 0)
+        abort();
+    close(sv[0]);
+    nn_buf payload = NN_BUF_INIT;
+    uint8_t type;
+    int r = nn_msg_recv(sv[1], request, &type, &payload);
+    close(sv[1]);
+    if (r == 0) {
+        uint32_t n;
+        uint8_t t2;
+        if (nn_msg_header_parse(data, request, &t2, &n) != 0 || t2 != type || n != payload.len ||
+            memcmp(data + NN_MSG_HEADER_LEN, payload.data, n) != 0)
+            abort();
+        char sig[NN_ENVELOPE_SIG_B64_LEN + 1];
+        const char *env;
+        size_t env_len;
+        if (type == NN_MSG_APPLY &&
+            nn_msg_apply_split(payload.data, payload.len, sig, &env, &env_len) == 0 &&
+            (strlen(sig) != NN_ENVELOPE_SIG_B64_LEN || env_len == 0 ||
+             env + env_len != payload.data + payload.len))
+            abort();
+    } else if (r != -EPROTO && r != -EMSGSIZE && r != -ECONNRESET) {
+        abort();
+    }
+    nn_buf_free(&payload);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -48,6 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_device(&d);
             nn_wg_device_free(&d);
         }
+    } else if (data[0] == 'm' && len > 0) {
+        check_frame(data + 2, len - 1, data[1] & 1);
     } else if (data[0] == 'e') {
         nn_agent_envelope e;
         if (nn_agent_envelope_parse(text, len, NULL, &e, why, sizeof(why)) == 0) {

@@ -13,8 +13,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent/envelope.h"
+#include "agent/msg.h"
 #include "agent/uapi.h"
 #include "agent/wg.h"
 #include "compile/credential.h"
@@ -345,6 +348,64 @@ static void test_envelope_signature(void **state)
     assert_int_equal(nn_envelope_verify(envelope_ok, n, raw64, pk), -EBADMSG);
 }
 
+/* The manager <-> daemon frame: every header field is checked, bounds
+ * depend on type and direction, and a frame survives a real socket. */
+static void test_msg_frames(void **state)
+{
+    (void)state;
+    uint8_t type;
+    uint32_t len;
+    const uint8_t hello[8] = {'N', 'N', 1, 'h', 0, 0, 0, 0};
+    assert_int_equal(nn_msg_header_parse(hello, 1, &type, &len), 0);
+    assert_int_equal(type, NN_MSG_HELLO);
+    assert_int_equal(len, 0);
+    assert_int_equal(nn_msg_header_parse(hello, 0, &type, &len), -EPROTO); /* not a reply */
+    const uint8_t bad_magic[8] = {'N', 'X', 1, 'h', 0, 0, 0, 0};
+    const uint8_t bad_version[8] = {'N', 'N', 2, 'h', 0, 0, 0, 0};
+    const uint8_t bad_type[8] = {'N', 'N', 1, 'z', 0, 0, 0, 0};
+    const uint8_t big_hello[8] = {'N', 'N', 1, 'h', 0, 0, 0x10, 1};  /* 4097 > small bound */
+    const uint8_t big_apply[8] = {'N', 'N', 1, 'a', 0x04, 0, 0, 1};  /* 64 MiB + 1 */
+    const uint8_t fine_apply[8] = {'N', 'N', 1, 'a', 0x04, 0, 0, 0}; /* 64 MiB exactly */
+    assert_int_equal(nn_msg_header_parse(bad_magic, 1, &type, &len), -EPROTO);
+    assert_int_equal(nn_msg_header_parse(bad_version, 1, &type, &len), -EPROTO);
+    assert_int_equal(nn_msg_header_parse(bad_type, 1, &type, &len), -EPROTO);
+    assert_int_equal(nn_msg_header_parse(big_hello, 1, &type, &len), -EMSGSIZE);
+    assert_int_equal(nn_msg_header_parse(big_apply, 1, &type, &len), -EMSGSIZE);
+    assert_int_equal(nn_msg_header_parse(fine_apply, 1, &type, &len), 0);
+    assert_int_equal(len, NN_MSG_MAX_PAYLOAD);
+
+    char payload[200], sig[NN_ENVELOPE_SIG_B64_LEN + 1];
+    memset(payload, 'A', 88);
+    memcpy(payload + 88, "\n{}", 3);
+    const char *env;
+    size_t env_len;
+    assert_int_equal(nn_msg_apply_split(payload, 91, sig, &env, &env_len), 0);
+    assert_int_equal(strlen(sig), 88);
+    assert_int_equal(env_len, 2);
+    assert_memory_equal(env, "{}", 2);
+    assert_int_equal(nn_msg_apply_split(payload, 89, sig, &env, &env_len), -EPROTO); /* no body */
+    payload[10] = '*';
+    assert_int_equal(nn_msg_apply_split(payload, 91, sig, &env, &env_len), -EPROTO);
+    payload[10] = 'A';
+    payload[88] = ' ';
+    assert_int_equal(nn_msg_apply_split(payload, 91, sig, &env, &env_len), -EPROTO);
+
+    /* Round trip, and a short frame, over a real socket pair. */
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(nn_msg_send(sv[0], NN_MSG_OK, "{\"a\":1}", 7), 0);
+    nn_buf got = NN_BUF_INIT;
+    assert_int_equal(nn_msg_recv(sv[1], 0, &type, &got), 0);
+    assert_int_equal(type, NN_MSG_OK);
+    assert_string_equal(got.data, "{\"a\":1}");
+    const uint8_t cut[10] = {'N', 'N', 1, 's', 0, 0, 0, 5, '{', '}'};
+    assert_int_equal(write(sv[0], cut, sizeof(cut)), (ssize_t)sizeof(cut));
+    close(sv[0]);
+    assert_int_equal(nn_msg_recv(sv[1], 1, &type, &got), -ECONNRESET);
+    close(sv[1]);
+    nn_buf_free(&got);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -353,7 +414,7 @@ int main(void)
         cmocka_unit_test(test_parse_get),           cmocka_unit_test(test_parse_get_rejects),
         cmocka_unit_test(test_diff_and_set_text),   cmocka_unit_test(test_diff_endpoint_roaming),
         cmocka_unit_test(test_endpoint_and_ifname), cmocka_unit_test(test_envelope_parse),
-        cmocka_unit_test(test_envelope_signature),
+        cmocka_unit_test(test_envelope_signature),  cmocka_unit_test(test_msg_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
