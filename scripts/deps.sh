@@ -12,7 +12,7 @@ PACKAGES=(
   wireguard-go wireguard-tools nftables iproute2 iputils-ping netcat-openbsd jq
   frr ovn-central ovn-common openvswitch-common
   # the service tests and benchmarks: HTTP client, database shell, load generator
-  curl sqlite3 wrk openssl
+  curl sqlite3 wrk openssl systemd
 )
 
 missing=()

@@ -22,6 +22,7 @@ OUTAGE=${OUTAGE:-30}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../judges/lib.sh"
 source "$HERE/overlay.sh"
+source "$HERE/runtime.sh"
 require_root wireguard-go wg ip nft jq ping curl setpriv nc
 TMP=$(mktemp -d)
 chmod 711 "$TMP" # nobody (the managers) may traverse, not list
@@ -37,12 +38,6 @@ fails=0 passes=0
 ok() { passes=$((passes + 1)); echo "ok: $*"; }
 bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-# until_true SECONDS CMD...: polls every 0.05 s
-until_true() {
-  local end=$(($(date +%s%N) + $1 * 1000000000)); shift
-  while (($(date +%s%N) < end)); do "$@" && return 0; sleep 0.05; done
-  return 1
-}
 
 SRV="nnn-$RUN_ID-srv"
 NODES=(hub s1 s2 s3)
@@ -57,25 +52,12 @@ for p in "${NODES[@]}"; do
   IFACE[$p]="nnn$RUN_ID$n"; n=$((n + 1))
   netns_add "${NS[$p]}"
   underlay_attach "${NS[$p]}" "${UL[$p]}"
-  mkdir -m 711 "$TMP/$p"
-  install -d -m 700 -o nobody -g nogroup "$TMP/$p/manager"
+  node_dirs "$p"
 done
 
 # --- the server -----------------------------------------------------------------
-ADMIN=$("$NANAMID" init --db "$TMP/db.sqlite" 2>/dev/null)
-API=http://127.0.0.1:8420/api/v1
-start_server() {
-  ip netns exec "$SRV" "$NANAMID" serve --db "$TMP/db.sqlite" --listen 127.0.0.1:8420 \
-    --node-listen 192.0.2.1:8443 >>"$TMP/nanamid.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  until_true 5 ip netns exec "$SRV" curl -sf "$API/health" -o /dev/null
-}
+runtime_init
 start_server || { bad "nanamid did not start: $(cat "$TMP/nanamid.log")"; exit 1; }
-ctl() { ip netns exec "$SRV" env NANAMI_URL=http://127.0.0.1:8420 NANAMI_TOKEN="$ADMIN" "$CTL" "$@"; }
-api() { # api METHOD PATH [BODY] -> body on stdout
-  ip netns exec "$SRV" curl -sf -X "$1" -H "Authorization: Bearer $ADMIN" ${3:+--data-binary "$3"} "$API$2"
-}
 
 # The operator declares the network; the spokes' keys are placeholders
 # until each node enrolls with its own.
@@ -92,30 +74,10 @@ ctl apply -f "$TMP/intent.json" >/dev/null
 chmod 644 "$TMP/ca.pem"
 
 # --- the nodes ------------------------------------------------------------------
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
-start_daemon() { # start_daemon NODE
-  local p=$1
-  ip netns exec "${NS[$p]}" "$GD" run --state-dir "$TMP/$p/daemon" --socket "$TMP/$p/d.sock" \
-    --socket-group nogroup --interface "${IFACE[$p]}" --userspace wireguard-go \
-    --drift-interval 2 >>"$TMP/$p/daemon.log" 2>&1 &
-  PIDS+=($!)
-  until_true 5 test -S "$TMP/$p/d.sock"
-}
-enroll_and_run() { # enroll_and_run NODE
-  local p=$1 token
-  token=$(api POST "/workspaces/e2e/networks/corp/peers/$p/enrollment-tokens" '{}' | jq -r .token)
-  ip netns exec "${NS[$p]}" setpriv --reuid=nobody --regid=nogroup --clear-groups \
-    "$GM" enroll --server https://192.0.2.1:8443 --ca "$TMP/ca.pem" --token "$token" \
-    --state-dir "$TMP/$p/manager" --daemon-socket "$TMP/$p/d.sock" >"$TMP/$p/enroll.out" 2>&1 || return 1
-  ip netns exec "${NS[$p]}" setpriv --reuid=nobody --regid=nogroup --clear-groups \
-    "$GM" run --state-dir "$TMP/$p/manager" --daemon-socket "$TMP/$p/d.sock" --wait 3 \
-    >>"$TMP/$p/manager.log" 2>&1 &
-  PIDS+=($!)
-}
 for p in hub s1 s2; do
   "$GD" keygen --state-dir "$TMP/$p/daemon" >"$TMP/$p.pub"
   start_daemon "$p" || bad "daemon $p did not start: $(cat "$TMP/$p/daemon.log")"
-  enroll_and_run "$p" || bad "enroll $p: $(cat "$TMP/$p/enroll.out")"
+  enroll_and_run "$p" e2e/corp || bad "enroll $p: $(cat "$TMP/$p/enroll.out")"
 done
 grep -q "enrolled as e2e/corp/hub" "$TMP/hub/enroll.out" && ok "hub enrolled" || bad "hub enroll: $(cat "$TMP/hub/enroll.out")"
 [[ $(stat -c '%U %a' "$TMP/hub/manager/tls.key") == "nobody 600" ]] \
@@ -156,7 +118,7 @@ api PUT /workspaces/e2e/networks/corp/peers/s3 "{\"public_key\":\"$S3\"}" >/dev/
 until_true 5 has_peer hub "$S3"
 ms=$((($(date +%s%N) - t0) / 1000000))
 ((ms < 2000)) && ok "a peer added through the API was applied on the hub in $ms ms" || bad "new peer took $ms ms on the hub"
-start_daemon s3 && enroll_and_run s3 || bad "s3 did not enroll: $(cat "$TMP/s3/enroll.out")"
+start_daemon s3 && enroll_and_run s3 e2e/corp || bad "s3 did not enroll: $(cat "$TMP/s3/enroll.out")"
 check "s3 -> s1 after enrolling" ping_until "${NS[s3]}" "$(ov4 s1)"
 
 # --- drift ----------------------------------------------------------------------------

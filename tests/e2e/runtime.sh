@@ -1,0 +1,54 @@
+# Shared by tests/e2e/node.sh and bench/node_latency.sh: nanamid in the
+# namespace $SRV (operator API on its loopback, node listener on
+# 192.0.2.1:8443, the underlay), and nodes that each run gateway-daemon
+# (root) and gateway-manager (as nobody).
+# Needs: NANAMID CTL GD GM TMP SRV, arrays NS IFACE PIDS, ADMIN (set by
+# runtime_init), and tests/judges/lib.sh + overlay.sh sourced.
+API=http://127.0.0.1:8420/api/v1
+
+# until_true SECONDS CMD...: polls every 0.05 s
+until_true() {
+  local end=$(($(date +%s%N) + $1 * 1000000000)); shift
+  while (($(date +%s%N) < end)); do "$@" && return 0; sleep 0.05; done
+  return 1
+}
+
+runtime_init() { # the database and its admin token
+  ADMIN=$("$NANAMID" init --db "$TMP/db.sqlite" 2>/dev/null)
+}
+
+start_server() {
+  ip netns exec "$SRV" "$NANAMID" serve --db "$TMP/db.sqlite" --listen 127.0.0.1:8420 \
+    --node-listen 192.0.2.1:8443 >>"$TMP/nanamid.log" 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  until_true 5 ip netns exec "$SRV" curl -sf "$API/health" -o /dev/null
+}
+ctl() { ip netns exec "$SRV" env NANAMI_URL=http://127.0.0.1:8420 NANAMI_TOKEN="$ADMIN" "$CTL" "$@"; }
+api() { # api METHOD PATH [BODY] -> body on stdout
+  ip netns exec "$SRV" curl -sf -X "$1" -H "Authorization: Bearer $ADMIN" ${3:+--data-binary "$3"} "$API$2"
+}
+
+node_dirs() { # node_dirs NODE: the daemon's (root) and the manager's (nobody) state
+  mkdir -m 711 "$TMP/$1"
+  install -d -m 700 -o nobody -g nogroup "$TMP/$1/manager"
+}
+start_daemon() { # start_daemon NODE
+  local p=$1
+  ip netns exec "${NS[$p]}" "$GD" run --state-dir "$TMP/$p/daemon" --socket "$TMP/$p/d.sock" \
+    --socket-group nogroup --interface "${IFACE[$p]}" --userspace wireguard-go \
+    --drift-interval "${DRIFT_INTERVAL:-2}" >>"$TMP/$p/daemon.log" 2>&1 &
+  PIDS+=($!)
+  until_true 5 test -S "$TMP/$p/d.sock"
+}
+enroll_and_run() { # enroll_and_run NODE WS/NET
+  local p=$1 token
+  token=$(api POST "/workspaces/${2%/*}/networks/${2#*/}/peers/$p/enrollment-tokens" '{}' | jq -r .token)
+  ip netns exec "${NS[$p]}" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    "$GM" enroll --server https://192.0.2.1:8443 --ca "$TMP/ca.pem" --token "$token" \
+    --state-dir "$TMP/$p/manager" --daemon-socket "$TMP/$p/d.sock" >"$TMP/$p/enroll.out" 2>&1 || return 1
+  ip netns exec "${NS[$p]}" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    "$GM" run --state-dir "$TMP/$p/manager" --daemon-socket "$TMP/$p/d.sock" --wait "${MANAGER_WAIT:-3}" \
+    >>"$TMP/$p/manager.log" 2>&1 &
+  PIDS+=($!)
+}
