@@ -274,20 +274,11 @@ static int uapi_connect(const char *ifname)
 {
     if (!nn_wg_ifname_valid(ifname))
         return -EINVAL;
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s.sock", NN_UAPI_SOCKET_DIR, ifname);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
-        int e = errno == ECONNREFUSED ? ENOENT : errno;
-        close(fd);
-        return -e;
-    }
-    return fd;
+    char path[108];
+    snprintf(path, sizeof(path), "%s/%s.sock", NN_UAPI_SOCKET_DIR, ifname);
+    int fd = nn_msg_connect(path, IO_TIMEOUT_S);
+    /* a stale socket file of an interface that is gone: no such device */
+    return fd == -ECONNREFUSED ? -ENOENT : fd;
 }
 
 /* Reads until the answer's closing blank line. Answer lines are never

@@ -139,6 +139,27 @@ static int crt_key_ids(gnutls_x509_crt_t crt, gnutls_x509_crt_t ca)
     return r;
 }
 
+/* The end of making a key and its certificate: exports both when r is 0,
+ * frees the GnuTLS objects, and leaves both outputs NULL on failure. */
+static int export_pair(int r, gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, char **key_pem,
+                       char **cert_pem)
+{
+    if (r == 0)
+        r = crt_export(crt, cert_pem);
+    if (r == 0)
+        r = key_export(key, key_pem);
+    if (crt)
+        gnutls_x509_crt_deinit(crt);
+    if (key)
+        gnutls_x509_privkey_deinit(key);
+    if (r) {
+        free(*cert_pem);
+        nn_pki_free_secret(*key_pem);
+        *key_pem = *cert_pem = NULL;
+    }
+    return r;
+}
+
 int nn_pki_key_new(char **key_pem)
 {
     gnutls_x509_privkey_t key;
@@ -171,20 +192,7 @@ int nn_pki_ca_new(const char *common_name, char **key_pem, char **cert_pem)
         r = crt_key_ids(crt, NULL);
     if (r == 0)
         r = map(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0));
-    if (r == 0)
-        r = crt_export(crt, cert_pem);
-    if (r == 0)
-        r = key_export(key, key_pem);
-    if (crt)
-        gnutls_x509_crt_deinit(crt);
-    if (key)
-        gnutls_x509_privkey_deinit(key);
-    if (r) {
-        free(*cert_pem);
-        nn_pki_free_secret(*key_pem);
-        *key_pem = *cert_pem = NULL;
-    }
-    return r;
+    return export_pair(r, crt, key, key_pem, cert_pem);
 }
 
 int nn_pki_csr_new(const char *key_pem, const char *common_name, char **csr_pem)
@@ -343,20 +351,7 @@ int nn_pki_server_new(const char *ca_key_pem, const char *ca_cert_pem, const cha
         r = map(gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0));
     if (r == 0)
         r = ca_sign(crt, ca_key_pem, ca_cert_pem);
-    if (r == 0)
-        r = crt_export(crt, cert_pem);
-    if (r == 0)
-        r = key_export(key, key_pem);
-    if (crt)
-        gnutls_x509_crt_deinit(crt);
-    if (key)
-        gnutls_x509_privkey_deinit(key);
-    if (r) {
-        free(*cert_pem);
-        nn_pki_free_secret(*key_pem);
-        *key_pem = *cert_pem = NULL;
-    }
-    return r;
+    return export_pair(r, crt, key, key_pem, cert_pem);
 }
 
 int nn_pki_fingerprint_der(const void *der, size_t len, uint8_t fp[NN_PKI_FP_LEN])
