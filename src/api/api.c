@@ -163,6 +163,14 @@ void api_changed(nn_api *api)
     pthread_mutex_unlock(&api->change_lock);
 }
 
+uint64_t nn_api_generation(nn_api *api)
+{
+    pthread_mutex_lock(&api->change_lock);
+    uint64_t g = api->generation;
+    pthread_mutex_unlock(&api->change_lock);
+    return g;
+}
+
 uint64_t nn_api_wait_change(nn_api *api, uint64_t seen, unsigned timeout_ms)
 {
     struct timespec until;

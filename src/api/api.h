@@ -90,6 +90,8 @@ int nn_api_node_keys_load(nn_api *api, nn_store *store);
 void nn_api_node_keys(nn_api *api, const uint8_t **sign_sk, const char **ca_key,
                       const char **ca_cert);
 
+/* Committed writes since start: a long-poll notes it before answering. */
+uint64_t nn_api_generation(nn_api *api);
 /* Blocks until a write commits after generation seen, or timeout_ms;
  * returns the current generation. Long-polling nodes wait on this. */
 uint64_t nn_api_wait_change(nn_api *api, uint64_t seen, unsigned timeout_ms);

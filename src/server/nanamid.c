@@ -80,8 +80,8 @@ struct upload {
     /* long-poll: parked until a write lands after `seen`, or the deadline */
     struct MHD_Connection *conn;
     uint64_t seen;
-    struct timespec deadline;
-    bool deadline_set, parked;
+    double deadline; /* monotonic seconds; 0 until the first answer */
+    bool parked;
     upload *next, **pprev;
 };
 
@@ -92,10 +92,11 @@ struct upload {
  * once, the rest in one batch, never a storm of fetches. */
 #define COALESCE_MS 100
 
-static double now_mono(struct timespec *ts)
+static double now_mono(void)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void unpark(upload *up)
@@ -113,13 +114,11 @@ static void unpark(upload *up)
  * on_request again. */
 static void wake_waiters(server *srv, uint64_t generation, bool all)
 {
-    struct timespec ts;
-    double now = now_mono(&ts);
+    double now = now_mono();
     pthread_mutex_lock(&srv->wait_lock);
     for (upload *up = srv->waiting, *next; up; up = next) {
         next = up->next;
-        double until = (double)up->deadline.tv_sec + (double)up->deadline.tv_nsec / 1e9;
-        if (all || up->seen != generation || now >= until) {
+        if (all || up->seen != generation || now >= up->deadline) {
             unpark(up);
             MHD_resume_connection(up->conn);
         }
@@ -130,7 +129,7 @@ static void wake_waiters(server *srv, uint64_t generation, bool all)
 static void *waker_main(void *arg)
 {
     server *srv = arg;
-    uint64_t seen = nn_api_wait_change(srv->api, UINT64_MAX, 0);
+    uint64_t seen = nn_api_generation(srv->api);
     while (!g_stop) {
         uint64_t g = nn_api_wait_change(srv->api, seen, 250);
         wake_waiters(srv, g, false);
@@ -238,7 +237,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         unsigned wait = long_poll ? wait_seconds(conn) : 0;
         /* Read before answering: a write landing in between still wakes
          * the poll, because its generation will differ. */
-        uint64_t generation = wait ? nn_api_wait_change(srv->api, UINT64_MAX, 0) : 0;
+        uint64_t generation = wait ? nn_api_generation(srv->api) : 0;
         nn_api_request req = {
             .method = method,
             .path = url,
@@ -254,17 +253,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         };
         nn_api_handle(srv->api, store, &req, &resp);
         if (wait && resp.status == 304) {
-            struct timespec now;
-            now_mono(&now);
-            if (!up->deadline_set) {
-                up->deadline = now;
-                up->deadline.tv_sec += wait;
-                up->deadline_set = true;
-            }
+            double now = now_mono();
+            if (!up->deadline)
+                up->deadline = now + wait;
             pthread_mutex_lock(&srv->wait_lock);
-            bool park = !srv->stopping &&
-                        (now.tv_sec < up->deadline.tv_sec ||
-                         (now.tv_sec == up->deadline.tv_sec && now.tv_nsec < up->deadline.tv_nsec));
+            bool park = !srv->stopping && now < up->deadline;
             if (park) {
                 up->conn = conn;
                 up->seen = generation;
@@ -351,8 +344,8 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 /* The node listener's certificate: a fresh key each start, signed by the
  * node CA, naming the listen address (unless it is the wildcard) and every
  * --tls-name. */
-static int server_credentials(nn_api *api, const char *listen, const char *const *names,
-                              size_t n_names, char **key, char **cert)
+static int server_credentials(const char *ca_key, const char *ca_cert, const char *listen,
+                              const char *const *names, size_t n_names, char **key, char **cert)
 {
     const char *all[17];
     size_t n = 0;
@@ -363,9 +356,6 @@ static int server_credentials(nn_api *api, const char *listen, const char *const
         all[n++] = host;
     for (size_t i = 0; i < n_names && n < 17; i++)
         all[n++] = names[i];
-    const uint8_t *sk;
-    const char *ca_key, *ca_cert;
-    nn_api_node_keys(api, &sk, &ca_key, &ca_cert);
     return nn_pki_server_new(ca_key, ca_cert, all, n, 90, key, cert);
 }
 
@@ -446,8 +436,8 @@ static int cmd_serve(const char *db, const serve_options *o)
         const uint8_t *sk;
         const char *ca_key, *ca_cert;
         nn_api_node_keys(srv.api, &sk, &ca_key, &ca_cert);
-        if ((r = server_credentials(srv.api, o->node_listen, o->tls_names, o->n_tls_names, &key,
-                                    &cert))) {
+        if ((r = server_credentials(ca_key, ca_cert, o->node_listen, o->tls_names, o->n_tls_names,
+                                    &key, &cert))) {
             fprintf(stderr, "error: making the node listener's certificate failed (%d)\n", r);
             goto out;
         }
