@@ -1082,7 +1082,7 @@ int nn_store_enrollment_revoke(nn_store *s, int64_t peer_id, int64_t id)
 
 /* The peer (with its workspace and network names) that a live, unexpired
  * certificate was issued to. */
-static int peer_ref_of(nn_store *s, sqlite3_stmt *st, nn_peer_ref *out)
+static int peer_ref_of(nn_store *s, sqlite3_stmt *st, nn_peer_ref *out, int64_t *extra, int n_extra)
 {
     int rc = sqlite3_step(st);
     int r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
@@ -1095,6 +1095,8 @@ static int peer_ref_of(nn_store *s, sqlite3_stmt *st, nn_peer_ref *out)
         snprintf(out->network, sizeof(out->network), "%s", sqlite3_column_text(st, 4));
         snprintf(out->peer, sizeof(out->peer), "%s", sqlite3_column_text(st, 5));
         out->actor_id = sqlite3_column_int64(st, 6);
+        for (int i = 0; i < n_extra; i++) /* the caller's own columns, after these */
+            extra[i] = sqlite3_column_int64(st, 7 + i);
     }
     finish(s, st);
     return r;
@@ -1117,22 +1119,13 @@ int nn_store_enrollment_consume(nn_store *s, const uint8_t hash[32], nn_peer_ref
     if (r)
         return r;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
-    int64_t token_id = 0;
-    int state = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        token_id = sqlite3_column_int64(st, 7);
-        state = sqlite3_column_int(st, 8);
-    }
-    sqlite3_reset(st);
-    if (!token_id) {
-        finish(s, st);
-        return -ENOENT;
-    }
-    if ((r = peer_ref_of(s, st, out)))
+    int64_t token[2]; /* id, state: 0 live, 1 used, 2 expired */
+    if ((r = peer_ref_of(s, st, out, token, 2)))
         return r;
+    int64_t token_id = token[0];
     out->token_id = token_id;
-    if (state)
-        return state == 1 ? -EALREADY : -ETIMEDOUT;
+    if (token[1])
+        return token[1] == 1 ? -EALREADY : -ETIMEDOUT;
     if ((r = prepare(s,
                      "UPDATE enrollment_tokens SET used_at = "
                      "strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ? AND used_at IS NULL",
@@ -1177,7 +1170,7 @@ int nn_store_node_cert_peer(nn_store *s, const uint8_t fp[32], nn_peer_ref *out)
     if (r)
         return r;
     sqlite3_bind_blob(st, 1, fp, 32, SQLITE_TRANSIENT);
-    return peer_ref_of(s, st, out);
+    return peer_ref_of(s, st, out, NULL, 0);
 }
 
 int nn_store_node_observed_set(nn_store *s, int64_t peer_id, const char *body)
