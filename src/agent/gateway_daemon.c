@@ -417,20 +417,23 @@ static int resolve_endpoint(const char *host_port, nn_wg_endpoint *out)
     return out->family ? 0 : -EAFNOSUPPORT;
 }
 
-/* Each peer as the device reports it: the "peers" of `show` and of the
- * observed state a node reports. */
-static void peers_json(nn_jw *w, const nn_wg_device *dev)
+/* Each peer as the device reports it: the "peers" of `show` (with the
+ * configuration: allowed IPs, keepalive) and of the observed state a node
+ * reports (without: the server knows what it configured). */
+static void peers_json(nn_jw *w, const nn_wg_device *dev, bool configuration)
 {
     nn_jw_arr_begin(w);
     for (size_t i = 0; i < dev->n_peers; i++) {
         const nn_wg_peer *p = &dev->peers[i];
         char text[NN_PREFIX_STRLEN];
         nn_jw_obj_begin(w);
-        nn_jw_key(w, "allowed_ips");
-        nn_jw_arr_begin(w);
-        for (size_t j = 0; j < p->n_allowed; j++)
-            nn_jw_str(w, nn_prefix_format(&p->allowed[j], true, text));
-        nn_jw_arr_end(w);
+        if (configuration) {
+            nn_jw_key(w, "allowed_ips");
+            nn_jw_arr_begin(w);
+            for (size_t j = 0; j < p->n_allowed; j++)
+                nn_jw_str(w, nn_prefix_format(&p->allowed[j], true, text));
+            nn_jw_arr_end(w);
+        }
         nn_jw_key(w, "endpoint");
         if (p->endpoint.family)
             nn_jw_str(w, nn_wg_endpoint_format(&p->endpoint, text));
@@ -438,8 +441,10 @@ static void peers_json(nn_jw *w, const nn_wg_device *dev)
             nn_jw_null(w);
         nn_jw_key(w, "last_handshake");
         nn_jw_int(w, p->last_handshake_sec);
-        nn_jw_key(w, "persistent_keepalive");
-        nn_jw_int(w, p->keepalive);
+        if (configuration) {
+            nn_jw_key(w, "persistent_keepalive");
+            nn_jw_int(w, p->keepalive);
+        }
         nn_jw_key(w, "public_key");
         nn_key_to_base64(&p->public_key, text);
         nn_jw_str(w, text);
@@ -471,7 +476,7 @@ static int cmd_show(const options *o)
     nn_jw_key(&w, "listen_port");
     nn_jw_int(&w, dev.listen_port);
     nn_jw_key(&w, "peers");
-    peers_json(&w, &dev);
+    peers_json(&w, &dev, true);
     nn_jw_key(&w, "public_key");
     if (dev.flags & NN_WG_HAS_PRIVATE_KEY) {
         char text[NN_KEY_B64_LEN + 1];
@@ -713,32 +718,8 @@ static void handle_status(daemon_state *d, int fd)
     nn_jw_key(&w, "listen_port");
     nn_jw_int(&w, have_dev ? dev.listen_port : 0);
     nn_jw_key(&w, "peers");
-    if (have_dev) {
-        /* the report carries what the server needs, not allowed IPs */
-        nn_jw_arr_begin(&w);
-        for (size_t i = 0; i < dev.n_peers; i++) {
-            const nn_wg_peer *p = &dev.peers[i];
-            char text[NN_PREFIX_STRLEN];
-            nn_jw_obj_begin(&w);
-            nn_jw_key(&w, "endpoint");
-            p->endpoint.family ? nn_jw_str(&w, nn_wg_endpoint_format(&p->endpoint, text))
-                               : nn_jw_null(&w);
-            nn_jw_key(&w, "last_handshake");
-            nn_jw_int(&w, p->last_handshake_sec);
-            nn_jw_key(&w, "public_key");
-            nn_key_to_base64(&p->public_key, text);
-            nn_jw_str(&w, text);
-            nn_jw_key(&w, "rx_bytes");
-            nn_jw_int(&w, (int64_t)p->rx_bytes);
-            nn_jw_key(&w, "tx_bytes");
-            nn_jw_int(&w, (int64_t)p->tx_bytes);
-            nn_jw_obj_end(&w);
-        }
-        nn_jw_arr_end(&w);
-    } else {
-        nn_jw_arr_begin(&w);
-        nn_jw_arr_end(&w);
-    }
+    const nn_wg_device none = {0};
+    peers_json(&w, have_dev ? &dev : &none, false);
     nn_jw_obj_end(&w);
     reply_ok(fd, &out);
     nn_buf_free(&out);
