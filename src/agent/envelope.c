@@ -153,6 +153,12 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
         goto out;
     }
     out->mtu = (uint32_t)x;
+    json_t *fwd = json_object_get(ifc, "forwarding");
+    if (!json_is_boolean(fwd)) {
+        r = fail(why, why_len, "interface.forwarding: must be true or false");
+        goto out;
+    }
+    out->forwarding = json_is_true(fwd);
     if ((r = get_prefixes(ifc, "interface", "addresses", &out->addresses, &out->n_addresses, why,
                           why_len)) ||
         (r = get_prefixes(ifc, "interface", "routes", &out->routes, &out->n_routes, why, why_len)))

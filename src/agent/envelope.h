@@ -21,6 +21,7 @@ typedef struct nn_agent_envelope {
     char ifname[16];
     char role[8]; /* hub, spoke, member */
     uint32_t mtu;
+    bool forwarding;      /* the node routes for others: IP forwarding on */
     nn_prefix *addresses; /* owned */
     size_t n_addresses;
     nn_prefix *routes; /* owned */

@@ -320,8 +320,7 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
     if (nn_rtnl_apply(ifname, env.mtu, env.addresses, env.n_addresses, env.routes, env.n_routes,
                       &res->rt, why, why_len))
         goto out;
-    if (!strcmp(env.role, "hub") &&
-        (res->forwarding = nn_rtnl_enable_forwarding(perr, sizeof(perr))) < 0) {
+    if (env.forwarding && (res->forwarding = nn_rtnl_enable_forwarding(perr, sizeof(perr))) < 0) {
         snprintf(why, why_len, "forwarding: %.400s", perr);
         goto out;
     }

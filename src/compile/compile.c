@@ -417,6 +417,11 @@ int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
     for (size_t i = 0; i < net->npeers; i++)
         if (net->peers[i].publicly_reachable)
             plan->hubs[plan->nhubs++] = &net->peers[i];
+    int r = nn_plan_tunnels(plan);
+    if (r) {
+        nn_compile_plan_free(plan);
+        return r;
+    }
     plan->route_str = calloc(plan->nroutes + 1, sizeof(nn_frag));
     if (!plan->route_str) {
         nn_compile_plan_free(plan);
@@ -476,7 +481,7 @@ int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
     nn_jw_init(&w, &plan->frags);
     nn_jw_obj_begin(&w);
     nn_jw_key(&w, "ruleset");
-    nn_nat_compile(net, NULL, &text, NULL);
+    nn_nat_compile(net, NULL, NULL, &text, NULL);
     nn_jw_strn(&w, text.data, text.len);
     nn_jw_key(&w, "skipped");
     nn_jw_arr_begin(&w);
@@ -518,6 +523,8 @@ void nn_compile_plan_free(nn_net_plan *plan)
     free(plan->route_str);
     free(plan->fw_rule);
     free(plan->fw_map);
+    free(plan->device_tunnel);
+    free(plan->device_exit);
     nn_buf_free(&plan->frags);
     nn_buf_free(&impl->scratch);
     nn_buf_free(&impl->host_text);
@@ -548,14 +555,17 @@ static void shared_frag(nn_jw *w, const nn_net_plan *plan, int which)
 
 static void write_nat(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
 {
-    if (!nn_nat_peer_is_hub(plan->net, peer)) {
+    nn_buf exits = NN_BUF_INIT;
+    nn_plan_exit_lines(plan, peer, false, &exits);
+    if (!exits.len && !nn_nat_peer_is_hub(plan->net, peer)) {
         shared_frag(w, plan, SHARED_NAT_EMPTY);
         return;
     }
     nn_buf text = NN_BUF_INIT, skipped = NN_BUF_INIT;
     nn_jw sw;
     nn_jw_init(&sw, &skipped);
-    nn_nat_compile(plan->net, peer, &text, &sw);
+    nn_nat_compile(plan->net, peer, exits.len ? exits.data : NULL, &text, &sw);
+    nn_buf_free(&exits);
     nn_jw_obj_begin(w);
     nn_jw_key(w, "ruleset");
     nn_jw_strn(w, text.data, text.len);
@@ -574,7 +584,9 @@ static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *p
 {
     const nn_network *net = plan->net;
     bool bgp = nn_bgp_active(net);
-    if (peer->publicly_reachable && !bgp) {
+    nn_buf exits = NN_BUF_INIT;
+    nn_plan_exit_lines(plan, peer, true, &exits);
+    if (peer->publicly_reachable && !bgp && !exits.len) {
         shared_frag(w, plan, SHARED_FIREWALL);
         return;
     }
@@ -596,6 +608,9 @@ static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *p
         if (plan->fw_rule[i].len &&
             (peer->publicly_reachable || nn_firewall_rule_needed_by(&net->rules[i], peer)))
             frag_out(plan, out, plan->fw_rule[i], FH_RULE, i);
+    /* After the operator's rules: an explicit drop still wins. */
+    nn_buf_put_json_escaped(out, exits.data, exits.len);
+    nn_buf_free(&exits);
     shared_out(plan, out, SHARED_FW_TAIL);
 }
 
@@ -669,6 +684,10 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
         addrs[na++] = peer->addr4;
     addrs[na++] = peer->addr6;
     nn_jw_prefix_array(&w, addrs, na);
+    /* A hub forwards between members; a peer forwards for whatever is
+     * routed to it (LANs, advertised subnets, the VIPs it routes). */
+    nn_jw_key(&w, "forwarding");
+    nn_jw_bool(&w, peer->publicly_reachable || peer->nrouted > 0);
     nn_jw_key(&w, "listen_port");
     nn_jw_int(&w, peer->listen_port ? peer->listen_port : net->listen_port);
     nn_jw_key(&w, "mtu");

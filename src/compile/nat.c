@@ -17,7 +17,8 @@ static const nn_prefix *addr_of(const nn_member *m, int fam)
     return m->addr4.family ? &m->addr4 : NULL;
 }
 
-void nn_nat_compile(const nn_network *net, const nn_member *peer, nn_buf *out, nn_jw *skipped)
+void nn_nat_compile(const nn_network *net, const nn_member *peer, const char *exit_lines,
+                    nn_buf *out, nn_jw *skipped)
 {
     const char *id = net->id8;
     nn_buf_printf(out, "# nanami nat: network %s/%s%s%s\n", net->workspace->name, net->name,
@@ -76,6 +77,8 @@ void nn_nat_compile(const nn_network *net, const nn_member *peer, nn_buf *out, n
         }
     }
     nn_jw_arr_end(skipped);
+    if (exit_lines)
+        nn_buf_puts(&post, exit_lines);
     if (pre.len || post.len)
         nn_buf_printf(out,
                       "table inet nanami {\n  chain nat_%s_pre {\n%s  }\n  chain nat_%s_post "

@@ -58,6 +58,14 @@ typedef struct nn_frag {
     size_t off, len; /* into nn_net_plan.frags */
 } nn_frag;
 
+/* What a user device's routing selection (seed 002) makes of its traffic. */
+typedef enum nn_tunnel {
+    NN_TUNNEL_VPN_ONLY = 0, /* overlay prefixes only */
+    NN_TUNNEL_FULL,         /* everything, through device_exit */
+    NN_TUNNEL_NO_EGRESS,    /* full_tunnel, but no exit gateway is assigned */
+    NN_TUNNEL_NOT_A_HUB     /* full_tunnel through a peer the device has no tunnel to */
+} nn_tunnel;
+
 struct nn_net_plan {
     const nn_network *net;                /* borrowed */
     const nn_topology_strategy *strategy;
@@ -78,6 +86,9 @@ struct nn_net_plan {
     nn_frag *fw_map;                      /* [mapping index] escaped admission lines */
     nn_frag nat_empty_frag;               /* the "nat" object of peers hosting no mapping */
     nn_frag federation_frag;              /* the "federation" array, the same for every peer */
+    /* [device index] both NULL when no device asks for full_tunnel */
+    nn_tunnel *device_tunnel;
+    const nn_member **device_exit; /* the exit hub of NN_TUNNEL_FULL devices */
 };
 
 /* Collects the AllowedIPs of view as seen by viewer, sorted, into out
@@ -85,5 +96,18 @@ struct nn_net_plan {
 size_t nn_plan_allowed_ips(const nn_net_plan *plan, const nn_member *viewer,
                            const nn_peer_view *view, nn_prefix **out);
 bool nn_plan_is_secondary_hub(const nn_net_plan *plan, const nn_member *m);
+
+/* Resolves every device's routing selection into device_tunnel and
+ * device_exit (left NULL when no device can be full_tunnel). */
+int nn_plan_tunnels(nn_net_plan *plan);
+/* The device's tunnel, and through which hub (NULL unless NN_TUNNEL_FULL). */
+nn_tunnel nn_plan_device_tunnel(const nn_net_plan *plan, const nn_member *dev,
+                                const nn_member **exit);
+/* Writes the full-tunnel egress lines of exit hub hub -- the filter's
+ * accept, or (filter false) the NAT masquerade: traffic from the devices
+ * that send everything to it, leaving through another interface, to
+ * anything the overlay does not route. Writes nothing when hub is no
+ * device's exit. */
+void nn_plan_exit_lines(const nn_net_plan *plan, const nn_member *hub, bool filter, nn_buf *out);
 
 #endif

@@ -261,7 +261,8 @@ static void test_endpoint_and_ifname(void **state)
 static const char envelope_ok[] =
     "{\"bgp\":{\"enabled\":false},\"firewall\":{\"ruleset\":\"add table inet nanami\\n"
     "add rule inet nanami c iifname \\\"nn-00000001\\\" accept\\n\"},"
-    "\"interface\":{\"addresses\":[\"10.0.0.1/32\",\"fd00::1/128\"],\"listen_port\":51820,"
+    "\"interface\":{\"addresses\":[\"10.0.0.1/32\",\"fd00::1/128\"],\"forwarding\":false,"
+    "\"listen_port\":51820,"
     "\"mtu\":1420,\"name\":\"nn-00000001\",\"routes\":[\"10.0.0.0/24\"]},"
     "\"nat\":{\"ruleset\":\"\",\"skipped\":[]},"
     "\"peers\":[{\"allowed_ips\":[\"10.0.0.2/32\"],\"endpoint\":\"192.0.2.2:51820\","
@@ -279,6 +280,7 @@ static void test_envelope_parse(void **state)
         0);
     assert_string_equal(e.ifname, "nn-00000001");
     assert_int_equal(e.mtu, 1420);
+    assert_false(e.forwarding);
     assert_int_equal(e.n_addresses, 2);
     assert_int_equal(e.n_routes, 1);
     assert_int_equal(e.wg.n_peers, 1);
@@ -304,6 +306,7 @@ static void test_envelope_parse(void **state)
         {"\"persistent_keepalive\":25", "\"persistent_keepalive\":-1",
          "peers[0].persistent_keepalive"},
         {"\"role\":\"spoke\"", "\"role\":\"boss\"", "self.role"},
+        {"\"forwarding\":false", "\"forwarding\":0", "interface.forwarding"},
         {"\"nat\":{\"ruleset\":\"\"", "\"nat\":{\"rules\":\"\"", "nat.ruleset"},
         {"\"enabled\":false", "\"enabled\":true", "bgp.frr_text"},
         {"{\"bgp\"", "[{\"bgp\"", "byte"},
