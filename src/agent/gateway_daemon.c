@@ -206,6 +206,19 @@ static bool load_previous(const char *dir, nn_agent_envelope *prev)
     return ok;
 }
 
+/* The revision of the envelope in force, from applied.sig (the daemon's
+ * own file); false when nothing was applied yet. */
+static bool applied_revision(const char *dir, uint64_t *revision)
+{
+    char path[4096], *tok = NULL;
+    size_t len;
+    bool ok = state_path(path, sizeof(path), dir, "applied.sig") == 0 &&
+              nn_file_read(path, NN_ENVELOPE_SIG_MAX, &tok, &len) == 0 &&
+              nn_envelope_token_revision(tok, revision) == 0;
+    free(tok);
+    return ok;
+}
+
 static int resolve_endpoint(const char *host_port, nn_wg_endpoint *out);
 
 /* What one apply changed on the host. */
@@ -275,10 +288,21 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
     nn_wg_device desired = {0};
     int status = EXIT_INVALID, r;
     /* Nothing is parsed before the signature holds. */
-    if (nn_envelope_verify(data, len, sig, server_pk) != 0) {
+    uint64_t revision, applied_rev;
+    if (nn_envelope_verify(data, len, sig, server_pk, &revision) != 0) {
         snprintf(why, why_len,
                  "signature does not verify with the pinned server key; "
                  "nothing applied");
+        goto out;
+    }
+    /* Rollback: a validly signed but older envelope (replayed, or from a
+     * stale server) never replaces a newer one. The same revision is
+     * accepted: drift checks and restarts re-apply what is in force. */
+    if (applied_revision(o->state_dir, &applied_rev) && revision < applied_rev) {
+        snprintf(why, why_len,
+                 "revision %" PRIu64 " is older than the applied revision %" PRIu64
+                 " (rollback refused); nothing applied",
+                 revision, applied_rev);
         goto out;
     }
     char perr[WHY_LEN];
@@ -502,7 +526,7 @@ typedef struct daemon_state {
     char applied_at[32];
     char *data; /* the envelope in force, re-applied by drift checks */
     size_t len;
-    char sig[NN_ENVELOPE_SIG_B64_LEN + 1];
+    char sig[NN_ENVELOPE_SIG_MAX];
     unsigned long drift_repairs;
     char last_error[WHY_LEN]; /* empty when the last apply succeeded */
 } daemon_state;
@@ -666,7 +690,7 @@ static void handle_pin(daemon_state *d, int fd, const nn_buf *payload)
 
 static void handle_apply(daemon_state *d, int fd, const nn_buf *payload)
 {
-    char sig[NN_ENVELOPE_SIG_B64_LEN + 1], why[WHY_LEN];
+    char sig[NN_ENVELOPE_SIG_MAX], why[WHY_LEN];
     const char *env;
     size_t env_len;
     if (nn_msg_apply_split(payload->data, payload->len, sig, &env, &env_len))

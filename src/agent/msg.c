@@ -37,15 +37,17 @@ static int is_b64(char c)
            c == '/' || c == '=';
 }
 
-int nn_msg_apply_split(const char *payload, size_t len, char sig[NN_ENVELOPE_SIG_B64_LEN + 1],
+int nn_msg_apply_split(const char *payload, size_t len, char sig[NN_ENVELOPE_SIG_MAX],
                        const char **envelope, size_t *envelope_len)
 {
-    const size_t n = NN_ENVELOPE_SIG_B64_LEN;
-    if (len < n + 2 || payload[n] != '\n')
-        return -EPROTO;
-    for (size_t i = 0; i < n; i++)
-        if (!is_b64(payload[i]))
+    size_t n = 0;
+    while (n < len && n < NN_ENVELOPE_SIG_MAX - 1 && payload[n] != '\n') {
+        if (!is_b64(payload[n]) && payload[n] != '.')
             return -EPROTO;
+        n++;
+    }
+    if (n == 0 || n >= len - 1 || payload[n] != '\n')
+        return -EPROTO;
     memcpy(sig, payload, n);
     sig[n] = '\0';
     *envelope = payload + n + 1;

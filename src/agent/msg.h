@@ -46,10 +46,11 @@ enum nn_msg_type {
 int nn_msg_header_parse(const uint8_t h[NN_MSG_HEADER_LEN], int request, uint8_t *type,
                         uint32_t *len);
 
-/* Splits an APPLY payload into the signature (88 base64 bytes, copied
- * NUL-terminated into sig) and the envelope (borrowed). -EPROTO when the
- * payload is not "<88 base64 bytes>\n<at least one byte>". */
-int nn_msg_apply_split(const char *payload, size_t len, char sig[NN_ENVELOPE_SIG_B64_LEN + 1],
+/* Splits an APPLY payload into the signature token (a line of digits,
+ * '.' and base64, shorter than NN_ENVELOPE_SIG_MAX, copied NUL-terminated
+ * into sig; nn_envelope_verify judges it) and the envelope (borrowed).
+ * -EPROTO when the payload is not "<token>\n<at least one byte>". */
+int nn_msg_apply_split(const char *payload, size_t len, char sig[NN_ENVELOPE_SIG_MAX],
                        const char **envelope, size_t *envelope_len);
 
 /* Writes the whole buffer (MSG_NOSIGNAL; a socket timeout is -ETIMEDOUT). */

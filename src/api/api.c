@@ -39,7 +39,7 @@ typedef struct env_blob {
     unsigned refs; /* atomic */
     size_t len;
     char etag[72];
-    char sig[NN_ENVELOPE_SIG_B64_LEN + 1]; /* empty when nanamid has no signing key */
+    char sig[NN_ENVELOPE_SIG_MAX]; /* empty when nanamid has no signing key */
     char data[];
 } env_blob;
 
@@ -1622,7 +1622,10 @@ static const env_blob *envelope_of(nn_api *api, cache_entry *e, const nn_member 
         memcpy(blob->etag + 1 + 2 * NN_HASH_LEN, "\"", 2);
         blob->sig[0] = '\0';
         if (api->has_keys)
-            nn_envelope_sign(blob->data, blob->len, api->sign_sk, blob->sig);
+            /* The revision the bytes were first rendered at: a blob
+             * carried over to later revisions keeps it, so a node's
+             * successive envelopes carry growing revisions. */
+            nn_envelope_sign(blob->data, blob->len, (uint64_t)e->revision, api->sign_sk, blob->sig);
         ce->blob = blob;
         pthread_mutex_lock(&api->lock);
         api->stats.envelopes_rendered++;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compile/credential.h"
 #include "store/store.h"
 #include "util/buf.h"
 
@@ -40,7 +41,7 @@ typedef struct nn_api_response {
     int status;
     const char *content_type; /* static */
     char etag[72];            /* quoted; empty when none */
-    char signature[96];       /* an envelope's X-Nanami-Signature; empty when none */
+    char signature[NN_ENVELOPE_SIG_MAX]; /* an envelope's X-Nanami-Signature; empty when none */
     nn_buf body;
 } nn_api_response;
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ static const char usage[] =
     "       nanamictl check -f INTENT.json\n"
     "       nanamictl keygen --signing-key KEYFILE   (prints the public key)\n"
     "       nanamictl verify --public-key PUBFILE -f CREDENTIAL.json\n"
-    "       nanamictl sign --signing-key KEYFILE -f ENVELOPE.json   (prints the signature)\n"
+    "       nanamictl sign --signing-key KEYFILE -f ENVELOPE.json [--revision N]\n"
+    "                                          (prints the signature token)\n"
     "       nanamictl failover -f INTENT.json --vip WS/NET/VIP [--down PEER,...]\n"
     "       nanamictl version\n"
     "\n"
@@ -401,15 +403,37 @@ static int cmd_sign(int argc, char **argv)
     uint8_t seed[NN_SIGN_SEED_LEN], pk[NN_SIGN_PK_LEN], sk[NN_SIGN_SK_LEN];
     char *data;
     size_t len;
+    /* --revision N (default: now, in ms since the epoch, so a later
+     * signature always carries a later revision) */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t revision = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+    char *rest[8];
+    int nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--revision") != 0) {
+            if (nrest < 8)
+                rest[nrest++] = argv[i];
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[++i] : "";
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (!*v || *end || *v == '-' || *v == '+' || errno || x > 999999999999999999ull)
+            return cli_invalid("sign", "--revision: \"%s\" is not a number 0-999999999999999999",
+                               v);
+        revision = x;
+    }
     int status = key_and_input("sign", "--signing-key",
-                               "usage: nanamictl sign --signing-key KEYFILE -f FILE", argc, argv,
-                               seed, sizeof(seed), &data, &len);
+                               "usage: nanamictl sign --signing-key KEYFILE -f FILE [--revision N]",
+                               nrest, rest, seed, sizeof(seed), &data, &len);
     if (status)
         return status;
     crypto_sign_seed_keypair(pk, sk, seed);
     sodium_memzero(seed, sizeof(seed));
-    char sig[NN_ENVELOPE_SIG_B64_LEN + 1];
-    nn_envelope_sign(data, len, sk, sig);
+    char sig[NN_ENVELOPE_SIG_MAX];
+    nn_envelope_sign(data, len, revision, sk, sig);
     sodium_memzero(sk, sizeof(sk));
     free(data);
     printf("%s\n", sig);

@@ -1,5 +1,6 @@
 #include "compile/credential.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -194,45 +195,84 @@ int nn_key_file_read(const char *path, uint8_t *out, size_t want, nn_error *err)
     return 0;
 }
 
-/* Signs the domain-separated bytes; the domain keeps an envelope signature
- * from ever verifying as a membership credential or anything else. */
-static void signed_message(const char *bytes, size_t len, unsigned char **msg, size_t *msg_len)
+/* The domain-separated message: domain, revision line, bytes. The domain
+ * keeps an envelope signature from ever verifying as a membership
+ * credential or anything else. */
+static void signed_message(const char *bytes, size_t len, uint64_t revision, unsigned char **msg,
+                           size_t *msg_len)
 {
-    size_t d = sizeof(NN_ENVELOPE_SIG_DOMAIN) - 1;
-    *msg = malloc(d + len + 1);
+    char head[64];
+    int d = snprintf(head, sizeof(head), "%s%" PRIu64 "\n", NN_ENVELOPE_SIG_DOMAIN, revision);
+    *msg = malloc((size_t)d + len + 1);
     if (!*msg)
         abort();
-    memcpy(*msg, NN_ENVELOPE_SIG_DOMAIN, d);
+    memcpy(*msg, head, (size_t)d);
     if (len)
         memcpy(*msg + d, bytes, len);
-    *msg_len = d + len;
+    *msg_len = (size_t)d + len;
 }
 
-int nn_envelope_verify(const char *bytes, size_t len, const char *sig_b64, const uint8_t pk[32])
+/* Splits "REVISION.SIG" (leading whitespace allowed): the revision, and
+ * where the signature starts. */
+static int token_split(const char *token, uint64_t *revision, const char **sig)
+{
+    if (!token)
+        return -EBADMSG;
+    while (*token == ' ' || *token == '\t' || *token == '\r' || *token == '\n')
+        token++;
+    uint64_t r = 0;
+    size_t n = 0;
+    for (; token[n] >= '0' && token[n] <= '9'; n++) {
+        if (n == 19 || (n > 0 && r == 0)) /* at most 19 digits, no leading zero */
+            return -EBADMSG;
+        r = r * 10 + (uint64_t)(token[n] - '0');
+    }
+    if (n == 0 || token[n] != '.')
+        return -EBADMSG;
+    *revision = r;
+    *sig = token + n + 1;
+    return 0;
+}
+
+int nn_envelope_token_revision(const char *token, uint64_t *revision)
+{
+    const char *sig;
+    return token_split(token, revision, &sig);
+}
+
+int nn_envelope_verify(const char *bytes, size_t len, const char *token, const uint8_t pk[32],
+                       uint64_t *revision)
 {
     unsigned char sig[crypto_sign_BYTES];
     size_t sig_len = 0;
-    const char *end = NULL;
-    if (!sig_b64 ||
+    const char *end = NULL, *sig_b64;
+    uint64_t r;
+    if (token_split(token, &r, &sig_b64) ||
         sodium_base642bin(sig, sizeof(sig), sig_b64, strlen(sig_b64), " \t\r\n", &sig_len, &end,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         sig_len != sizeof(sig) || (end && *end != '\0'))
         return -EBADMSG;
     unsigned char *msg;
     size_t msg_len;
-    signed_message(bytes, len, &msg, &msg_len);
+    signed_message(bytes, len, r, &msg, &msg_len);
     int ok = crypto_sign_verify_detached(sig, msg, msg_len, pk);
     free(msg);
-    return ok == 0 ? 0 : -EBADMSG;
+    if (ok != 0)
+        return -EBADMSG;
+    *revision = r;
+    return 0;
 }
 
-void nn_envelope_sign(const char *bytes, size_t len, const uint8_t sk[64], char out[89])
+void nn_envelope_sign(const char *bytes, size_t len, uint64_t revision, const uint8_t sk[64],
+                      char out[NN_ENVELOPE_SIG_MAX])
 {
     unsigned char sig[crypto_sign_BYTES];
     unsigned char *msg;
     size_t msg_len;
-    signed_message(bytes, len, &msg, &msg_len);
+    signed_message(bytes, len, revision, &msg, &msg_len);
     crypto_sign_detached(sig, NULL, msg, msg_len, sk);
     free(msg);
-    sodium_bin2base64(out, 89, sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+    int n = snprintf(out, NN_ENVELOPE_SIG_MAX, "%" PRIu64 ".", revision);
+    sodium_bin2base64(out + n, NN_ENVELOPE_SIG_MAX - (size_t)n, sig, sizeof(sig),
+                      sodium_base64_VARIANT_ORIGINAL);
 }

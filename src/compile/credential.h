@@ -43,20 +43,26 @@ void nn_credential_key_id(const uint8_t pk[NN_SIGN_PK_LEN], char out[17]);
  * newline. 0 or -EINVAL (err says why) / -errno. */
 int nn_key_file_read(const char *path, uint8_t *out, size_t want, nn_error *err);
 
-/* Envelopes are signed whole: Ed25519 over "nanami-envelope-v1\n" and the
- * envelope's exact bytes, detached (base64 carried beside the envelope,
- * never inside it, so the canonical bytes and their ETag stay as compiled).
- * The domain keeps an envelope signature from ever verifying as anything
- * else signed by the same key. */
-#define NN_ENVELOPE_SIG_DOMAIN "nanami-envelope-v1\n"
-#define NN_ENVELOPE_SIG_B64_LEN 88 /* without NUL */
+/* Envelopes are signed whole: Ed25519 over "nanami-envelope-v2\n", the
+ * envelope's revision in decimal and "\n", then the envelope's exact
+ * bytes, detached. The signature travels beside the envelope as the token
+ * "REVISION.BASE64SIG" (X-Nanami-Signature, applied.sig), never inside it,
+ * so the canonical bytes and their ETag stay as compiled. The revision only
+ * grows for a node's successive envelopes: a daemon refuses one older than
+ * what it applied (rollback). The domain keeps an envelope signature from
+ * ever verifying as anything else signed by the same key. */
+#define NN_ENVELOPE_SIG_DOMAIN "nanami-envelope-v2\n"
+#define NN_ENVELOPE_SIG_B64_LEN 88 /* the signature part, without NUL */
+#define NN_ENVELOPE_SIG_MAX 112    /* a whole token: 20 digits, '.', 88, NUL */
 
-/* Writes the base64 signature, NUL-terminated, into out. */
-void nn_envelope_sign(const char *bytes, size_t len, const uint8_t sk[NN_SIGN_SK_LEN],
-                      char out[NN_ENVELOPE_SIG_B64_LEN + 1]);
-/* sig_b64 may carry surrounding whitespace. 0, or -EBADMSG for a bad or
- * malformed signature. */
-int nn_envelope_verify(const char *bytes, size_t len, const char *sig_b64,
-                       const uint8_t pk[NN_SIGN_PK_LEN]);
+/* Writes the token for bytes at revision, NUL-terminated, into out. */
+void nn_envelope_sign(const char *bytes, size_t len, uint64_t revision,
+                      const uint8_t sk[NN_SIGN_SK_LEN], char out[NN_ENVELOPE_SIG_MAX]);
+/* token may carry surrounding whitespace. 0 and the signed revision in
+ * *revision, or -EBADMSG for a bad or malformed token. */
+int nn_envelope_verify(const char *bytes, size_t len, const char *token,
+                       const uint8_t pk[NN_SIGN_PK_LEN], uint64_t *revision);
+/* Reads the revision of a token without verifying it (0, or -EBADMSG). */
+int nn_envelope_token_revision(const char *token, uint64_t *revision);
 
 #endif

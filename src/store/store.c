@@ -841,13 +841,21 @@ int nn_store_row_delete(nn_store *s, int64_t id)
 int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, network_id ? "UPDATE objects SET revision = revision + 1 WHERE id = ?"
-                                  : "UPDATE objects SET revision = revision + 1 "
-                                    "WHERE workspace_id = ? AND kind = 'networks'",
+    /* At least the wall clock in ms: revisions sign envelopes, and nodes
+     * refuse an older one (rollback), so a database restored from a backup
+     * must still issue revisions above everything issued before it. */
+    int r = prepare(s,
+                    network_id ? "UPDATE objects SET revision = MAX(revision + 1, ?2) "
+                                 "WHERE id = ?1"
+                               : "UPDATE objects SET revision = MAX(revision + 1, ?2) "
+                                 "WHERE workspace_id = ?1 AND kind = 'networks'",
                     &st);
     if (r)
         return r;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     sqlite3_bind_int64(st, 1, network_id ? network_id : ws_id);
+    sqlite3_bind_int64(st, 2, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
     return step_done(s, st);
 }
 

@@ -85,16 +85,22 @@ ETAG=$(header etag); SIG=$(header x-nanami-signature)
 printf '%s' "$BODY" >"$TMP/env.json"
 printf '%s\n' "$SIG" >"$TMP/env.sig"
 # An outside judge: openssl checks the Ed25519 signature over the domain
-# line and the exact bytes, with the key enrollment handed out.
+# line, the revision line and the exact bytes, with the key enrollment
+# handed out. The token is REVISION.SIGNATURE; the revision is the
+# network's (at least the wall clock in ms when it was written).
 { printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00'; base64 -d <<<"$SIGNING"; } >"$TMP/server.der"
-{ printf 'nanami-envelope-v1\n'; cat "$TMP/env.json"; } >"$TMP/signed.bin"
-base64 -d <<<"$SIG" >"$TMP/sig.bin"
+REV=${SIG%%.*}
+[[ $REV =~ ^[1-9][0-9]{12,18}$ ]] && ok || bad "signature token revision: '$REV'"
+expect 200 GET /workspaces/acme/networks/corp
+(( REV <= $(jq .revision <<<"$BODY") )) && ok || bad "token revision $REV is newer than the network's"
+{ printf 'nanami-envelope-v2\n%s\n' "$REV"; cat "$TMP/env.json"; } >"$TMP/signed.bin"
+base64 -d <<<"${SIG#*.}" >"$TMP/sig.bin"
 openssl pkeyutl -verify -pubin -keyform DER -inkey "$TMP/server.der" -rawin -in "$TMP/signed.bin" \
   -sigfile "$TMP/sig.bin" >/dev/null 2>&1 && ok || bad "X-Nanami-Signature does not verify (openssl)"
 printf 'x' >>"$TMP/signed.bin"
 openssl pkeyutl -verify -pubin -keyform DER -inkey "$TMP/server.der" -rawin -in "$TMP/signed.bin" \
   -sigfile "$TMP/sig.bin" >/dev/null 2>&1 && bad "signature verified over other bytes" || ok
-is "$(jq -r .self.name <<<"$BODY")" db-1 "envelope is db-1's"
+is "$(jq -r .self.name "$TMP/env.json")" db-1 "envelope is db-1's"
 expect 200 GET "$P/db-1/envelope"
 is "$BODY" "$(cat "$TMP/env.json")" "node and operator see the same bytes"
 node db -H "If-None-Match: $ETAG" "$NODE_URL/node/config"; is "$STATUS" 304 "If-None-Match"

@@ -9,7 +9,8 @@
 #   (their transfer counters keep counting, which a re-added peer would reset)
 #   an endpoint change reaches the spoke; endpoints the hub learnt stay
 #   hand-made drift (peer removed, route deleted, link down) is put back
-#   tampered or forged envelopes are refused before anything is applied
+#   tampered, forged or older (rollback) envelopes are refused before
+#   anything is applied
 #   a signed but invalid envelope is refused with the JSON path
 set -euo pipefail
 CTL=${1:?usage: agent.sh NANAMICTL GATEWAY_DAEMON}
@@ -179,6 +180,12 @@ refuse "a signed envelope with mtu 100" "$TMP/badmtu.env" "$TMP/badmtu.sig" "int
 jq -c '.peers[0].public_key = "not-a-key"' "$TMP/hub.env" >"$TMP/badkey.env"
 "$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/badkey.env" >"$TMP/badkey.sig"
 refuse "a signed envelope with a bad peer key" "$TMP/badkey.env" "$TMP/badkey.sig" "peers[0].public_key"
+# Rollback: the hub's own envelope, validly signed, but at a revision older
+# than the one applied (each signature above took the time in ms).
+"$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/hub.env" --revision 1 >"$TMP/old.sig"
+refuse "a validly signed envelope at an older revision" "$TMP/hub.env" "$TMP/old.sig" "rollback refused"
+"$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/hub.env" --revision 12x >/dev/null 2>"$TMP/rev.err" \
+  && bad "--revision 12x accepted" || ok "nanamictl sign refuses a malformed revision: $(cat "$TMP/rev.err")"
 
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]

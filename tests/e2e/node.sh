@@ -9,7 +9,8 @@
 #   spoke -> spoke through the hub
 #   a peer added through the API is applied on the hub within 2 s
 #   a hand-deleted peer is put back by the daemon, and reported
-#   forged, tampered and malformed messages to the daemon are refused
+#   forged, tampered, replayed (older) and malformed messages to the
+#   daemon are refused
 #   a node's certificate reads its own envelope and nothing else
 #   nanamid stopped for OUTAGE seconds (default 30): tunnels keep passing
 #     traffic; restarted: the nodes converge on a change made after
@@ -100,6 +101,9 @@ has_peer() { peers_of "$1" | grep -qx "$2"; }
 check "hub applied both spokes" until_true 15 bash -c "[[ \$(ip netns exec ${NS[hub]} wg show ${IFACE[hub]} peers | wc -l) == 2 ]]"
 S2=$(ov4 s2)
 check "s1 -> s2 through the hub" ping_until "${NS[s1]}" "$S2"
+# What the hub has now, validly signed: replayed later, once it is old.
+cp "$TMP/hub/daemon/applied.json" "$TMP/old.json"
+cp "$TMP/hub/daemon/applied.sig" "$TMP/old.sig"
 
 # --- observed state ----------------------------------------------------------------
 HUB_ETAG=$(ip netns exec "$SRV" curl -s -D - -o /dev/null -H "Authorization: Bearer $ADMIN" \
@@ -140,16 +144,26 @@ frame() {
 to_daemon() { nc -U -w 5 "$TMP/hub/d.sock" <"$1" >"$TMP/reply" 2>/dev/null || true; tail -c +9 "$TMP/reply"; }
 cp "$TMP/hub/daemon/applied.json" "$TMP/env.json"
 sed -i 's/"mtu":1420/"mtu":1280/' "$TMP/env.json"
-{ head -c 88 "$TMP/hub/daemon/applied.sig"; printf '\n'; cat "$TMP/env.json"; } >"$TMP/payload"
+# payload TOKENFILE ENVELOPE: an APPLY payload (the token line, the bytes)
+payload() { { head -n 1 "$1" | tr -d '\n'; printf '\n'; cat "$2"; } >"$TMP/payload"; }
+payload "$TMP/hub/daemon/applied.sig" "$TMP/env.json"
 frame a "$TMP/payload" >"$TMP/frame"
 reply=$(to_daemon "$TMP/frame")
 [[ $(jq -r .refused <<<"$reply") == true && $(head -c 4 "$TMP/reply" | tail -c 1) == E ]] \
   && ok "a tampered envelope is refused: $(jq -r .error <<<"$reply")" || bad "tampered envelope: $reply"
 "$CTL" keygen --signing-key "$TMP/forger.key" >/dev/null
 "$CTL" sign --signing-key "$TMP/forger.key" -f "$TMP/env.json" >"$TMP/forged.sig"
-{ head -c 88 "$TMP/forged.sig"; printf '\n'; cat "$TMP/env.json"; } >"$TMP/payload"
+payload "$TMP/forged.sig" "$TMP/env.json"
 frame a "$TMP/payload" >"$TMP/frame"
 [[ $(to_daemon "$TMP/frame" | jq -r .refused) == true ]] && ok "a forged signature is refused" || bad "forged envelope accepted"
+# Rollback: the hub's own earlier envelope, signed by the server, replayed
+# after the network moved on (s3 was added since).
+payload "$TMP/old.sig" "$TMP/old.json"
+frame a "$TMP/payload" >"$TMP/frame"
+reply=$(to_daemon "$TMP/frame")
+[[ $(jq -r .refused <<<"$reply") == true && $(jq -r .error <<<"$reply") == *"rollback refused"* ]] \
+  && ok "a replayed older envelope is refused: $(jq -r .error <<<"$reply")" || bad "rollback: $reply"
+has_peer hub "$S3" && ok "the replay changed nothing (s3 is still on the hub)" || bad "replay removed s3"
 printf 'XX\x01h\x00\x00\x00\x00' >"$TMP/frame"
 [[ $(to_daemon "$TMP/frame" | jq -r .error) == "malformed frame" ]] && ok "a malformed frame is refused" || bad "bad magic not refused"
 printf 'NN\x01p\x7f\x00\x00\x00' >"$TMP/frame"

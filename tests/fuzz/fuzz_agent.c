@@ -62,13 +62,13 @@ static void check_frame(const uint8_t *data, size_t len, int request)
         if (nn_msg_header_parse(data, request, &t2, &n) != 0 || t2 != type || n != payload.len ||
             memcmp(data + NN_MSG_HEADER_LEN, payload.data, n) != 0)
             abort();
-        char sig[NN_ENVELOPE_SIG_B64_LEN + 1];
+        char sig[NN_ENVELOPE_SIG_MAX];
         const char *env;
         size_t env_len;
         if (type == NN_MSG_APPLY &&
             nn_msg_apply_split(payload.data, payload.len, sig, &env, &env_len) == 0 &&
-            (strlen(sig) != NN_ENVELOPE_SIG_B64_LEN || env_len == 0 ||
-             env + env_len != payload.data + payload.len))
+            (strlen(sig) == 0 || strlen(sig) >= NN_ENVELOPE_SIG_MAX || env_len == 0 ||
+             env != payload.data + strlen(sig) + 1 || env + env_len != payload.data + payload.len))
             abort();
     } else if (r != -EPROTO && r != -EMSGSIZE && r != -ECONNRESET) {
         abort();

@@ -330,25 +330,45 @@ static void test_envelope_signature(void **state)
     uint8_t pk[32], sk[64], pk2[32], sk2[64];
     crypto_sign_keypair(pk, sk);
     crypto_sign_keypair(pk2, sk2);
-    char sig[NN_ENVELOPE_SIG_B64_LEN + 1], spaced[100];
+    char sig[NN_ENVELOPE_SIG_MAX], spaced[160];
     size_t n = sizeof(envelope_ok) - 1;
-    nn_envelope_sign(envelope_ok, n, sk, sig);
-    assert_int_equal(strlen(sig), NN_ENVELOPE_SIG_B64_LEN);
-    assert_int_equal(nn_envelope_verify(envelope_ok, n, sig, pk), 0);
+    uint64_t rev = 0;
+    nn_envelope_sign(envelope_ok, n, 1732234567890u, sk, sig);
+    assert_int_equal(strlen(sig), 14 + NN_ENVELOPE_SIG_B64_LEN);
+    assert_memory_equal(sig, "1732234567890.", 14);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, sig, pk, &rev), 0);
+    assert_int_equal(rev, 1732234567890u);
+    rev = 0;
+    assert_int_equal(nn_envelope_token_revision(sig, &rev), 0);
+    assert_int_equal(rev, 1732234567890u);
     snprintf(spaced, sizeof(spaced), "  %s\n", sig);
-    assert_int_equal(nn_envelope_verify(envelope_ok, n, spaced, pk), 0);
-    assert_int_equal(nn_envelope_verify(envelope_ok, n - 1, sig, pk), -EBADMSG);
-    assert_int_equal(nn_envelope_verify(envelope_ok, n, sig, pk2), -EBADMSG);
-    assert_int_equal(nn_envelope_verify(envelope_ok, n, "", pk), -EBADMSG);
-    assert_int_equal(nn_envelope_verify(envelope_ok, n, NULL, pk), -EBADMSG);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, spaced, pk, &rev), 0);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n - 1, sig, pk, &rev), -EBADMSG);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, sig, pk2, &rev), -EBADMSG);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, "", pk, &rev), -EBADMSG);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, NULL, pk, &rev), -EBADMSG);
     snprintf(spaced, sizeof(spaced), "%sAA==", sig);
-    assert_int_equal(nn_envelope_verify(envelope_ok, n, spaced, pk), -EBADMSG);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, spaced, pk, &rev), -EBADMSG);
+    /* The revision is signed: another number with the same signature fails. */
+    snprintf(spaced, sizeof(spaced), "1732234567891%s", sig + 13);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, spaced, pk, &rev), -EBADMSG);
+    /* Malformed revisions: none, a leading zero, 20 digits, a sign. */
+    static const char *const bad_rev[] = {".", "01.", "12345678901234567890.", "-1.", "1"};
+    for (size_t i = 0; i < sizeof(bad_rev) / sizeof(bad_rev[0]); i++) {
+        snprintf(spaced, sizeof(spaced), "%s%s", bad_rev[i], sig + 14);
+        assert_int_equal(nn_envelope_verify(envelope_ok, n, spaced, pk, &rev), -EBADMSG);
+        assert_int_equal(nn_envelope_token_revision(spaced, &rev), -EBADMSG);
+    }
+    nn_envelope_sign(envelope_ok, n, 0, sk, sig);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, sig, pk, &rev), 0);
+    assert_int_equal(rev, 0);
     /* Without the domain the same key's plain signature does not verify. */
     unsigned char raw[64];
     char raw64[100];
     crypto_sign_detached(raw, NULL, (const unsigned char *)envelope_ok, n, sk);
     sodium_bin2base64(raw64, sizeof(raw64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
-    assert_int_equal(nn_envelope_verify(envelope_ok, n, raw64, pk), -EBADMSG);
+    snprintf(spaced, sizeof(spaced), "0.%s", raw64);
+    assert_int_equal(nn_envelope_verify(envelope_ok, n, spaced, pk, &rev), -EBADMSG);
 }
 
 /* The manager <-> daemon frame: every header field is checked, bounds
@@ -377,21 +397,29 @@ static void test_msg_frames(void **state)
     assert_int_equal(nn_msg_header_parse(fine_apply, 1, &type, &len), 0);
     assert_int_equal(len, NN_MSG_MAX_PAYLOAD);
 
-    char payload[200], sig[NN_ENVELOPE_SIG_B64_LEN + 1];
-    memset(payload, 'A', 88);
-    memcpy(payload + 88, "\n{}", 3);
+    char payload[300], sig[NN_ENVELOPE_SIG_MAX];
+    memcpy(payload, "17.", 3);
+    memset(payload + 3, 'A', 88);
+    memcpy(payload + 91, "\n{}", 3);
     const char *env;
     size_t env_len;
-    assert_int_equal(nn_msg_apply_split(payload, 91, sig, &env, &env_len), 0);
-    assert_int_equal(strlen(sig), 88);
+    assert_int_equal(nn_msg_apply_split(payload, 94, sig, &env, &env_len), 0);
+    assert_int_equal(strlen(sig), 91);
+    assert_memory_equal(sig, "17.AAA", 6);
     assert_int_equal(env_len, 2);
     assert_memory_equal(env, "{}", 2);
-    assert_int_equal(nn_msg_apply_split(payload, 89, sig, &env, &env_len), -EPROTO); /* no body */
+    assert_int_equal(nn_msg_apply_split(payload, 92, sig, &env, &env_len), -EPROTO); /* no body */
     payload[10] = '*';
-    assert_int_equal(nn_msg_apply_split(payload, 91, sig, &env, &env_len), -EPROTO);
+    assert_int_equal(nn_msg_apply_split(payload, 94, sig, &env, &env_len), -EPROTO);
     payload[10] = 'A';
-    payload[88] = ' ';
-    assert_int_equal(nn_msg_apply_split(payload, 91, sig, &env, &env_len), -EPROTO);
+    payload[91] = ' ';
+    assert_int_equal(nn_msg_apply_split(payload, 94, sig, &env, &env_len), -EPROTO);
+    /* a token line as long as the buffer: no newline within bounds */
+    memset(payload, 'A', NN_ENVELOPE_SIG_MAX);
+    memcpy(payload + NN_ENVELOPE_SIG_MAX, "\n{}", 3);
+    assert_int_equal(nn_msg_apply_split(payload, NN_ENVELOPE_SIG_MAX + 3, sig, &env, &env_len),
+                     -EPROTO);
+    assert_int_equal(nn_msg_apply_split("\n{}", 3, sig, &env, &env_len), -EPROTO); /* empty */
 
     /* Round trip, and a short frame, over a real socket pair. */
     int sv[2];
