@@ -609,7 +609,8 @@ static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *p
             (peer->publicly_reachable || nn_firewall_rule_needed_by(&net->rules[i], peer)))
             frag_out(plan, out, plan->fw_rule[i], FH_RULE, i);
     /* After the operator's rules: an explicit drop still wins. */
-    nn_buf_put_json_escaped(out, exits.data, exits.len);
+    if (exits.len)
+        nn_buf_put_json_escaped(out, exits.data, exits.len);
     nn_buf_free(&exits);
     shared_out(plan, out, SHARED_FW_TAIL);
 }
