@@ -16,26 +16,11 @@ source "$HERE/../tests/judges/lib.sh"
 source "$HERE/../tests/e2e/overlay.sh"
 source "$HERE/../tests/e2e/runtime.sh"
 require_root wireguard-go wg ip nft jq curl setpriv
-TMP=$(mktemp -d)
-chmod 711 "$TMP"
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; netns_cleanup; rm -rf "$TMP"' EXIT
-SRV="nnl-$RUN_ID-srv"
-declare -A NS IFACE
-underlay_init "nnl-$RUN_ID-u"
-netns_add "$SRV"
-underlay_attach "$SRV" 192.0.2.1
-NODES=()
-for ((i = 0; i < N; i++)); do
-  p=$([[ $i == 0 ]] && echo hub || echo "s$i")
-  NODES+=("$p")
-  NS[$p]="nnl-$RUN_ID-$p"
-  IFACE[$p]="nnl$RUN_ID$i"
-  netns_add "${NS[$p]}"
-  underlay_attach "${NS[$p]}" "192.0.2.$((10 + i))"
-  node_dirs "$p"
-  "$GD" keygen --state-dir "$TMP/$p/daemon" >"$TMP/$p.pub"
-done
+runtime_begin
+nodes=(hub)
+for ((i = 1; i < N; i++)); do nodes+=("s$i"); done
+runtime_nodes nnl "${nodes[@]}"
+for p in "${NODES[@]}"; do "$GD" keygen --state-dir "$TMP/$p/daemon" >"$TMP/$p.pub"; done
 runtime_init
 start_server
 peers=$(for p in "${NODES[@]}"; do

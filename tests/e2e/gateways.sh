@@ -21,37 +21,9 @@ source "$HERE/../judges/lib.sh"
 source "$HERE/overlay.sh"
 source "$HERE/runtime.sh"
 require_root wireguard-go wg wg-quick ip nft jq ping curl setpriv nc
-TMP=$(mktemp -d)
-chmod 711 "$TMP"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  netns_cleanup
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok: $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-
-SRV="nng-$RUN_ID-srv" OUT="nng-$RUN_ID-out" DEV="nng-$RUN_ID-dev"
-LAN="nng-$RUN_ID-lan" INET="nng-$RUN_ID-inet"
-NODES=(hub s1 s2)
-declare -A NS IFACE UL
-UL=([hub]=192.0.2.10 [s1]=192.0.2.11 [s2]=192.0.2.12)
-underlay_init "nng-$RUN_ID-u"
-netns_add "$SRV"
-underlay_attach "$SRV" 192.0.2.1
-n=0
-for p in "${NODES[@]}"; do
-  NS[$p]="nng-$RUN_ID-$p"
-  IFACE[$p]="nng$RUN_ID$n"; n=$((n + 1))
-  netns_add "${NS[$p]}"
-  underlay_attach "${NS[$p]}" "${UL[$p]}"
-  node_dirs "$p"
-done
+runtime_begin
+OUT="nng-$RUN_ID-out" DEV="nng-$RUN_ID-dev" LAN="nng-$RUN_ID-lan" INET="nng-$RUN_ID-inet"
+runtime_nodes nng hub s1 s2
 for ns in "$OUT" "$DEV" "$LAN" "$INET"; do netns_add "$ns"; done
 underlay_attach "$OUT" 192.0.2.30
 underlay_attach "$DEV" 192.0.2.31

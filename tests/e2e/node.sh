@@ -25,36 +25,8 @@ source "$HERE/../judges/lib.sh"
 source "$HERE/overlay.sh"
 source "$HERE/runtime.sh"
 require_root wireguard-go wg ip nft jq ping curl setpriv nc
-TMP=$(mktemp -d)
-chmod 711 "$TMP" # nobody (the managers) may traverse, not list
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  netns_cleanup
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok: $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-
-SRV="nnn-$RUN_ID-srv"
-NODES=(hub s1 s2 s3)
-declare -A NS IFACE UL
-UL=([hub]=192.0.2.10 [s1]=192.0.2.11 [s2]=192.0.2.12 [s3]=192.0.2.13)
-underlay_init "nnn-$RUN_ID-u"
-netns_add "$SRV"
-underlay_attach "$SRV" 192.0.2.1
-n=0
-for p in "${NODES[@]}"; do
-  NS[$p]="nnn-$RUN_ID-$p"
-  IFACE[$p]="nnn$RUN_ID$n"; n=$((n + 1))
-  netns_add "${NS[$p]}"
-  underlay_attach "${NS[$p]}" "${UL[$p]}"
-  node_dirs "$p"
-done
+runtime_begin
+runtime_nodes nnn hub s1 s2 s3
 
 # --- the server -----------------------------------------------------------------
 runtime_init

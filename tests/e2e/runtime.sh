@@ -2,9 +2,52 @@
 # namespace $SRV (operator API on its loopback, node listener on
 # 192.0.2.1:8443, the underlay), and nodes that each run gateway-daemon
 # (root) and gateway-manager (as nobody).
-# Needs: NANAMID CTL GD GM TMP SRV, arrays NS IFACE PIDS, ADMIN (set by
-# runtime_init), and tests/judges/lib.sh + overlay.sh sourced.
+# Needs: NANAMID CTL GD GM, tests/judges/lib.sh + overlay.sh sourced;
+# runtime_begin and runtime_nodes set the rest (TMP, PIDS, SRV, NS, IFACE),
+# runtime_init the admin token (ADMIN).
 API=http://127.0.0.1:8420/api/v1
+
+# runtime_begin: the scratch directory $TMP (the managers, as nobody, may
+# traverse it, not list it) and the tallies; on exit the processes in PIDS
+# are stopped, the namespaces deleted and $TMP removed.
+runtime_begin() {
+  TMP=$(mktemp -d)
+  chmod 711 "$TMP"
+  PIDS=()
+  fails=0 passes=0
+  trap runtime_end EXIT
+}
+runtime_end() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  netns_cleanup
+  rm -rf "$TMP"
+}
+ok() { passes=$((passes + 1)); echo "ok: $*"; }
+bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+# runtime_nodes PREFIX NODE...: the underlay, nanamid's namespace $SRV
+# (192.0.2.1), and per node, in order from 192.0.2.10, a namespace (NS), a
+# WireGuard interface name of its own (IFACE) and its state directories.
+runtime_nodes() {
+  local prefix=$1 i=0 p
+  shift
+  SRV="$prefix-$RUN_ID-srv"
+  NODES=("$@")
+  declare -gA NS=() IFACE=()
+  underlay_init "$prefix-$RUN_ID-u"
+  netns_add "$SRV"
+  underlay_attach "$SRV" 192.0.2.1
+  for p in "$@"; do
+    NS[$p]="$prefix-$RUN_ID-$p"
+    IFACE[$p]="$prefix$RUN_ID$i"
+    netns_add "${NS[$p]}"
+    underlay_attach "${NS[$p]}" "192.0.2.$((10 + i))"
+    node_dirs "$p"
+    i=$((i + 1))
+  done
+}
 
 # until_true SECONDS CMD...: polls every 0.05 s
 until_true() {
