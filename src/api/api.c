@@ -1134,6 +1134,15 @@ static void row_delete(ctx *c, const target *t)
 }
 
 /* Resolves seg[3] (a network name) to its row id. */
+bool api_read_network(ctx *c, nn_row *net)
+{
+    if (!api_method_is(c, "GET")) {
+        api_method_not_allowed(c);
+        return false;
+    }
+    return api_enter_workspace(c, NN_PERM_READ) && api_find_network(c, c->seg[3], net);
+}
+
 bool api_find_network(ctx *c, const char *name, nn_row *net)
 {
     int r = nn_store_row_get(c->store, c->ws.id, 0, "networks", name, net);
@@ -1669,12 +1678,8 @@ void api_reply_peer_envelope(ctx *c, const nn_row *net, const char *peer)
 
 static void h_preview(ctx *c)
 {
-    if (!api_method_is(c, "GET"))
-        return api_method_not_allowed(c);
-    if (!api_enter_workspace(c, NN_PERM_READ))
-        return;
     nn_row net;
-    if (!api_find_network(c, c->seg[3], &net))
+    if (!api_read_network(c, &net))
         return;
     cache_entry *e;
     int r = cache_get(c, &net, &e);

@@ -42,6 +42,9 @@ bool api_only_keys(ctx *c, json_t *obj, const char *const *allowed);
 bool api_enter_workspace(ctx *c, nn_perm perm);
 /* Resolves a network name to its row, or replies 404. */
 bool api_find_network(ctx *c, const char *name, nn_row *net);
+/* A GET with the read role of the network named by seg[3]: false when it
+ * has already been answered (405, 401/403/404, or the store's error). */
+bool api_read_network(ctx *c, nn_row *net);
 bool api_begin(ctx *c);
 bool api_dry_run(const ctx *c);
 

@@ -318,12 +318,8 @@ void nn_api_node(ctx *c)
 
 void nn_api_observed(ctx *c)
 {
-    if (!api_method_is(c, "GET"))
-        return api_method_not_allowed(c);
-    if (!api_enter_workspace(c, NN_PERM_READ))
-        return;
     nn_row net;
-    if (!api_find_network(c, c->seg[3], &net))
+    if (!api_read_network(c, &net))
         return;
     json_t *list;
     int r = nn_store_node_observed(c->store, net.id, &list);
