@@ -88,7 +88,6 @@ check "s1 -> 10.98.0.2 (the LAN behind s2)" ping_until "${NS[s1]}" 10.98.0.2
 # --- the firewall, with packets ---------------------------------------------------------
 # listen NS PORT TEXT: answers TEXT to every connection (IPv4)
 listen() { ip netns exec "$1" bash -c "while :; do echo $3 | nc -4 -N -l $2 >/dev/null 2>&1; done" & }
-tcp() { ip netns exec "$1" timeout 6 nc -w 3 "$2" "$3" </dev/null 2>/dev/null || true; }
 listen "$LAN" 8080 lan:8080
 listen "$LAN" 9090 lan:9090
 listen "${NS[s1]}" 80 s1:80

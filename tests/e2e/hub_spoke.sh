@@ -92,7 +92,6 @@ for port in 22 23; do
   done
 done
 sleep 0.5
-tcp() { ip netns exec "$1" timeout 6 nc -w 3 "$2" "$3" </dev/null 2>/dev/null || true; }
 [[ $(tcp "${NS[ops-1]}" "$DB4" 22) == "db-1:22" ]] && ok "allowed flow ops-1 -> db-1:22 connects" || bad "ops-1 -> db-1:22 did not connect"
 [[ $(tcp "${NS[ops-1]}" "$DB6" 22) == "db-1:22" ]] && ok "allowed flow over IPv6 connects" || bad "ops-1 -> [db-1]:22 did not connect"
 [[ -z $(tcp "${NS[web-1]}" "$DB4" 22) ]] && ok "web-1 -> db-1:22 (no rule) is dropped" || bad "web-1 reached db-1:22"

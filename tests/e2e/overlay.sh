@@ -59,3 +59,7 @@ ping_until() { # ping_until NS ADDR
   done
   return 1
 }
+
+# tcp NS ADDR PORT: what a TCP connection from NS is answered (empty when
+# it is refused, dropped or times out)
+tcp() { ip netns exec "$1" timeout 6 nc -w 3 "$2" "$3" </dev/null 2>/dev/null || true; }
