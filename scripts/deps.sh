@@ -10,7 +10,7 @@ PACKAGES=(
   libjansson-dev libsodium-dev libcmocka-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libnftables-dev libmnl-dev
   # outside judges and the data plane used by the tests
   wireguard-go wireguard-tools nftables iproute2 iputils-ping netcat-openbsd jq
-  frr ovn-central ovn-common openvswitch-common
+  frr frr-pythontools ovn-central ovn-common openvswitch-common
   # the service tests and benchmarks: HTTP client, database shell, load generator
   curl sqlite3 wrk openssl systemd
 )

@@ -163,6 +163,15 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
                           why_len)) ||
         (r = get_prefixes(ifc, "interface", "routes", &out->routes, &out->n_routes, why, why_len)))
         goto out;
+    json_t *vrf = json_object_get(ifc, "vrf");
+    if (vrf) {
+        const char *vrf_name = json_string_value(json_object_get(vrf, "name"));
+        if (!vrf_name || !nn_wg_ifname_valid(vrf_name)) {
+            r = fail(why, why_len, "interface.vrf.name: must be a Linux interface name");
+            goto out;
+        }
+        snprintf(out->vrf, sizeof(out->vrf), "%s", vrf_name);
+    }
     json_t *self = json_object_get(env, "self");
     const char *role = json_string_value(json_object_get(self, "role"));
     if (!role || (strcmp(role, "hub") && strcmp(role, "spoke") && strcmp(role, "member"))) {

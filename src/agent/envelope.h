@@ -28,6 +28,7 @@ typedef struct nn_agent_envelope {
     size_t n_routes;
     char *nft_ruleset; /* owned: firewall then NAT, one transaction */
     char *frr_text;    /* owned; NULL unless bgp.enabled */
+    char vrf[16];      /* interface.vrf.name on iBGP networks, else "" */
     nn_wg_device wg;   /* listen port and peers, sorted; no private key */
 } nn_agent_envelope;
 

@@ -6,6 +6,7 @@
  *   gateway-daemon keygen --state-dir DIR
  *   gateway-daemon apply  --state-dir DIR -f ENVELOPE --signature SIGFILE
  *                         [--server-key PUBFILE] [--interface NAME] [--userspace PROG]
+ *                         [--frr-vty DIR|off] [--frr-reload PATH]
  *   gateway-daemon show   --interface NAME
  *   gateway-daemon run    --state-dir DIR --socket PATH [--socket-group GROUP]
  *                         [--drift-interval SECONDS] [...apply's options]
@@ -17,7 +18,8 @@
  *
  * The state directory holds wg.key, server.pub (the server's envelope
  * signing key, pinned at enrollment) and applied.json/applied.sig, the
- * last envelope applied -- the "previous" of the next diff. */
+ * last envelope applied -- the "previous" of the next diff -- and, on BGP
+ * nodes, frr.conf/frr.applied (agent/frr.h). */
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -26,6 +28,7 @@
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -41,6 +44,7 @@
 
 #include "agent/apply.h"
 #include "agent/envelope.h"
+#include "agent/frr.h"
 #include "agent/msg.h"
 #include "agent/rtnl.h"
 #include "agent/uapi.h"
@@ -57,6 +61,7 @@ extern char **environ;
 typedef struct options {
     const char *state_dir, *envelope, *signature, *server_key, *ifname, *userspace;
     const char *socket, *socket_group, *drift_interval;
+    const char *frr_vty, *frr_reload; /* "off": FRR is never touched */
     bool json;
 } options;
 
@@ -68,9 +73,11 @@ static int usage(const char *msg)
             "       gateway-daemon apply --state-dir DIR -f ENVELOPE --signature SIGFILE\n"
             "                            [--server-key PUBFILE] [--interface NAME]\n"
             "                            [--userspace wireguard-go] [--json]\n"
+            "                            [--frr-vty DIR|off] [--frr-reload PATH]\n"
             "       gateway-daemon run --state-dir DIR --socket PATH [--socket-group GROUP]\n"
             "                          [--drift-interval SECONDS] [--server-key PUBFILE]\n"
             "                          [--interface NAME] [--userspace wireguard-go]\n"
+            "                          [--frr-vty DIR|off] [--frr-reload PATH]\n"
             "       gateway-daemon show --interface NAME\n",
             msg);
     return EXIT_INVALID;
@@ -90,6 +97,8 @@ static int parse_options(int argc, char **argv, options *o)
                             : !strcmp(a, "--socket")                       ? &o->socket
                             : !strcmp(a, "--socket-group")                 ? &o->socket_group
                             : !strcmp(a, "--drift-interval")               ? &o->drift_interval
+                            : !strcmp(a, "--frr-vty")                      ? &o->frr_vty
+                            : !strcmp(a, "--frr-reload")                   ? &o->frr_reload
                                                                            : NULL;
         if (!strcmp(a, "--json")) {
             o->json = true;
@@ -229,6 +238,9 @@ typedef struct apply_result {
     nn_rtnl_stats rt;
     int forwarding; /* 1 when a forwarding sysctl was turned on */
     double wg_ms;
+    nn_frr_outcome frr;
+    bool frr_disabled;     /* the envelope has BGP, --frr-vty off */
+    char frr_why[WHY_LEN]; /* FRR failed, or a warning about it; else "" */
 } apply_result;
 
 /* Anything put back on the host: a re-apply of the same envelope that
@@ -238,7 +250,19 @@ static bool result_changed(const apply_result *r)
 {
     return r->wg.added || r->wg.updated || r->wg.removed || r->wg.private_key_set ||
            r->wg.listen_port_set || r->rt.link_changed || r->rt.addresses_added ||
-           r->rt.addresses_removed || r->rt.routes_added || r->rt.routes_removed || r->forwarding;
+           r->rt.addresses_removed || r->rt.routes_added || r->rt.routes_removed || r->forwarding ||
+           r->frr == NN_FRR_RELOADED || r->frr == NN_FRR_WITHDRAWN;
+}
+
+/* The "frr" of a report and of apply --json: null when BGP is not in
+ * play, else the outcome. */
+static const char *frr_state(const apply_result *r)
+{
+    if (r->frr_disabled)
+        return "disabled";
+    if (r->frr == NN_FRR_OFF || r->frr == NN_FRR_WITHDRAWN)
+        return NULL;
+    return r->frr == NN_FRR_FAILED ? "failed" : "applied";
 }
 
 static void result_json(const apply_result *r, nn_buf *out)
@@ -247,13 +271,15 @@ static void result_json(const apply_result *r, nn_buf *out)
                   "{\"addresses\":{\"added\":%zu,\"removed\":%zu},\"etag\":\"\\\"%.64s\\\"\","
                   "\"forwarding_set\":%s,\"interface\":\"%s\",\"link_set\":%s,"
                   "\"peers\":{\"added\":%zu,\"removed\":%zu,\"unchanged\":%zu,\"updated\":%zu},"
-                  "\"private_key_set\":%s,\"routes\":{\"added\":%zu,\"removed\":%zu},"
-                  "\"wireguard_ms\":%.3f}",
+                  "\"frr\":\"%s\",\"private_key_set\":%s,"
+                  "\"routes\":{\"added\":%zu,\"removed\":%zu},\"wireguard_ms\":%.3f}",
                   r->rt.addresses_added, r->rt.addresses_removed, r->etag + 1,
                   r->forwarding ? "true" : "false", r->ifname,
                   r->rt.link_changed ? "true" : "false", r->wg.added, r->wg.removed,
-                  r->wg.unchanged, r->wg.updated, r->wg.private_key_set ? "true" : "false",
-                  r->rt.routes_added, r->rt.routes_removed, r->wg_ms);
+                  r->wg.unchanged, r->wg.updated,
+                  r->frr_disabled ? "disabled" : nn_frr_outcome_name(r->frr),
+                  r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
+                  r->rt.routes_removed, r->wg_ms);
 }
 
 /* The pinned server key: --server-key, else STATE/server.pub. */
@@ -272,8 +298,40 @@ static int load_server_key(const options *o, uint8_t pk[NN_SIGN_PK_LEN], char *w
     return r;
 }
 
+/* FRR last: BGP runs over the overlay the steps before brought up. A
+ * failure here is reported, not fatal -- the tunnels and the static routes
+ * stand on their own, and the next drift check tries again. */
+static void apply_frr(const options *o, const nn_agent_envelope *env, apply_result *res)
+{
+    if (o->frr_vty && !strcmp(o->frr_vty, "off")) {
+        res->frr_disabled = env->frr_text != NULL;
+        return;
+    }
+    nn_frr_config fc = {.reload = o->frr_reload ? o->frr_reload : NN_FRR_RELOAD_DEFAULT,
+                        .vty_dir = o->frr_vty ? o->frr_vty : NN_FRR_VTY_DEFAULT,
+                        .work_dir = o->state_dir};
+    /* zebra owns the forwarding sysctls once it runs: a text that left
+     * them out would have frr-reload negate "no ip forwarding" -- turning
+     * forwarding on where the envelope says the node routes for nobody. */
+    char *text = NULL;
+    if (env->frr_text && asprintf(&text, "%s%s",
+                                  env->forwarding ? "ip forwarding\nipv6 forwarding\n"
+                                                  : "no ip forwarding\nno ipv6 forwarding\n",
+                                  env->frr_text) < 0)
+        abort();
+    res->frr = nn_frr_apply(&fc, text, res->frr_why, sizeof(res->frr_why));
+    free(text);
+    /* bgpd accepts "router bgp AS vrf NAME" before the VRF exists and
+     * keeps that instance down until it does. */
+    if (res->frr != NN_FRR_FAILED && env->frr_text && env->vrf[0] && !if_nametoindex(env->vrf))
+        snprintf(res->frr_why, sizeof(res->frr_why),
+                 "bgp: vrf %s does not exist on this host, so bgpd keeps its instance down "
+                 "(the daemon does not create VRFs yet)",
+                 env->vrf);
+}
+
 /* Verifies, parses and applies one envelope: nft, WireGuard (diff),
- * link/addresses/routes (diff), forwarding; then saves it as the last
+ * link/addresses/routes (diff), forwarding, FRR; then saves it as the last
  * applied (applied.json, applied.sig). EXIT_INVALID when refused (nothing
  * on the host changed), 1 on a host error, 0 when applied. */
 static int apply_bytes(const options *o, const char *data, size_t len, const char *sig,
@@ -348,6 +406,7 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
         snprintf(why, why_len, "forwarding: %.400s", perr);
         goto out;
     }
+    apply_frr(o, &env, res);
     char path[4096];
     if (state_path(path, sizeof(path), o->state_dir, "applied.json") ||
         (r = nn_file_replace(path, data, len, 0600)) ||
@@ -391,19 +450,23 @@ static int cmd_apply(const options *o)
     }
     apply_result res;
     int status = apply_bytes(o, data, len, sig, &res, why, sizeof(why));
-    if (status) {
+    if (status)
         fprintf(stderr, "error: %s: %s\n", o->envelope, why);
+    else if (res.frr_why[0])
+        fprintf(stderr, "warning: %s\n", res.frr_why);
+    if (status) {
     } else if (o->json) {
         nn_buf out = NN_BUF_INIT;
         result_json(&res, &out);
         printf("%s\n", out.data);
         nn_buf_free(&out);
     } else {
-        printf("applied %s: peers +%zu ~%zu -%zu =%zu, addresses +%zu -%zu, routes +%zu -%zu "
-               "(wireguard %.3f ms)\n",
+        printf("applied %s: peers +%zu ~%zu -%zu =%zu, addresses +%zu -%zu, routes +%zu -%zu, "
+               "frr %s (wireguard %.3f ms)\n",
                res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.wg.unchanged,
                res.rt.addresses_added, res.rt.addresses_removed, res.rt.routes_added,
-               res.rt.routes_removed, res.wg_ms);
+               res.rt.routes_removed, res.frr_disabled ? "disabled" : nn_frr_outcome_name(res.frr),
+               res.wg_ms);
     }
     free(data);
     free(sig);
@@ -528,6 +591,7 @@ typedef struct daemon_state {
     size_t len;
     char sig[NN_ENVELOPE_SIG_MAX];
     unsigned long drift_repairs;
+    unsigned long frr_reloads; /* frr-reload.py runs that changed FRR */
     char last_error[WHY_LEN]; /* empty when the last apply succeeded */
 } daemon_state;
 
@@ -582,6 +646,8 @@ static int daemon_apply(daemon_state *d, const char *data, size_t len, const cha
         utc_now(d->applied_at);
     }
     d->applied = true;
+    if (res->frr == NN_FRR_RELOADED || res->frr == NN_FRR_WITHDRAWN)
+        d->frr_reloads++;
     d->last = *res;
     d->last_error[0] = '\0';
     return 0;
@@ -602,10 +668,11 @@ static void drift_check(daemon_state *d)
     if (result_changed(&res)) {
         d->drift_repairs++;
         log_line("drift repaired on %s: peers +%zu ~%zu -%zu, addresses +%zu -%zu, routes +%zu "
-                 "-%zu, link %s",
+                 "-%zu, link %s, frr %s",
                  res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.rt.addresses_added,
                  res.rt.addresses_removed, res.rt.routes_added, res.rt.routes_removed,
-                 res.rt.link_changed ? "restored" : "ok");
+                 res.rt.link_changed ? "restored" : "ok",
+                 res.frr == NN_FRR_RELOADED ? "reloaded" : "ok");
     }
 }
 
@@ -733,7 +800,21 @@ static void handle_status(daemon_state *d, int fd)
         nn_jw_str(&w, d->last_error);
     if (d->applied && !have_dev)
         nn_jw_str(&w, why);
+    if (d->applied && d->last.frr_why[0])
+        nn_jw_str(&w, d->last.frr_why);
     nn_jw_arr_end(&w);
+    nn_jw_key(&w, "frr");
+    const char *frr = d->applied ? frr_state(&d->last) : NULL;
+    if (frr) {
+        nn_jw_obj_begin(&w);
+        nn_jw_key(&w, "reloads");
+        nn_jw_int(&w, (int64_t)d->frr_reloads);
+        nn_jw_key(&w, "state");
+        nn_jw_str(&w, frr);
+        nn_jw_obj_end(&w);
+    } else {
+        nn_jw_null(&w);
+    }
     if (d->applied) {
         nn_jw_key(&w, "interface");
         nn_jw_str(&w, d->last.ifname);

@@ -146,7 +146,8 @@ node db "$NODE_URL/node/config"; is "$STATUS" 200 "new certificate"
 
 # --- observed state -------------------------------------------------------------
 report=$(jq -n --arg k "$WG_DB" '{applied_etag: "\"x\"", interface: "nn0", listen_port: 51820,
-  drift_repairs: 2, errors: [], peers: [{public_key: $k, endpoint: "192.0.2.1:51820",
+  drift_repairs: 2, errors: [], frr: {state: "applied", reloads: 3},
+  peers: [{public_key: $k, endpoint: "192.0.2.1:51820",
   last_handshake: 1700000000, rx_bytes: 10, tx_bytes: 20}]}')
 node db -X POST --data-binary "$report" "$NODE_URL/node/status"; is "$STATUS" 200 "status report"
 node db -X POST --data-binary '{"peers":[{"public_key":"x"}]}' "$NODE_URL/node/status"
@@ -154,8 +155,14 @@ is "$STATUS" 422 "bad report"; is "$(jq -r .error.field <<<"$BODY")" "peers[0]" 
 node db -X POST --data-binary '{"colour":"red"}' "$NODE_URL/node/status"; is "$STATUS" 422 "unknown key"
 node db -X POST --data-binary '{"drift_repairs":-1}' "$NODE_URL/node/status"; is "$STATUS" 422 "negative"
 node db -X POST --data-binary 'not json' "$NODE_URL/node/status"; is "$STATUS" 400 "not JSON"
+for frr in '"applied"' '{"state":"up","reloads":1}' '{"state":"failed","reloads":-1}' \
+           '{"state":"failed"}' '{"state":"failed","reloads":1,"x":1}'; do
+  node db -X POST --data-binary "{\"frr\":$frr}" "$NODE_URL/node/status"
+  is "$STATUS/$(jq -r .error.field <<<"$BODY")" 422/frr "frr $frr refused"
+done
 expect 200 GET /workspaces/acme/networks/corp/observed
 field_is '[.[] | select(.peer == "db-1")][0].observed.drift_repairs' 2
+field_is '[.[] | select(.peer == "db-1")][0].observed.frr.reloads' 3
 field_is '[.[] | select(.peer == "db-1")][0].enrolled' true
 field_is '[.[] | select(.peer == "hub-1")][0].observed' null
 field_is '[.[] | select(.peer == "hub-1")][0].enrolled' false

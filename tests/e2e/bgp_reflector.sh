@@ -74,12 +74,7 @@ ip -n "${NS[spoke-a]}" addr add 10.201.0.1/24 dev lo
 # --- FRR: zebra + bgpd per namespace, state and sockets under $TMP ---------
 frr_start() { # frr_start PEER
   local p=$1 ns=${NS[$1]} d="$TMP/frr-$1"
-  mkdir -p "$d"
-  chown frr:frr "$d"
-  : >"$d/empty.conf"
-  local common=(-d -f "$d/empty.conf" -z "$d/zserv.api" --vty_socket "$d" --log "file:$d/log")
-  ip netns exec "$ns" "$FRR/zebra" "${common[@]}" -i "$d/zebra.pid" 2>>"$d/stderr"
-  ip netns exec "$ns" "$FRR/bgpd" "${common[@]}" -i "$d/bgpd.pid" 2>>"$d/stderr"
+  frr_daemons "$ns" "$d"
   "$CTL" compile -f "$TMP/intent.json" --host "rr/$p" | jq -r .frr_text \
     | sed -E '/^vrf /,/^exit-vrf/d; s/^(router bgp [0-9]+) vrf [^ ]+$/\1/' >"$d/frr.conf"
   if ! out=$(ip netns exec "$ns" vtysh --vty_socket "$d" -f "$d/frr.conf" 2>&1); then

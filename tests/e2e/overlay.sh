@@ -63,3 +63,16 @@ ping_until() { # ping_until NS ADDR
 # tcp NS ADDR PORT: what a TCP connection from NS is answered (empty when
 # it is refused, dropped or times out)
 tcp() { ip netns exec "$1" timeout 6 nc -w 3 "$2" "$3" </dev/null 2>/dev/null || true; }
+
+# frr_daemons NS DIR: zebra and bgpd in NS with an empty configuration,
+# their vty sockets, zserv socket, pid files and log in DIR (made here,
+# owned by frr) -- a private FRR per namespace, as a host would run one.
+frr_daemons() {
+  local ns=$1 d=$2 frr=/usr/lib/frr
+  mkdir -p "$d"
+  chown frr:frr "$d"
+  : >"$d/empty.conf"
+  local common=(-d -f "$d/empty.conf" -z "$d/zserv.api" --vty_socket "$d" --log "file:$d/log")
+  ip netns exec "$ns" "$frr/zebra" "${common[@]}" -i "$d/zebra.pid" 2>>"$d/stderr"
+  ip netns exec "$ns" "$frr/bgpd" "${common[@]}" -i "$d/bgpd.pid" 2>>"$d/stderr"
+}

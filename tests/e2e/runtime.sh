@@ -76,11 +76,16 @@ node_dirs() { # node_dirs NODE: the daemon's (root) and the manager's (nobody) s
   mkdir -m 711 "$TMP/$1"
   install -d -m 700 -o nobody -g nogroup "$TMP/$1/manager"
 }
-start_daemon() { # start_daemon NODE
+# start_daemon NODE [GATEWAY-DAEMON ARGS...]: without arguments FRR is off
+# (its vty sockets are files, shared across namespaces: a daemon left to
+# the default /var/run/frr would reach the host's own FRR).
+start_daemon() {
   local p=$1
+  shift
+  (($#)) || set -- --frr-vty off
   ip netns exec "${NS[$p]}" "$GD" run --state-dir "$TMP/$p/daemon" --socket "$TMP/$p/d.sock" \
     --socket-group nogroup --interface "${IFACE[$p]}" --userspace wireguard-go \
-    --drift-interval "${DRIFT_INTERVAL:-2}" >>"$TMP/$p/daemon.log" 2>&1 &
+    --drift-interval "${DRIFT_INTERVAL:-2}" "$@" >>"$TMP/$p/daemon.log" 2>&1 &
   PIDS+=($!)
   until_true 5 test -S "$TMP/$p/d.sock"
 }

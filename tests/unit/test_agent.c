@@ -18,6 +18,7 @@
 
 #include "agent/envelope.h"
 #include "agent/msg.h"
+#include "agent/proc.h"
 #include "agent/uapi.h"
 #include "agent/wg.h"
 #include "compile/credential.h"
@@ -287,6 +288,7 @@ static void test_envelope_parse(void **state)
     assert_memory_equal(e.wg.peers[0].public_key.bytes, key_n(1).bytes, 32);
     assert_int_equal(e.wg.peers[0].keepalive, 25);
     assert_null(e.frr_text);
+    assert_string_equal(e.vrf, "");
     nn_agent_envelope_rename(&e, "nnt0");
     assert_string_equal(e.ifname, "nnt0");
     assert_non_null(strstr(e.nft_ruleset, "iifname \"nnt0\" accept"));
@@ -307,10 +309,28 @@ static void test_envelope_parse(void **state)
          "peers[0].persistent_keepalive"},
         {"\"role\":\"spoke\"", "\"role\":\"boss\"", "self.role"},
         {"\"forwarding\":false", "\"forwarding\":0", "interface.forwarding"},
+        {"\"routes\":[\"10.0.0.0/24\"]", "\"routes\":[],\"vrf\":{\"name\":\"../x\"}",
+         "interface.vrf.name"},
+        {"\"routes\":[\"10.0.0.0/24\"]", "\"routes\":[],\"vrf\":{\"table_id\":1}",
+         "interface.vrf.name"},
         {"\"nat\":{\"ruleset\":\"\"", "\"nat\":{\"rules\":\"\"", "nat.ruleset"},
         {"\"enabled\":false", "\"enabled\":true", "bgp.frr_text"},
         {"{\"bgp\"", "[{\"bgp\"", "byte"},
     };
+    /* iBGP: the FRR text and the VRF its instance runs in. */
+    char bgp[2048];
+    static const char with_bgp[] =
+        "{\"bgp\":{\"enabled\":true,\"frr_text\":\"router bgp 64512 vrf vrf-0a\\n\"},";
+    static const char with_vrf[] = "\"routes\":[],\"vrf\":{\"name\":\"vrf-0a\",\"table_id\":7}";
+    const char *tail = strstr(envelope_ok, "\"firewall\"");
+    const char *routes = strstr(envelope_ok, "\"routes\":[\"10.0.0.0/24\"]");
+    snprintf(bgp, sizeof(bgp), "%s%.*s%s%s", with_bgp, (int)(routes - tail), tail, with_vrf,
+             routes + strlen("\"routes\":[\"10.0.0.0/24\"]"));
+    assert_int_equal(nn_agent_envelope_parse(bgp, strlen(bgp), NULL, &e, why, sizeof(why)), 0);
+    assert_string_equal(e.frr_text, "router bgp 64512 vrf vrf-0a\n");
+    assert_string_equal(e.vrf, "vrf-0a");
+    nn_agent_envelope_free(&e);
+
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
         char text[2048];
         const char *at = strstr(envelope_ok, edits[i].from);
@@ -322,6 +342,30 @@ static void test_envelope_parse(void **state)
             fail_msg("edit %zu: r=%d why=\"%s\"", i, r, why);
         assert_int_equal(e.wg.n_peers, 0);
     }
+}
+
+/* The helper runner the daemon uses for frr-reload.py and vtysh: exit
+ * status, captured output (both streams, bounded), a missing program,
+ * and a deadline that kills. */
+static void test_proc_run(void **state)
+{
+    (void)state;
+    nn_buf out = NN_BUF_INIT;
+    char *both[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+    assert_int_equal(nn_proc_run(both, 5000, &out, 1024), 3);
+    assert_string_equal(out.data, "out\nerr\n");
+    nn_buf_reset(&out);
+    char *big[] = {"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x", NULL};
+    assert_int_equal(nn_proc_run(big, 5000, &out, 10), 0);
+    assert_int_equal(out.len, 10);
+    nn_buf_reset(&out);
+    char *missing[] = {"/nonexistent/nanami-helper", NULL};
+    assert_int_equal(nn_proc_run(missing, 5000, &out, 1024), -ENOENT);
+    char *slow[] = {"sleep", "5", NULL};
+    assert_int_equal(nn_proc_run(slow, 100, &out, 1024), -ETIMEDOUT);
+    char *killed[] = {"sh", "-c", "kill -9 $$", NULL};
+    assert_int_equal(nn_proc_run(killed, 5000, &out, 1024), -ECHILD);
+    nn_buf_free(&out);
 }
 
 static void test_envelope_signature(void **state)
@@ -445,7 +489,8 @@ int main(void)
         cmocka_unit_test(test_parse_get),           cmocka_unit_test(test_parse_get_rejects),
         cmocka_unit_test(test_diff_and_set_text),   cmocka_unit_test(test_diff_endpoint_roaming),
         cmocka_unit_test(test_endpoint_and_ifname), cmocka_unit_test(test_envelope_parse),
-        cmocka_unit_test(test_envelope_signature),  cmocka_unit_test(test_msg_frames),
+        cmocka_unit_test(test_envelope_signature),  cmocka_unit_test(test_proc_run),
+        cmocka_unit_test(test_msg_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
