@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <nftables/libnftables.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/uapi.h"
+#include "util/hash.h"
 
 int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_device *previous,
                 nn_apply_wg_stats *stats, char *why, size_t why_len)
@@ -36,14 +38,36 @@ int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_dev
     return r;
 }
 
-int nn_apply_nft(const char *ruleset, char *why, size_t why_len)
+/* The hash of "list table inet nanami" without counters; all zeros when
+ * there is no such table yet. */
+static void table_hash(struct nft_ctx *nft, uint8_t h[NN_HASH_LEN])
+{
+    memset(h, 0, NN_HASH_LEN);
+    if (nft_run_cmd_from_buffer(nft, "list table inet nanami") == 0) {
+        const char *out = nft_ctx_get_output_buffer(nft);
+        nn_hash_bytes(out, strlen(out), h);
+    }
+    /* Reading the buffers resets them for the next command. */
+    nft_ctx_get_error_buffer(nft);
+}
+
+int nn_apply_nft(const char *ruleset, bool *changed, char *why, size_t why_len)
 {
     struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
     if (!nft)
         return -ENOMEM;
     nft_ctx_buffer_error(nft);
     nft_ctx_buffer_output(nft);
+    nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_STATELESS);
+    uint8_t before[NN_HASH_LEN], after[NN_HASH_LEN];
+    if (changed)
+        table_hash(nft, before);
     int r = nft_run_cmd_from_buffer(nft, ruleset) == 0 ? 0 : -EINVAL;
+    if (changed && !r) {
+        nft_ctx_get_output_buffer(nft);
+        table_hash(nft, after);
+        *changed = memcmp(before, after, NN_HASH_LEN) != 0;
+    }
     if (r && why && why_len) {
         const char *msg = nft_ctx_get_error_buffer(nft);
         snprintf(why, why_len, "nftables refused the ruleset: %.400s", msg ? msg : "");

@@ -2,6 +2,7 @@
  * each one a diff against what the host has now. */
 #ifndef NN_AGENT_APPLY_H
 #define NN_AGENT_APPLY_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent/envelope.h"
@@ -21,7 +22,10 @@ int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_dev
 
 /* Loads the ruleset text in one libnftables transaction (all of it or
  * none). The envelope's text only adds and flushes Nanami's own table and
- * chains, so nothing else on the host is touched. */
-int nn_apply_nft(const char *ruleset, char *why, size_t why_len);
+ * chains, so nothing else on the host is touched. *changed (may be NULL)
+ * says whether Nanami's table reads differently after the load than
+ * before it: on a re-apply of the same text, a hand edit put back. The
+ * table is listed stateless (no counters), twice per call. */
+int nn_apply_nft(const char *ruleset, bool *changed, char *why, size_t why_len);
 
 #endif

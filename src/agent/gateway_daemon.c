@@ -236,7 +236,8 @@ typedef struct apply_result {
     char etag[72]; /* quoted SHA-256 of the bytes, as nanamid's ETag */
     nn_apply_wg_stats wg;
     nn_rtnl_stats rt;
-    int forwarding; /* 1 when a forwarding sysctl was turned on */
+    int forwarding;       /* 1 when a forwarding sysctl was turned on */
+    bool ruleset_changed; /* Nanami's nft table reads differently after */
     double wg_ms;
     nn_frr_outcome frr;
     bool frr_disabled;     /* the envelope has BGP, --frr-vty off */
@@ -244,14 +245,13 @@ typedef struct apply_result {
 } apply_result;
 
 /* Anything put back on the host: a re-apply of the same envelope that
- * changes something has repaired drift. (The ruleset is reloaded whole
- * each time, so a hand edit to Nanami's table is repaired but not seen.) */
+ * changes something has repaired drift. */
 static bool result_changed(const apply_result *r)
 {
     return r->wg.added || r->wg.updated || r->wg.removed || r->wg.private_key_set ||
            r->wg.listen_port_set || r->rt.link_changed || r->rt.addresses_added ||
            r->rt.addresses_removed || r->rt.routes_added || r->rt.routes_removed || r->forwarding ||
-           r->frr == NN_FRR_RELOADED || r->frr == NN_FRR_WITHDRAWN;
+           r->ruleset_changed || r->frr == NN_FRR_RELOADED || r->frr == NN_FRR_WITHDRAWN;
 }
 
 /* The "frr" of a report and of apply --json: null when BGP is not in
@@ -272,14 +272,15 @@ static void result_json(const apply_result *r, nn_buf *out)
                   "\"forwarding_set\":%s,\"interface\":\"%s\",\"link_set\":%s,"
                   "\"peers\":{\"added\":%zu,\"removed\":%zu,\"unchanged\":%zu,\"updated\":%zu},"
                   "\"frr\":\"%s\",\"private_key_set\":%s,"
-                  "\"routes\":{\"added\":%zu,\"removed\":%zu},\"wireguard_ms\":%.3f}",
+                  "\"routes\":{\"added\":%zu,\"removed\":%zu},\"ruleset_changed\":%s,"
+                  "\"wireguard_ms\":%.3f}",
                   r->rt.addresses_added, r->rt.addresses_removed, r->etag + 1,
                   r->forwarding ? "true" : "false", r->ifname,
                   r->rt.link_changed ? "true" : "false", r->wg.added, r->wg.removed,
                   r->wg.unchanged, r->wg.updated,
                   r->frr_disabled ? "disabled" : nn_frr_outcome_name(r->frr),
                   r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
-                  r->rt.routes_removed, r->wg_ms);
+                  r->rt.routes_removed, r->ruleset_changed ? "true" : "false", r->wg_ms);
 }
 
 /* The pinned server key: --server-key, else STATE/server.pub. */
@@ -388,7 +389,7 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
     }
     /* The firewall first: its rules match on the interface name, so the
      * interface never passes a packet before deny-by-default holds. */
-    if (nn_apply_nft(env.nft_ruleset, why, why_len))
+    if (nn_apply_nft(env.nft_ruleset, &res->ruleset_changed, why, why_len))
         goto out;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -668,10 +669,10 @@ static void drift_check(daemon_state *d)
     if (result_changed(&res)) {
         d->drift_repairs++;
         log_line("drift repaired on %s: peers +%zu ~%zu -%zu, addresses +%zu -%zu, routes +%zu "
-                 "-%zu, link %s, frr %s",
+                 "-%zu, link %s, ruleset %s, frr %s",
                  res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.rt.addresses_added,
                  res.rt.addresses_removed, res.rt.routes_added, res.rt.routes_removed,
-                 res.rt.link_changed ? "restored" : "ok",
+                 res.rt.link_changed ? "restored" : "ok", res.ruleset_changed ? "restored" : "ok",
                  res.frr == NN_FRR_RELOADED ? "reloaded" : "ok");
     }
 }

@@ -141,6 +141,9 @@ deliver hub
 [[ $(field hub .peers.updated) == 0 && $(wgs hub endpoints | grep -c 192.0.2.1) == 3 ]] \
   && ok "re-applying the hub keeps the spoke endpoints it learnt" \
   || bad "hub rewrote a roamed endpoint: $(cat "$TMP/hub.out")"
+[[ $(field hub .ruleset_changed) == false ]] \
+  && ok "re-applying the same ruleset reads as unchanged (no false drift)" \
+  || bad "unchanged ruleset reported as changed: $(cat "$TMP/hub.out")"
 
 # --- drift repair -----------------------------------------------------------
 ip netns exec "${NS[hub]}" wg set "${IFACE[hub]}" peer "$S1KEY" remove
@@ -150,6 +153,15 @@ deliver hub; deliver s2
 [[ $(field hub .peers.added) == 1 && $(field hub .peers.unchanged) == 2 && $(field hub .routes.added) == 1 ]] \
   && ok "hand-removed peer and route are restored on the hub" || bad "hub drift: $(cat "$TMP/hub.out")"
 [[ $(field s2 .link_set) == true ]] && ok "a downed link is brought back up" || bad "s2 drift: $(cat "$TMP/s2.out")"
+# A firewall chain flushed by hand: put back, and reported as a change.
+hub_nft() { ip netns exec "${NS[hub]}" nft "$@"; }
+chain=$(hub_nft list table inet nanami | awk '$1 == "chain" && $2 ~ /^fw_[0-9a-f]+$/ {print $2; exit}')
+rules=$(hub_nft list chain inet nanami "$chain" | grep -c .)
+hub_nft flush chain inet nanami "$chain"
+deliver hub
+[[ -n $chain && $(field hub .ruleset_changed) == true && $(hub_nft list chain inet nanami "$chain" | grep -c .) == "$rules" ]] \
+  && ok "a hand-flushed firewall chain ($chain, $rules lines) is put back and reported" \
+  || bad "nft drift: chain '$chain' $(hub_nft list chain inet nanami "$chain" | grep -c .)/$rules lines, $(cat "$TMP/hub.out")"
 ping_until "${NS[s1]}" "$S2_4" && ok "s1 -> s2 works again after repair" || bad "ping after repair"
 
 # --- refused envelopes change nothing ---------------------------------------
