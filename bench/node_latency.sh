@@ -12,8 +12,6 @@ N=${2:-20}
 ROUNDS=${3:-20}
 NANAMID=$BUILD/nanamid CTL=$BUILD/nanamictl GD=$BUILD/gateway-daemon GM=$BUILD/gateway-manager
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../tests/judges/lib.sh"
-source "$HERE/../tests/e2e/overlay.sh"
 source "$HERE/../tests/e2e/runtime.sh"
 require_root wireguard-go wg ip nft jq curl setpriv
 runtime_begin

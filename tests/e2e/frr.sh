@@ -14,14 +14,9 @@
 # instance down: the sessions themselves are proved by bgp_reflector.sh
 # (which drops the vrf); here the daemon must say the VRF is missing.
 set -euo pipefail
-NANAMID=${1:?usage: frr.sh NANAMID NANAMICTL GATEWAY_DAEMON GATEWAY_MANAGER}
-CTL=${2:?}
-GD=${3:?}
-GM=${4:?}
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../judges/lib.sh"
-source "$HERE/overlay.sh"
 source "$HERE/runtime.sh"
+runtime_args "$@"
 require_root wireguard-go wg ip nft jq ping curl setpriv vtysh /usr/lib/frr/zebra /usr/lib/frr/bgpd \
   /usr/lib/frr/frr-reload.py
 runtime_begin

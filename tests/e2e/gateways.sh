@@ -12,14 +12,9 @@
 # namespace); s1; s2 (gateway for the lan namespace); out (outside client);
 # dev (the user device).
 set -euo pipefail
-NANAMID=${1:?usage: gateways.sh NANAMID NANAMICTL GATEWAY_DAEMON GATEWAY_MANAGER}
-CTL=${2:?}
-GD=${3:?}
-GM=${4:?}
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../judges/lib.sh"
-source "$HERE/overlay.sh"
 source "$HERE/runtime.sh"
+runtime_args "$@"
 require_root wireguard-go wg wg-quick ip nft jq ping curl setpriv nc
 runtime_begin
 OUT="nng-$RUN_ID-out" DEV="nng-$RUN_ID-dev" LAN="nng-$RUN_ID-lan" INET="nng-$RUN_ID-inet"

@@ -15,15 +15,10 @@
 #   nanamid stopped for OUTAGE seconds (default 30): tunnels keep passing
 #     traffic; restarted: the nodes converge on a change made after
 set -euo pipefail
-NANAMID=${1:?usage: node.sh NANAMID NANAMICTL GATEWAY_DAEMON GATEWAY_MANAGER}
-CTL=${2:?}
-GD=${3:?}
-GM=${4:?}
 OUTAGE=${OUTAGE:-30}
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../judges/lib.sh"
-source "$HERE/overlay.sh"
 source "$HERE/runtime.sh"
+runtime_args "$@"
 require_root wireguard-go wg ip nft jq ping curl setpriv nc
 runtime_begin
 runtime_nodes nnn hub s1 s2 s3

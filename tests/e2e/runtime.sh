@@ -1,11 +1,20 @@
-# Shared by tests/e2e/node.sh and bench/node_latency.sh: nanamid in the
-# namespace $SRV (operator API on its loopback, node listener on
-# 192.0.2.1:8443, the underlay), and nodes that each run gateway-daemon
-# (root) and gateway-manager (as nobody).
-# Needs: NANAMID CTL GD GM, tests/judges/lib.sh + overlay.sh sourced;
-# runtime_begin and runtime_nodes set the rest (TMP, PIDS, SRV, NS, IFACE),
-# runtime_init the admin token (ADMIN).
+# Shared by the node-runtime tests (tests/e2e/node.sh, gateways.sh,
+# frr.sh) and bench/node_latency.sh: nanamid in the namespace $SRV
+# (operator API on its loopback, node listener on 192.0.2.1:8443, the
+# underlay), and nodes that each run gateway-daemon (root) and
+# gateway-manager (as nobody). Sources tests/judges/lib.sh and overlay.sh.
+# Needs: NANAMID CTL GD GM (runtime_args sets them from a test's
+# arguments); runtime_begin and runtime_nodes set the rest (TMP, PIDS,
+# SRV, NS, IFACE), runtime_init the admin token (ADMIN).
+source "$(dirname "${BASH_SOURCE[0]}")/../judges/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/overlay.sh"
 API=http://127.0.0.1:8420/api/v1
+
+# runtime_args "$@": a test's four arguments, the binaries it runs.
+runtime_args() {
+  NANAMID=${1:?usage: $(basename "$0") NANAMID NANAMICTL GATEWAY_DAEMON GATEWAY_MANAGER}
+  CTL=${2:?} GD=${3:?} GM=${4:?}
+}
 
 # runtime_begin: the scratch directory $TMP (the managers, as nobody, may
 # traverse it, not list it) and the tallies; on exit the processes in PIDS
