@@ -39,11 +39,10 @@ static void path_in(char *buf, size_t n, const char *dir, const char *name)
  * behind when bgpd is killed, and reloading into a zebra without bgpd
  * would record an empty BGP configuration as applied -- an empty bgpd
  * started later would then look in sync. */
-static bool bgpd_listening(const char *vty_dir)
+static bool bgpd_listening(const char *socket_path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/bgpd.vty", vty_dir) >=
-        (int)sizeof(sa.sun_path))
+    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path) >= (int)sizeof(sa.sun_path))
         return false;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     bool up = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
@@ -125,7 +124,7 @@ nn_frr_outcome nn_frr_apply(const nn_frr_config *c, const char *text, char *why,
     if (!text && !applied_before)
         return NN_FRR_OFF;
     path_in(bgpd, sizeof(bgpd), c->vty_dir, "bgpd.vty");
-    if (!bgpd_listening(c->vty_dir)) {
+    if (!bgpd_listening(bgpd)) {
         snprintf(why, why_len,
                  "bgp: FRR's bgpd is not running here (nothing answers on %.300s); nothing "
                  "loaded into FRR",
@@ -150,7 +149,7 @@ nn_frr_outcome nn_frr_apply(const nn_frr_config *c, const char *text, char *why,
     }
     if (reload(c, text, why, why_len) || running_hash(c, running, why, why_len))
         goto out;
-    if (!bgpd_listening(c->vty_dir)) { /* it went away under the reload */
+    if (!bgpd_listening(bgpd)) { /* it went away under the reload */
         snprintf(why, why_len, "bgp: bgpd stopped while the configuration was loaded");
         goto out;
     }

@@ -244,6 +244,12 @@ typedef struct apply_result {
     char frr_why[WHY_LEN]; /* FRR failed, or a warning about it; else "" */
 } apply_result;
 
+/* frr-reload.py ran and changed what FRR runs. */
+static bool frr_changed(const apply_result *r)
+{
+    return r->frr == NN_FRR_RELOADED || r->frr == NN_FRR_WITHDRAWN;
+}
+
 /* Anything put back on the host: a re-apply of the same envelope that
  * changes something has repaired drift. */
 static bool result_changed(const apply_result *r)
@@ -251,7 +257,13 @@ static bool result_changed(const apply_result *r)
     return r->wg.added || r->wg.updated || r->wg.removed || r->wg.private_key_set ||
            r->wg.listen_port_set || r->rt.link_changed || r->rt.addresses_added ||
            r->rt.addresses_removed || r->rt.routes_added || r->rt.routes_removed || r->forwarding ||
-           r->ruleset_changed || r->frr == NN_FRR_RELOADED || r->frr == NN_FRR_WITHDRAWN;
+           r->ruleset_changed || frr_changed(r);
+}
+
+/* The apply's FRR outcome as apply prints it. */
+static const char *frr_outcome(const apply_result *r)
+{
+    return r->frr_disabled ? "disabled" : nn_frr_outcome_name(r->frr);
 }
 
 /* The "frr" of a report and of apply --json: null when BGP is not in
@@ -277,9 +289,7 @@ static void result_json(const apply_result *r, nn_buf *out)
                   r->rt.addresses_added, r->rt.addresses_removed, r->etag + 1,
                   r->forwarding ? "true" : "false", r->ifname,
                   r->rt.link_changed ? "true" : "false", r->wg.added, r->wg.removed,
-                  r->wg.unchanged, r->wg.updated,
-                  r->frr_disabled ? "disabled" : nn_frr_outcome_name(r->frr),
-                  r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
+                  r->wg.unchanged, r->wg.updated, frr_outcome(r), r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
                   r->rt.routes_removed, r->ruleset_changed ? "true" : "false", r->wg_ms);
 }
 
@@ -451,11 +461,8 @@ static int cmd_apply(const options *o)
     }
     apply_result res;
     int status = apply_bytes(o, data, len, sig, &res, why, sizeof(why));
-    if (status)
-        fprintf(stderr, "error: %s: %s\n", o->envelope, why);
-    else if (res.frr_why[0])
-        fprintf(stderr, "warning: %s\n", res.frr_why);
     if (status) {
+        fprintf(stderr, "error: %s: %s\n", o->envelope, why);
     } else if (o->json) {
         nn_buf out = NN_BUF_INIT;
         result_json(&res, &out);
@@ -466,9 +473,10 @@ static int cmd_apply(const options *o)
                "frr %s (wireguard %.3f ms)\n",
                res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.wg.unchanged,
                res.rt.addresses_added, res.rt.addresses_removed, res.rt.routes_added,
-               res.rt.routes_removed, res.frr_disabled ? "disabled" : nn_frr_outcome_name(res.frr),
-               res.wg_ms);
+               res.rt.routes_removed, frr_outcome(&res), res.wg_ms);
     }
+    if (!status && res.frr_why[0])
+        fprintf(stderr, "warning: %s\n", res.frr_why);
     free(data);
     free(sig);
     return status;
@@ -647,7 +655,7 @@ static int daemon_apply(daemon_state *d, const char *data, size_t len, const cha
         utc_now(d->applied_at);
     }
     d->applied = true;
-    if (res->frr == NN_FRR_RELOADED || res->frr == NN_FRR_WITHDRAWN)
+    if (frr_changed(res))
         d->frr_reloads++;
     d->last = *res;
     d->last_error[0] = '\0';
