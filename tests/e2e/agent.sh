@@ -26,17 +26,7 @@ fails=0 passes=0
 ok() { passes=$((passes + 1)); echo "ok: $*"; }
 bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
-NODES=(hub s1 s2 s3)
-declare -A NS IFACE UL
-UL=([hub]=192.0.2.10 [s1]=192.0.2.11 [s2]=192.0.2.12 [s3]=192.0.2.13)
-underlay_init "nna-$RUN_ID-u"
-n=0
-for p in "${NODES[@]}"; do
-  NS[$p]="nna-$RUN_ID-$p"
-  IFACE[$p]="nna$RUN_ID$n"; n=$((n + 1))
-  netns_add "${NS[$p]}"
-  underlay_attach "${NS[$p]}" "${UL[$p]}"
-done
+overlay_nodes nna hub s1 s2 s3
 
 # --- node identity ---------------------------------------------------------
 for p in "${NODES[@]}"; do "$GD" keygen --state-dir "$TMP/$p" >"$TMP/$p.pub"; done

@@ -33,15 +33,8 @@ ok() { passes=$((passes + 1)); echo "ok: $*"; }
 bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
 PEERS=(hub-1 spoke-a spoke-b)
-declare -A NS IFACE
-declare -A UNDERLAY=([hub-1]=192.0.2.10 [spoke-a]=192.0.2.11 [spoke-b]=192.0.2.12)
-underlay_init "nnb-$RUN_ID-u"
-n=0
+overlay_nodes nnb "${PEERS[@]}"
 for p in "${PEERS[@]}"; do
-  NS[$p]="nnb-$RUN_ID-$p"
-  IFACE[$p]="nnb$RUN_ID$n"; n=$((n + 1))
-  netns_add "${NS[$p]}"
-  underlay_attach "${NS[$p]}" "${UNDERLAY[$p]}"
   wg genkey >"$TMP/$p.key"
   wg pubkey <"$TMP/$p.key" >"$TMP/$p.pub"
 done

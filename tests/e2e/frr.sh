@@ -135,9 +135,7 @@ check "s1 reports the repair (drift_repairs, frr.reloads)" until_true 10 repaire
 bgpd_pid=$(cat "$TMP/frr-s1/bgpd.pid")
 kill "$bgpd_pid"
 until_true 10 bash -c "! kill -0 $bgpd_pid 2>/dev/null" || bad "bgpd did not stop"
-ip netns exec "${NS[s1]}" /usr/lib/frr/bgpd -d -f "$TMP/frr-s1/empty.conf" -z "$TMP/frr-s1/zserv.api" \
-  --vty_socket "$TMP/frr-s1" --log "file:$TMP/frr-s1/log" -i "$TMP/frr-s1/bgpd.pid" \
-  2>>"$TMP/frr-s1/stderr" || bad "bgpd did not restart: $(tail -3 "$TMP/frr-s1/stderr")"
+frr_daemon "${NS[s1]}" "$TMP/frr-s1" bgpd || bad "bgpd did not restart: $(tail -3 "$TMP/frr-s1/stderr")"
 if until_true 10 has_line s1 "$ROUTER"; then
   ok "a restarted (empty) bgpd gets the configuration back"
 else

@@ -20,19 +20,11 @@ ok() { passes=$((passes + 1)); echo "ok: $*"; }
 bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
 PEERS=(hub-1 ops-1 db-1 web-1)
-declare -A NS UNDERLAY IFACE
-UNDERLAY=([hub-1]=192.0.2.10 [ops-1]=192.0.2.11 [db-1]=192.0.2.12 [web-1]=192.0.2.13)
-BR="nne-$RUN_ID-u"
 OUT="nne-$RUN_ID-out"
 
 # --- underlay: a bridge in its own namespace, a veth per host -----------
-underlay_init "$BR"
-n=0
+overlay_nodes nne "${PEERS[@]}"
 for p in "${PEERS[@]}"; do
-  NS[$p]="nne-$RUN_ID-$p"
-  IFACE[$p]="nne$RUN_ID$n"; n=$((n + 1))
-  netns_add "${NS[$p]}"
-  underlay_attach "${NS[$p]}" "${UNDERLAY[$p]}"
   wg genkey >"$TMP/$p.key"
   wg pubkey <"$TMP/$p.key" >"$TMP/$p.pub"
 done

@@ -68,11 +68,31 @@ tcp() { ip netns exec "$1" timeout 6 nc -w 3 "$2" "$3" </dev/null 2>/dev/null ||
 # their vty sockets, zserv socket, pid files and log in DIR (made here,
 # owned by frr) -- a private FRR per namespace, as a host would run one.
 frr_daemons() {
-  local ns=$1 d=$2 frr=/usr/lib/frr
-  mkdir -p "$d"
-  chown frr:frr "$d"
-  : >"$d/empty.conf"
-  local common=(-d -f "$d/empty.conf" -z "$d/zserv.api" --vty_socket "$d" --log "file:$d/log")
-  ip netns exec "$ns" "$frr/zebra" "${common[@]}" -i "$d/zebra.pid" 2>>"$d/stderr"
-  ip netns exec "$ns" "$frr/bgpd" "${common[@]}" -i "$d/bgpd.pid" 2>>"$d/stderr"
+  mkdir -p "$2"
+  chown frr:frr "$2"
+  : >"$2/empty.conf"
+  frr_daemon "$1" "$2" zebra && frr_daemon "$1" "$2" bgpd
+}
+# frr_daemon NS DIR NAME: starts one of them (again, after a kill).
+frr_daemon() {
+  ip netns exec "$1" "/usr/lib/frr/$3" -d -f "$2/empty.conf" -z "$2/zserv.api" --vty_socket "$2" \
+    --log "file:$2/log" -i "$2/$3.pid" 2>>"$2/stderr"
+}
+
+# overlay_nodes PREFIX NODE...: the underlay bridge and, per node in order
+# from 192.0.2.10, a namespace (NS) attached to it and a WireGuard
+# interface name of its own (IFACE); NODES lists them.
+overlay_nodes() {
+  local prefix=$1 i=0 p
+  shift
+  NODES=("$@")
+  declare -gA NS=() IFACE=()
+  underlay_init "$prefix-$RUN_ID-u"
+  for p in "$@"; do
+    NS[$p]="$prefix-$RUN_ID-$p"
+    IFACE[$p]="$prefix$RUN_ID$i"
+    netns_add "${NS[$p]}"
+    underlay_attach "${NS[$p]}" "192.0.2.$((10 + i))"
+    i=$((i + 1))
+  done
 }

@@ -36,26 +36,17 @@ ok() { passes=$((passes + 1)); echo "ok: $*"; }
 bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 
-# runtime_nodes PREFIX NODE...: the underlay, nanamid's namespace $SRV
-# (192.0.2.1), and per node, in order from 192.0.2.10, a namespace (NS), a
-# WireGuard interface name of its own (IFACE) and its state directories.
+# runtime_nodes PREFIX NODE...: the nodes of overlay_nodes (NS, IFACE,
+# from 192.0.2.10) with their state directories, and nanamid's namespace
+# $SRV (192.0.2.1).
 runtime_nodes() {
-  local prefix=$1 i=0 p
+  local prefix=$1 p
   shift
+  overlay_nodes "$prefix" "$@"
   SRV="$prefix-$RUN_ID-srv"
-  NODES=("$@")
-  declare -gA NS=() IFACE=()
-  underlay_init "$prefix-$RUN_ID-u"
   netns_add "$SRV"
   underlay_attach "$SRV" 192.0.2.1
-  for p in "$@"; do
-    NS[$p]="$prefix-$RUN_ID-$p"
-    IFACE[$p]="$prefix$RUN_ID$i"
-    netns_add "${NS[$p]}"
-    underlay_attach "${NS[$p]}" "192.0.2.$((10 + i))"
-    node_dirs "$p"
-    i=$((i + 1))
-  done
+  for p in "$@"; do node_dirs "$p"; done
 }
 
 # until_true SECONDS CMD...: polls every 0.05 s
