@@ -208,6 +208,12 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
         if (!out->frr_text)
             abort();
     }
+    json_t *ovn = json_object_get(env, "ovn");
+    if (ovn && !json_is_null(ovn)) {
+        if ((r = nn_ovn_plan_parse(ovn, &out->ovn, why, why_len)))
+            goto out;
+        out->has_ovn = true;
+    }
 out:
     json_decref(env);
     if (r)
@@ -221,6 +227,8 @@ void nn_agent_envelope_free(nn_agent_envelope *e)
     free(e->routes);
     free(e->nft_ruleset);
     free(e->frr_text);
+    if (e->has_ovn)
+        nn_ovn_plan_free(&e->ovn);
     nn_wg_device_free(&e->wg);
     memset(e, 0, sizeof(*e));
 }

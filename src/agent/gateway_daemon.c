@@ -6,7 +6,7 @@
  *   gateway-daemon keygen --state-dir DIR
  *   gateway-daemon apply  --state-dir DIR -f ENVELOPE --signature SIGFILE
  *                         [--server-key PUBFILE] [--interface NAME] [--userspace PROG]
- *                         [--frr-vty DIR|off] [--frr-reload PATH]
+ *                         [--frr-vty DIR|off] [--frr-reload PATH] [--ovn-nbctl PATH|off]
  *   gateway-daemon show   --interface NAME
  *   gateway-daemon run    --state-dir DIR --socket PATH [--socket-group GROUP]
  *                         [--drift-interval SECONDS] [...apply's options]
@@ -45,6 +45,7 @@
 #include "agent/apply.h"
 #include "agent/envelope.h"
 #include "agent/frr.h"
+#include "agent/ovn.h"
 #include "agent/msg.h"
 #include "agent/rtnl.h"
 #include "agent/uapi.h"
@@ -62,6 +63,7 @@ typedef struct options {
     const char *state_dir, *envelope, *signature, *server_key, *ifname, *userspace;
     const char *socket, *socket_group, *drift_interval;
     const char *frr_vty, *frr_reload; /* "off": FRR is never touched */
+    const char *ovn_nbctl;            /* "off": OVN is never touched */
     bool json;
 } options;
 
@@ -74,10 +76,12 @@ static int usage(const char *msg)
             "                            [--server-key PUBFILE] [--interface NAME]\n"
             "                            [--userspace wireguard-go] [--json]\n"
             "                            [--frr-vty DIR|off] [--frr-reload PATH]\n"
+            "                            [--ovn-nbctl PATH|off]\n"
             "       gateway-daemon run --state-dir DIR --socket PATH [--socket-group GROUP]\n"
             "                          [--drift-interval SECONDS] [--server-key PUBFILE]\n"
             "                          [--interface NAME] [--userspace wireguard-go]\n"
             "                          [--frr-vty DIR|off] [--frr-reload PATH]\n"
+            "                          [--ovn-nbctl PATH|off]\n"
             "       gateway-daemon show --interface NAME\n",
             msg);
     return EXIT_INVALID;
@@ -99,6 +103,7 @@ static int parse_options(int argc, char **argv, options *o)
                             : !strcmp(a, "--drift-interval")               ? &o->drift_interval
                             : !strcmp(a, "--frr-vty")                      ? &o->frr_vty
                             : !strcmp(a, "--frr-reload")                   ? &o->frr_reload
+                            : !strcmp(a, "--ovn-nbctl")                    ? &o->ovn_nbctl
                                                                            : NULL;
         if (!strcmp(a, "--json")) {
             o->json = true;
@@ -242,6 +247,9 @@ typedef struct apply_result {
     nn_frr_outcome frr;
     bool frr_disabled;     /* the envelope has BGP, --frr-vty off */
     char frr_why[WHY_LEN]; /* FRR failed, or a warning about it; else "" */
+    nn_ovn_outcome ovn;
+    bool ovn_disabled;     /* the envelope has an OVN plan, --ovn-nbctl off */
+    char ovn_why[WHY_LEN]; /* OVN failed; else "" */
 } apply_result;
 
 /* frr-reload.py ran and changed what FRR runs. */
@@ -257,13 +265,28 @@ static bool result_changed(const apply_result *r)
     return r->wg.added || r->wg.updated || r->wg.removed || r->wg.private_key_set ||
            r->wg.listen_port_set || r->rt.link_changed || r->rt.addresses_added ||
            r->rt.addresses_removed || r->rt.routes_added || r->rt.routes_removed || r->forwarding ||
-           r->ruleset_changed || frr_changed(r);
+           r->ruleset_changed || frr_changed(r) || r->ovn == NN_OVN_APPLIED;
 }
 
 /* The apply's FRR outcome as apply prints it. */
 static const char *frr_outcome(const apply_result *r)
 {
     return r->frr_disabled ? "disabled" : nn_frr_outcome_name(r->frr);
+}
+
+static const char *ovn_outcome(const apply_result *r)
+{
+    return r->ovn_disabled ? "disabled" : nn_ovn_outcome_name(r->ovn);
+}
+
+/* The "ovn" of a report: null when the envelope has no plan. */
+static const char *ovn_state(const apply_result *r)
+{
+    if (r->ovn_disabled)
+        return "disabled";
+    if (r->ovn == NN_OVN_OFF)
+        return NULL;
+    return r->ovn == NN_OVN_FAILED ? "failed" : "applied";
 }
 
 /* The "frr" of a report and of apply --json: null when BGP is not in
@@ -283,13 +306,14 @@ static void result_json(const apply_result *r, nn_buf *out)
                   "{\"addresses\":{\"added\":%zu,\"removed\":%zu},\"etag\":\"\\\"%.64s\\\"\","
                   "\"forwarding_set\":%s,\"interface\":\"%s\",\"link_set\":%s,"
                   "\"peers\":{\"added\":%zu,\"removed\":%zu,\"unchanged\":%zu,\"updated\":%zu},"
-                  "\"frr\":\"%s\",\"private_key_set\":%s,"
+                  "\"frr\":\"%s\",\"ovn\":\"%s\",\"private_key_set\":%s,"
                   "\"routes\":{\"added\":%zu,\"removed\":%zu},\"ruleset_changed\":%s,"
                   "\"wireguard_ms\":%.3f}",
                   r->rt.addresses_added, r->rt.addresses_removed, r->etag + 1,
                   r->forwarding ? "true" : "false", r->ifname,
                   r->rt.link_changed ? "true" : "false", r->wg.added, r->wg.removed,
-                  r->wg.unchanged, r->wg.updated, frr_outcome(r), r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
+                  r->wg.unchanged, r->wg.updated, frr_outcome(r), ovn_outcome(r),
+                  r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
                   r->rt.routes_removed, r->ruleset_changed ? "true" : "false", r->wg_ms);
 }
 
@@ -341,8 +365,21 @@ static void apply_frr(const options *o, const nn_agent_envelope *env, apply_resu
                  env->vrf);
 }
 
+/* OVN after FRR: the plan lives in the deployment's northbound database,
+ * not on this host, and failing to reach it leaves the host's own state
+ * standing. */
+static void apply_ovn(const options *o, const nn_agent_envelope *env, apply_result *res)
+{
+    if (o->ovn_nbctl && !strcmp(o->ovn_nbctl, "off")) {
+        res->ovn_disabled = env->has_ovn;
+        return;
+    }
+    res->ovn = nn_ovn_apply(o->ovn_nbctl ? o->ovn_nbctl : NN_OVN_NBCTL_DEFAULT,
+                            env->has_ovn ? &env->ovn : NULL, res->ovn_why, sizeof(res->ovn_why));
+}
+
 /* Verifies, parses and applies one envelope: nft, WireGuard (diff),
- * link/addresses/routes (diff), forwarding, FRR; then saves it as the last
+ * link/addresses/routes (diff), forwarding, FRR, OVN; then saves it as the last
  * applied (applied.json, applied.sig). EXIT_INVALID when refused (nothing
  * on the host changed), 1 on a host error, 0 when applied. */
 static int apply_bytes(const options *o, const char *data, size_t len, const char *sig,
@@ -418,6 +455,7 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
         goto out;
     }
     apply_frr(o, &env, res);
+    apply_ovn(o, &env, res);
     char path[4096];
     if (state_path(path, sizeof(path), o->state_dir, "applied.json") ||
         (r = nn_file_replace(path, data, len, 0600)) ||
@@ -470,13 +508,15 @@ static int cmd_apply(const options *o)
         nn_buf_free(&out);
     } else {
         printf("applied %s: peers +%zu ~%zu -%zu =%zu, addresses +%zu -%zu, routes +%zu -%zu, "
-               "frr %s (wireguard %.3f ms)\n",
+               "frr %s, ovn %s (wireguard %.3f ms)\n",
                res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.wg.unchanged,
                res.rt.addresses_added, res.rt.addresses_removed, res.rt.routes_added,
-               res.rt.routes_removed, frr_outcome(&res), res.wg_ms);
+               res.rt.routes_removed, frr_outcome(&res), ovn_outcome(&res), res.wg_ms);
     }
     if (!status && res.frr_why[0])
         fprintf(stderr, "warning: %s\n", res.frr_why);
+    if (!status && res.ovn_why[0])
+        fprintf(stderr, "warning: %s\n", res.ovn_why);
     free(data);
     free(sig);
     return status;
@@ -601,6 +641,7 @@ typedef struct daemon_state {
     char sig[NN_ENVELOPE_SIG_MAX];
     unsigned long drift_repairs;
     unsigned long frr_reloads; /* frr-reload.py runs that changed FRR */
+    unsigned long ovn_applies; /* ovn-nbctl transactions that changed the database */
     char last_error[WHY_LEN]; /* empty when the last apply succeeded */
 } daemon_state;
 
@@ -657,6 +698,8 @@ static int daemon_apply(daemon_state *d, const char *data, size_t len, const cha
     d->applied = true;
     if (frr_changed(res))
         d->frr_reloads++;
+    if (res->ovn == NN_OVN_APPLIED)
+        d->ovn_applies++;
     d->last = *res;
     d->last_error[0] = '\0';
     return 0;
@@ -677,11 +720,12 @@ static void drift_check(daemon_state *d)
     if (result_changed(&res)) {
         d->drift_repairs++;
         log_line("drift repaired on %s: peers +%zu ~%zu -%zu, addresses +%zu -%zu, routes +%zu "
-                 "-%zu, link %s, ruleset %s, frr %s",
+                 "-%zu, link %s, ruleset %s, frr %s, ovn %s",
                  res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.rt.addresses_added,
                  res.rt.addresses_removed, res.rt.routes_added, res.rt.routes_removed,
                  res.rt.link_changed ? "restored" : "ok", res.ruleset_changed ? "restored" : "ok",
-                 res.frr == NN_FRR_RELOADED ? "reloaded" : "ok");
+                 res.frr == NN_FRR_RELOADED ? "reloaded" : "ok",
+                 res.ovn == NN_OVN_APPLIED ? "restored" : "ok");
     }
 }
 
@@ -811,6 +855,8 @@ static void handle_status(daemon_state *d, int fd)
         nn_jw_str(&w, why);
     if (d->applied && d->last.frr_why[0])
         nn_jw_str(&w, d->last.frr_why);
+    if (d->applied && d->last.ovn_why[0])
+        nn_jw_str(&w, d->last.ovn_why);
     nn_jw_arr_end(&w);
     nn_jw_key(&w, "frr");
     const char *frr = d->applied ? frr_state(&d->last) : NULL;
@@ -830,6 +876,18 @@ static void handle_status(daemon_state *d, int fd)
     }
     nn_jw_key(&w, "listen_port");
     nn_jw_int(&w, have_dev ? dev.listen_port : 0);
+    nn_jw_key(&w, "ovn");
+    const char *ovn = d->applied ? ovn_state(&d->last) : NULL;
+    if (ovn) {
+        nn_jw_obj_begin(&w);
+        nn_jw_key(&w, "applies");
+        nn_jw_int(&w, (int64_t)d->ovn_applies);
+        nn_jw_key(&w, "state");
+        nn_jw_str(&w, ovn);
+        nn_jw_obj_end(&w);
+    } else {
+        nn_jw_null(&w);
+    }
     nn_jw_key(&w, "peers");
     const nn_wg_device none = {0};
     peers_json(&w, have_dev ? &dev : &none, false);

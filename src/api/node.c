@@ -211,20 +211,24 @@ static bool is_uint(json_t *v)
     return json_is_integer(v) && json_integer_value(v) >= 0;
 }
 
-/* The daemon's FRR outcome (docs/agent.md). */
-static bool is_frr_state(const char *s)
+/* The daemon's FRR or OVN outcome: absent, null or {COUNTER, state}
+ * (docs/agent.md). */
+static bool valid_outcome(json_t *v, const char *counter)
 {
-    return s && (!strcmp(s, "applied") || !strcmp(s, "failed") || !strcmp(s, "disabled"));
+    const char *const fields[] = {counter, "state", NULL};
+    const char *s = json_string_value(json_object_get(v, "state"));
+    return !v || json_is_null(v) ||
+           (json_is_object(v) && keys_within(v, fields) && is_uint(json_object_get(v, counter)) &&
+            s && (!strcmp(s, "applied") || !strcmp(s, "failed") || !strcmp(s, "disabled")));
 }
 
 /* A report must have the shape docs/api.md gives; the server stores it
  * as sent, so it checks every field a reader will rely on. */
 static bool valid_report(ctx *c)
 {
-    static const char *const fields[] = {"applied_etag", "drift_repairs", "errors",
-                                         "interface",    "listen_port",   "peers",
-                                         "applied_at",   "frr",           NULL};
-    static const char *const frr_fields[] = {"reloads", "state", NULL};
+    static const char *const fields[] = {
+        "applied_etag", "drift_repairs", "errors", "interface", "listen_port",
+        "peers",        "applied_at",    "frr",    "ovn",       NULL};
     static const char *const peer_fields[] = {"endpoint", "last_handshake", "public_key",
                                               "rx_bytes", "tx_bytes",       NULL};
     if (!api_only_keys(c, c->body, fields))
@@ -241,16 +245,18 @@ static bool valid_report(ctx *c)
         bad = "listen_port";
     else if ((v = json_object_get(c->body, "drift_repairs")) && !is_uint(v))
         bad = "drift_repairs";
-    else if ((v = json_object_get(c->body, "frr")) && !json_is_null(v) &&
-             (!json_is_object(v) || !keys_within(v, frr_fields) ||
-              !is_uint(json_object_get(v, "reloads")) ||
-              !is_frr_state(json_string_value(json_object_get(v, "state")))))
+    else if (!valid_outcome(json_object_get(c->body, "frr"), "reloads"))
         bad = "frr";
+    else if (!valid_outcome(json_object_get(c->body, "ovn"), "applies"))
+        bad = "ovn";
     if (bad) {
-        api_reply_error(c->resp, 422, "invalid", bad, "%s %s", bad,
-                        strcmp(bad, "frr") ? "has the wrong type"
-                                           : "must be null or {reloads: a non-negative "
-                                             "integer, state: applied, failed or disabled}");
+        bool outcome = !strcmp(bad, "frr") || !strcmp(bad, "ovn");
+        api_reply_error(c->resp, 422, "invalid", bad, "%s %s%s%s", bad,
+                        outcome ? "must be null or {" : "has the wrong type",
+                        outcome ? (strcmp(bad, "frr") ? "applies" : "reloads") : "",
+                        outcome ? ": a non-negative integer, state: applied, failed or "
+                                  "disabled}"
+                                : "");
         return false;
     }
     json_t *errors = json_object_get(c->body, "errors");

@@ -9,6 +9,7 @@
 #include "compile/bgp.h"
 #include "compile/credential.h"
 #include "compile/firewall.h"
+#include "compile/host.h"
 #include "compile/nat.h"
 #include "compile/plan.h"
 #include "util/hash.h"
@@ -727,6 +728,16 @@ void nn_compile_for_peer(nn_net_plan *plan, const nn_member *peer, nn_buf *out)
         nn_jw_null(&w);
     nn_jw_key(&w, "nat");
     write_nat(&w, plan, peer);
+    const nn_host *host = peer->host_ref;
+    if (host && host->ovn && host->ovn->plan_host == host) {
+        nn_jw_key(&w, "ovn");
+        nn_jw_obj_begin(&w);
+        nn_jw_key(&w, "nb_endpoint");
+        nn_jw_str(&w, host->ovn->nb_endpoint);
+        nn_jw_key(&w, "nb_plan");
+        nn_ovn_plan(net->workspace, host->ovn, &w);
+        nn_jw_obj_end(&w);
+    }
 
     nn_jw_key(&w, "peers");
     nn_jw_arr_begin(&w);

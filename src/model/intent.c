@@ -2292,6 +2292,13 @@ static int check_workspace_refs(parser *p, nn_workspace *ws)
             }
         }
     }
+    for (size_t n = 0; n < ws->nnetworks; n++)
+        for (size_t i = 0; i < ws->networks[n].npeers; i++) {
+            const nn_host *h = ws->networks[n].peers[i].host_ref;
+            nn_ovn_deployment *d = h && h->ovn ? &ws->ovn[h->ovn - ws->ovn] : NULL;
+            if (d && (!d->plan_host || strcmp(h->name, d->plan_host->name) < 0))
+                d->plan_host = h;
+        }
     if (ws->default_policy_name) {
         ws->default_policy = find_in(ws->policies, ws->npolicies, ws->default_policy_name);
         if (!ws->default_policy) {

@@ -235,6 +235,10 @@ typedef struct nn_ovn_deployment {
     nn_ovn_switch *switches; /* owned; sorted by name */
     size_t nswitches;
     size_t doc_index;
+    /* resolved: the first host by name that names this deployment and runs
+     * a peer. Its envelopes carry the plan, so exactly one node writes the
+     * deployment's northbound database. NULL when no such host. */
+    const nn_host *plan_host;
 } nn_ovn_deployment;
 
 typedef struct nn_ipfix_collector {

@@ -147,6 +147,7 @@ node db "$NODE_URL/node/config"; is "$STATUS" 200 "new certificate"
 # --- observed state -------------------------------------------------------------
 report=$(jq -n --arg k "$WG_DB" '{applied_etag: "\"x\"", interface: "nn0", listen_port: 51820,
   drift_repairs: 2, errors: [], frr: {state: "applied", reloads: 3},
+  ovn: {state: "failed", applies: 4},
   peers: [{public_key: $k, endpoint: "192.0.2.1:51820",
   last_handshake: 1700000000, rx_bytes: 10, tx_bytes: 20}]}')
 node db -X POST --data-binary "$report" "$NODE_URL/node/status"; is "$STATUS" 200 "status report"
@@ -160,9 +161,15 @@ for frr in '"applied"' '{"state":"up","reloads":1}' '{"state":"failed","reloads"
   node db -X POST --data-binary "{\"frr\":$frr}" "$NODE_URL/node/status"
   is "$STATUS/$(jq -r .error.field <<<"$BODY")" 422/frr "frr $frr refused"
 done
+# ovn counts applies, not reloads
+for ovn in '{"state":"applied","reloads":1}' '{"state":"gone","applies":1}' '[]'; do
+  node db -X POST --data-binary "{\"ovn\":$ovn}" "$NODE_URL/node/status"
+  is "$STATUS/$(jq -r .error.field <<<"$BODY")" 422/ovn "ovn $ovn refused"
+done
 expect 200 GET /workspaces/acme/networks/corp/observed
 field_is '[.[] | select(.peer == "db-1")][0].observed.drift_repairs' 2
 field_is '[.[] | select(.peer == "db-1")][0].observed.frr.reloads' 3
+field_is '[.[] | select(.peer == "db-1")][0].observed.ovn.applies' 4
 field_is '[.[] | select(.peer == "db-1")][0].enrolled' true
 field_is '[.[] | select(.peer == "hub-1")][0].observed' null
 field_is '[.[] | select(.peer == "hub-1")][0].enrolled' false

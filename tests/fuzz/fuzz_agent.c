@@ -1,7 +1,8 @@
 /* libFuzzer harness for what the gateway-daemon parses: the first byte
  * picks the parser -- 'u' the WireGuard UAPI "get" answer, 'e' an envelope
  * (after its signature held), 'm' a manager<->daemon frame read off a real
- * socket, anything else an endpoint. Beyond not
+ * socket, 'o' ovn-nbctl's JSON answer about the tagged rows, anything else
+ * an endpoint. Beyond not
  * crashing, every accepted device must come out sorted and duplicate-free,
  * and must diff against itself to an empty change. */
 #include <errno.h>
@@ -13,6 +14,7 @@
 
 #include "agent/envelope.h"
 #include "agent/msg.h"
+#include "agent/ovn.h"
 #include "agent/uapi.h"
 #include "agent/wg.h"
 
@@ -76,6 +78,23 @@ static void check_frame(const uint8_t *data, size_t len, int request)
     nn_buf_free(&payload);
 }
 
+/* Row lines come out sorted, one per row, each ended by a newline. */
+static void check_lines(const nn_buf *lines, size_t want_rows)
+{
+    const char *s = lines->data, *end = s + lines->len, *prev = NULL;
+    size_t rows = 0;
+    while (s && s < end) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        if (!e || (prev && strncmp(prev, s, (size_t)(e - s) + 1) > 0))
+            abort();
+        prev = s;
+        s = e + 1;
+        rows++;
+    }
+    if (want_rows != SIZE_MAX && rows != want_rows)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -89,12 +108,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_device(&d);
             nn_wg_device_free(&d);
         }
+    } else if (data[0] == 'o') {
+        nn_buf lines = NN_BUF_INIT;
+        if (nn_ovn_state_lines(text, len, &lines, why, sizeof(why)) == 0)
+            check_lines(&lines, SIZE_MAX);
+        nn_buf_free(&lines);
     } else if (data[0] == 'm' && len > 0) {
         check_frame(data + 2, len - 1, data[1] & 1);
     } else if (data[0] == 'e') {
         nn_agent_envelope e;
         if (nn_agent_envelope_parse(text, len, NULL, &e, why, sizeof(why)) == 0) {
             check_device(&e.wg);
+            if (e.has_ovn) {
+                nn_buf lines = NN_BUF_INIT;
+                nn_ovn_plan_lines(&e.ovn, &lines);
+                check_lines(&lines, e.ovn.nswitches + e.ovn.nports + e.ovn.nacls);
+                nn_buf_free(&lines);
+            }
             nn_agent_envelope_rename(&e, "nnfuzz0");
             nn_agent_envelope_free(&e);
         }

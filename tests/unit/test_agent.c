@@ -13,11 +13,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/envelope.h"
 #include "agent/msg.h"
+#include "agent/ovn.h"
 #include "agent/proc.h"
 #include "agent/uapi.h"
 #include "agent/wg.h"
@@ -316,6 +318,7 @@ static void test_envelope_parse(void **state)
         {"\"nat\":{\"ruleset\":\"\"", "\"nat\":{\"rules\":\"\"", "nat.ruleset"},
         {"\"enabled\":false", "\"enabled\":true", "bgp.frr_text"},
         {"{\"bgp\"", "[{\"bgp\"", "byte"},
+        {"{\"bgp\"", "{\"ovn\":{\"nb_endpoint\":\"tcp:1\"},\"bgp\"", "ovn.nb_endpoint"},
     };
     /* iBGP: the FRR text and the VRF its instance runs in. */
     char bgp[2048];
@@ -341,6 +344,107 @@ static void test_envelope_parse(void **state)
         if (r != -EINVAL || !strstr(why, edits[i].path))
             fail_msg("edit %zu: r=%d why=\"%s\"", i, r, why);
         assert_int_equal(e.wg.n_peers, 0);
+    }
+}
+
+/* The envelope's OVN plan as the daemon reads it, and ovn-nbctl's answer
+ * about the tagged rows: both come out as the same lines when the
+ * database holds the plan. */
+static const char ovn_plan[] =
+    "{\"nb_endpoint\":\"unix:/run/ovn/ovnnb_db.sock\",\"nb_plan\":{\"compiled_at\":null,"
+    "\"deployment_id\":\"0123456789abcdef0123456789abcdef\",\"name\":\"dc1\",\"plan\":["
+    "{\"args\":[\"sw\"],\"cmd\":\"ls-add\",\"options\":[\"--may-exist\"]},"
+    "{\"args\":[\"sw\",\"p\"],\"cmd\":\"lsp-add\",\"options\":[\"--may-exist\"]},"
+    "{\"args\":[\"p\",\"0a:00:00:00:00:02 10.0.0.2\",\"0a:00:00:00:00:01 10.0.0.1\"],"
+    "\"cmd\":\"lsp-set-addresses\",\"options\":[]},"
+    "{\"args\":[\"p\",\"\"],\"cmd\":\"lsp-set-type\",\"options\":[]},"
+    "{\"args\":[\"sw\",\"to-lport\",\"1001\",\"ip4 && tcp.dst == 80\",\"allow\"],"
+    "\"cmd\":\"acl-add\",\"options\":[\"--may-exist\"]}],"
+    "\"version\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}}";
+
+static int ovn_parse_text(const char *text, nn_ovn_plan *p, char *why, size_t why_len)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    int r = j ? nn_ovn_plan_parse(j, p, why, why_len) : -EINVAL;
+    json_decref(j);
+    return r;
+}
+
+static void test_ovn_plan(void **state)
+{
+    (void)state;
+    nn_ovn_plan p;
+    char why[300] = "";
+    assert_int_equal(ovn_parse_text(ovn_plan, &p, why, sizeof(why)), 0);
+    assert_int_equal(p.nswitches, 1);
+    assert_int_equal(p.nports, 1);
+    assert_int_equal(p.nacls, 1);
+    assert_string_equal(p.ports[0].addresses[0], "0a:00:00:00:00:01 10.0.0.1");
+    assert_int_equal(p.acls[0].priority, 1001);
+    nn_buf lines = NN_BUF_INIT;
+    nn_ovn_plan_lines(&p, &lines);
+    static const char want[] =
+        "[\"acl\",\"sw\",\"to-lport\",1001,\"allow\",\"ip4 && tcp.dst == 80\"]\n"
+        "[\"ls\",\"sw\"]\n"
+        "[\"lsp\",\"sw\",\"p\",\"\",[\"0a:00:00:00:00:01 10.0.0.1\",\"0a:00:00:00:00:02 "
+        "10.0.0.2\"]]\n";
+    assert_string_equal(lines.data, want);
+    nn_ovn_plan_free(&p);
+
+    /* The same rows as ovn-nbctl --format=json gives them (three finds). */
+    static const char db[] =
+        "{\"data\":[[[\"uuid\",\"a1\"],\"sw\",[\"uuid\",\"b2\"],[\"uuid\",\"c3\"]]],"
+        "\"headings\":[\"_uuid\",\"name\",\"ports\",\"acls\"]}\n"
+        "{\"data\":[[[\"uuid\",\"b2\"],\"p\",[\"set\",[\"0a:00:00:00:00:01 10.0.0.1\","
+        "\"0a:00:00:00:00:02 10.0.0.2\"]],\"\"]],"
+        "\"headings\":[\"_uuid\",\"name\",\"addresses\",\"type\"]}\n"
+        "{\"data\":[[[\"uuid\",\"c3\"],\"to-lport\",1001,\"ip4 && tcp.dst == 80\",\"allow\"]],"
+        "\"headings\":[\"_uuid\",\"direction\",\"priority\",\"match\",\"action\"]}\n";
+    nn_buf got = NN_BUF_INIT;
+    assert_int_equal(nn_ovn_state_lines(db, sizeof(db) - 1, &got, why, sizeof(why)), 0);
+    assert_string_equal(got.data, want);
+    nn_buf_reset(&got);
+    /* Output of another shape is refused, not guessed at. */
+    assert_int_equal(nn_ovn_state_lines(db, 100, &got, why, sizeof(why)), -EINVAL);
+    char other[sizeof(db)];
+    memcpy(other, db, sizeof(db));
+    memcpy(strstr(other, "\"acls\""), "\"aclz\"", 6);
+    assert_int_equal(nn_ovn_state_lines(other, sizeof(db) - 1, &got, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "Logical_Switch"));
+    nn_buf_free(&got);
+    nn_buf_free(&lines);
+
+    static const struct {
+        const char *from, *to, *path;
+    } edits[] = {
+        {"\"cmd\":\"ls-add\"", "\"cmd\":\"ls-del\"", "plan[0].cmd"},
+        {"[\"--may-exist\"]", "[\"--if-exists\"]", "plan[0].options[0]"},
+        {"[\"sw\",\"p\"]", "[\"nosuch\",\"p\"]", "plan[1].args[0]: no switch"},
+        {"[\"sw\",\"p\"]", "[\"sw\",\"-p\"]", "plan[1].args[1]"},
+        {"[\"sw\",\"p\"]", "[\"sw\"]", "plan[1].args: lsp-add takes 2"},
+        {"[\"p\",\"\"]", "[\"p\",\"bridge\"]", "plan[3].args[1]"},
+        {"\"1001\"", "\"70000\"", "plan[4].args[2]"},
+        {"\"1001\"", "\"1e3\"", "plan[4].args[2]"},
+        {"\"allow\"]", "\"permit\"]", "plan[4].args[4]"},
+        {"ip4 && tcp", "ip4\\u0001 && tcp", "plan[4].args[3]"},
+        {"unix:/run/ovn/ovnnb_db.sock", "http://x", "ovn.nb_endpoint"},
+        {"0123456789abcdef0123456789abcdef\"", "xyz\"", "nb_plan.deployment_id"},
+        {"{\"args\":[\"p\",\"\"]", "{\"args\":[\"q\",\"\"]", "plan[3].args[0]: no port"},
+        {"{\"args\":[\"sw\",\"to-lport\"",
+         "{\"args\":[\"sw\"],\"cmd\":\"ls-add\",\"options\":[]},"
+         "{\"args\":[\"sw\",\"to-lport\"",
+         "switch \"sw\" is added twice"},
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char text[4096];
+        const char *at = strstr(ovn_plan, edits[i].from);
+        assert_non_null(at);
+        snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - ovn_plan), ovn_plan, edits[i].to,
+                 at + strlen(edits[i].from));
+        int r = ovn_parse_text(text, &p, why, sizeof(why));
+        if (r != -EINVAL || !strstr(why, edits[i].path))
+            fail_msg("edit %zu: r=%d why=\"%s\"", i, r, why);
+        assert_null(p.json);
     }
 }
 
@@ -490,7 +594,7 @@ int main(void)
         cmocka_unit_test(test_diff_and_set_text),   cmocka_unit_test(test_diff_endpoint_roaming),
         cmocka_unit_test(test_endpoint_and_ifname), cmocka_unit_test(test_envelope_parse),
         cmocka_unit_test(test_envelope_signature),  cmocka_unit_test(test_proc_run),
-        cmocka_unit_test(test_msg_frames),
+        cmocka_unit_test(test_msg_frames),          cmocka_unit_test(test_ovn_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -701,6 +701,56 @@ static void test_digest_follows_bgp_changes(void **state)
     json_decref(before);
 }
 
+/* An OVN deployment's plan goes to the envelopes of exactly one host: the
+ * first by name that names the deployment and runs a peer. */
+static bool carries_ovn(const nn_doc *doc, const char *peer)
+{
+    char *env = tu_envelope(doc, "globex", "core", peer);
+    json_t *e = parse_json(env);
+    bool has = json_object_get(e, "ovn") != NULL;
+    if (has)
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(e, "ovn"), "nb_endpoint")),
+            "tcp:10.30.0.1:6641");
+    json_decref(e);
+    free(env);
+    return has;
+}
+
+static void test_ovn_plan_host(void **state)
+{
+    (void)state;
+    json_error_t je;
+    nn_error err;
+    json_t *j = json_load_file(NN_SOURCE_DIR "/examples/fabric.json", 0, &je);
+    assert_non_null(j);
+    nn_doc *doc = tu_load(j, &err);
+    assert_true(carries_ovn(doc, "core-hub")); /* host edge-a */
+    assert_false(carries_ovn(doc, "branch-1"));
+    nn_doc_free(doc);
+    /* "aaa" sorts first but runs no peer: edge-a stays the plan host. */
+    json_t *hosts = json_object_get(ws_json(j, 0), "hosts");
+    json_array_append_new(hosts, json_pack("{s:s, s:s, s:{s:s, s:s}}", "name", "aaa", "profile",
+                                           "heavyweight", "ovn", "deployment", "dc1", "encap_ip",
+                                           "198.51.100.30"));
+    doc = tu_load(j, &err);
+    assert_true(carries_ovn(doc, "core-hub"));
+    assert_false(carries_ovn(doc, "branch-1"));
+    nn_doc_free(doc);
+    /* Once a peer runs on it, it is. */
+    json_t *peers =
+        json_object_get(json_array_get(json_object_get(ws_json(j, 0), "networks"), 0), "peers");
+    for (size_t i = 0; i < json_array_size(peers); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(peers, i), "name")),
+                    "branch-1"))
+            json_object_set_new(json_array_get(peers, i), "host", json_string("aaa"));
+    doc = tu_load(j, &err);
+    assert_false(carries_ovn(doc, "core-hub"));
+    assert_true(carries_ovn(doc, "branch-1"));
+    nn_doc_free(doc);
+    json_decref(j);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -719,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_full_tunnel_through_the_exit_hub),
         cmocka_unit_test(test_digest_equal_exactly_when_envelope_equal),
         cmocka_unit_test(test_digest_follows_bgp_changes),
+        cmocka_unit_test(test_ovn_plan_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
