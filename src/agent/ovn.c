@@ -297,7 +297,9 @@ typedef struct row {
     char *key, *line;
     const char *uuid, *sw_uuid; /* database rows only; sw_uuid NULL for switches */
     int kind;                   /* 0 switch, 1 port, 2 ACL */
-    bool keep;
+    bool keep;                  /* database rows: the plan has it */
+    size_t index;               /* plan rows: in the plan's switches, ports or acls */
+    const struct row *match;    /* plan rows: the database row that is it, or NULL */
 } row;
 
 typedef struct rows {
@@ -333,7 +335,7 @@ static void str(nn_buf *b, const char *s)
     nn_buf_put_json_string(b, s, strlen(s));
 }
 
-static void add_switch(rows *r, const char *name, const char *uuid)
+static row *add_switch(rows *r, const char *name, const char *uuid)
 {
     nn_buf b = NN_BUF_INIT;
     nn_buf_puts(&b, "[\"ls\"");
@@ -346,10 +348,11 @@ static void add_switch(rows *r, const char *name, const char *uuid)
     w->key = strdup(w->line);
     if (!w->key)
         abort();
+    return w;
 }
 
 /* addresses sorted, as the database keeps a set. */
-static void add_port(rows *r, const char *sw, const char *name, const char *type,
+static row *add_port(rows *r, const char *sw, const char *name, const char *type,
                      const char *const *addresses, size_t n, const char *uuid, const char *sw_uuid)
 {
     nn_buf b = NN_BUF_INIT;
@@ -372,9 +375,10 @@ static void add_port(rows *r, const char *sw, const char *name, const char *type
     }
     nn_buf_puts(&b, "]]");
     w->line = nn_buf_steal(&b);
+    return w;
 }
 
-static void add_acl(rows *r, const nn_ovn_lacl *a, const char *uuid, const char *sw_uuid)
+static row *add_acl(rows *r, const nn_ovn_lacl *a, const char *uuid, const char *sw_uuid)
 {
     nn_buf b = NN_BUF_INIT;
     nn_buf_puts(&b, "[\"acl\"");
@@ -392,18 +396,19 @@ static void add_acl(rows *r, const nn_ovn_lacl *a, const char *uuid, const char 
     w->key = strdup(w->line);
     if (!w->key)
         abort();
+    return w;
 }
 
 static void plan_rows(const nn_ovn_plan *p, rows *r)
 {
     for (size_t i = 0; i < p->nswitches; i++)
-        add_switch(r, p->switches[i], NULL);
+        add_switch(r, p->switches[i], NULL)->index = i;
     for (size_t i = 0; i < p->nports; i++) {
         const nn_ovn_lsp *l = &p->ports[i];
-        add_port(r, l->sw, l->name, l->type, l->addresses, l->naddresses, NULL, NULL);
+        add_port(r, l->sw, l->name, l->type, l->addresses, l->naddresses, NULL, NULL)->index = i;
     }
     for (size_t i = 0; i < p->nacls; i++)
-        add_acl(r, &p->acls[i], NULL, NULL);
+        add_acl(r, &p->acls[i], NULL, NULL)->index = i;
 }
 
 static int cmp_line(const void *a, const void *b)
@@ -720,20 +725,22 @@ static int cmp_key(const void *a, const void *b)
     return strcmp(((const row *)a)->key, ((const row *)b)->key);
 }
 
-/* Marks the database rows the plan keeps, and the plan rows they cover. */
+/* Pairs each database row with the plan row of the same key, at most one
+ * each: a database row without a pair is removed, a plan row without one
+ * is written. (Two equal ACLs in the database: the second goes.) */
 static void match_rows(rows *have, rows *want)
 {
     qsort(want->v, want->n, sizeof(row), cmp_key);
     for (size_t i = 0; i < have->n; i++) {
         row *h = &have->v[i];
         row *w = bsearch(h, want->v, want->n, sizeof(row), cmp_key);
-        /* An ACL equal to one already kept is a duplicate: removed. */
         while (w && w > want->v && !strcmp(w[-1].key, h->key))
             w--;
-        while (w && w < want->v + want->n && w->keep && !strcmp(w->key, h->key))
+        while (w && w < want->v + want->n && w->match && !strcmp(w->key, h->key))
             w++;
         if (w && w < want->v + want->n && !strcmp(w->key, h->key)) {
-            h->keep = w->keep = true;
+            h->keep = true;
+            w->match = h;
         }
     }
 }
@@ -777,74 +784,73 @@ static int transact(const char *nbctl, const nn_ovn_plan *p, rows *have, rows *w
             arg(&a, "%s", h->uuid);
         }
     }
-    for (size_t i = 0; i < p->nswitches; i++) {
-        arg(&a, "--");
-        arg(&a, "--may-exist");
-        arg(&a, "ls-add");
-        arg(&a, "%s", p->switches[i]);
-        arg(&a, "--");
-        arg(&a, "set");
-        arg(&a, "Logical_Switch");
-        arg(&a, "%s", p->switches[i]);
-        arg(&a, tag_fmt, p->deployment_id);
-    }
-    for (size_t i = 0; i < p->nports; i++) {
-        const nn_ovn_lsp *l = &p->ports[i];
-        arg(&a, "--");
-        arg(&a, "--may-exist");
-        arg(&a, "lsp-add");
-        arg(&a, "%s", l->sw);
-        arg(&a, "%s", l->name);
-        arg(&a, "--");
-        arg(&a, "set");
-        arg(&a, "Logical_Switch_Port");
-        arg(&a, "%s", l->name);
-        arg(&a, tag_fmt, p->deployment_id);
-        arg(&a, "--");
-        arg(&a, "lsp-set-addresses");
-        arg(&a, "%s", l->name);
-        for (size_t k = 0; k < l->naddresses; k++)
-            arg(&a, "%s", l->addresses[k]);
-        arg(&a, "--");
-        arg(&a, "lsp-set-type");
-        arg(&a, "%s", l->name);
-        arg(&a, "%s", l->type);
-    }
-    /* ACLs the database lacks, created tagged: acl-add cannot tag. */
-    size_t id = 0;
+    /* What the database lacks or holds otherwise: switches first, as
+     * ports and ACLs name them. A port that is there with other addresses
+     * or type is set in place, by uuid. */
     nn_buf match = NN_BUF_INIT;
-    for (size_t i = 0; i < p->nacls; i++) {
-        const nn_ovn_lacl *l = &p->acls[i];
-        rows one = {0};
-        add_acl(&one, l, NULL, NULL);
-        row *w = bsearch(&one.v[0], want->v, want->n, sizeof(row), cmp_key);
-        while (w && w > want->v && !strcmp(w[-1].key, one.v[0].key))
-            w--;
-        while (w && w < want->v + want->n && w->keep && !strcmp(w->key, one.v[0].key))
-            w++;
-        bool missing = w && w < want->v + want->n && !strcmp(w->key, one.v[0].key);
-        rows_free(&one);
-        if (!missing)
-            continue;
-        w->keep = true; /* the next equal ACL of the plan is a duplicate */
-        nn_buf_reset(&match);
-        nn_buf_put_json_string(&match, l->match, strlen(l->match));
-        arg(&a, "--");
-        arg(&a, "--id=@acl%zu", id);
-        arg(&a, "create");
-        arg(&a, "ACL");
-        arg(&a, "direction=%s", l->direction);
-        arg(&a, "priority=%d", l->priority);
-        arg(&a, "match=%s", match.data);
-        arg(&a, "action=%s", l->action);
-        arg(&a, tag_fmt, p->deployment_id);
-        arg(&a, "--");
-        arg(&a, "add");
-        arg(&a, "Logical_Switch");
-        arg(&a, "%s", l->sw);
-        arg(&a, "acls");
-        arg(&a, "@acl%zu", id++);
-    }
+    size_t id = 0;
+    for (int kind = 0; kind < 3; kind++)
+        for (size_t i = 0; i < want->n; i++) {
+            const row *w = &want->v[i];
+            if (w->kind != kind || (w->match && !strcmp(w->match->line, w->line)))
+                continue;
+            if (kind == 0) {
+                const char *sw = p->switches[w->index];
+                arg(&a, "--");
+                arg(&a, "--may-exist");
+                arg(&a, "ls-add");
+                arg(&a, "%s", sw);
+                arg(&a, "--");
+                arg(&a, "set");
+                arg(&a, "Logical_Switch");
+                arg(&a, "%s", sw);
+                arg(&a, tag_fmt, p->deployment_id);
+            } else if (kind == 1) {
+                const nn_ovn_lsp *l = &p->ports[w->index];
+                const char *ref = w->match ? w->match->uuid : l->name;
+                if (!w->match) {
+                    arg(&a, "--");
+                    arg(&a, "--may-exist");
+                    arg(&a, "lsp-add");
+                    arg(&a, "%s", l->sw);
+                    arg(&a, "%s", l->name);
+                    arg(&a, "--");
+                    arg(&a, "set");
+                    arg(&a, "Logical_Switch_Port");
+                    arg(&a, "%s", l->name);
+                    arg(&a, tag_fmt, p->deployment_id);
+                }
+                arg(&a, "--");
+                arg(&a, "lsp-set-addresses");
+                arg(&a, "%s", ref);
+                for (size_t k = 0; k < l->naddresses; k++)
+                    arg(&a, "%s", l->addresses[k]);
+                arg(&a, "--");
+                arg(&a, "lsp-set-type");
+                arg(&a, "%s", ref);
+                arg(&a, "%s", l->type);
+            } else {
+                /* Created tagged: acl-add cannot tag. */
+                const nn_ovn_lacl *l = &p->acls[w->index];
+                nn_buf_reset(&match);
+                nn_buf_put_json_string(&match, l->match, strlen(l->match));
+                arg(&a, "--");
+                arg(&a, "--id=@acl%zu", id);
+                arg(&a, "create");
+                arg(&a, "ACL");
+                arg(&a, "direction=%s", l->direction);
+                arg(&a, "priority=%d", l->priority);
+                arg(&a, "match=%s", match.data);
+                arg(&a, "action=%s", l->action);
+                arg(&a, tag_fmt, p->deployment_id);
+                arg(&a, "--");
+                arg(&a, "add");
+                arg(&a, "Logical_Switch");
+                arg(&a, "%s", l->sw);
+                arg(&a, "acls");
+                arg(&a, "@acl%zu", id++);
+            }
+        }
     nn_buf_free(&match);
     nn_buf out = NN_BUF_INIT;
     int ret = nbctl_run(&a, &out, why, why_len);
