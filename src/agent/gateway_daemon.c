@@ -831,6 +831,21 @@ static void handle_apply(daemon_state *d, int fd, const nn_buf *payload)
     nn_buf_free(&out);
 }
 
+/* STATUS's frr and ovn: null, or {COUNTER: count, state}. */
+static void outcome_json(nn_jw *w, const char *state, const char *counter, unsigned long count)
+{
+    if (!state) {
+        nn_jw_null(w);
+        return;
+    }
+    nn_jw_obj_begin(w);
+    nn_jw_key(w, counter);
+    nn_jw_int(w, (int64_t)count);
+    nn_jw_key(w, "state");
+    nn_jw_str(w, state);
+    nn_jw_obj_end(w);
+}
+
 /* The observed state, in the shape of POST /api/v1/node/status. */
 static void handle_status(daemon_state *d, int fd)
 {
@@ -859,17 +874,7 @@ static void handle_status(daemon_state *d, int fd)
         nn_jw_str(&w, d->last.ovn_why);
     nn_jw_arr_end(&w);
     nn_jw_key(&w, "frr");
-    const char *frr = d->applied ? frr_state(&d->last) : NULL;
-    if (frr) {
-        nn_jw_obj_begin(&w);
-        nn_jw_key(&w, "reloads");
-        nn_jw_int(&w, (int64_t)d->frr_reloads);
-        nn_jw_key(&w, "state");
-        nn_jw_str(&w, frr);
-        nn_jw_obj_end(&w);
-    } else {
-        nn_jw_null(&w);
-    }
+    outcome_json(&w, d->applied ? frr_state(&d->last) : NULL, "reloads", d->frr_reloads);
     if (d->applied) {
         nn_jw_key(&w, "interface");
         nn_jw_str(&w, d->last.ifname);
@@ -877,17 +882,7 @@ static void handle_status(daemon_state *d, int fd)
     nn_jw_key(&w, "listen_port");
     nn_jw_int(&w, have_dev ? dev.listen_port : 0);
     nn_jw_key(&w, "ovn");
-    const char *ovn = d->applied ? ovn_state(&d->last) : NULL;
-    if (ovn) {
-        nn_jw_obj_begin(&w);
-        nn_jw_key(&w, "applies");
-        nn_jw_int(&w, (int64_t)d->ovn_applies);
-        nn_jw_key(&w, "state");
-        nn_jw_str(&w, ovn);
-        nn_jw_obj_end(&w);
-    } else {
-        nn_jw_null(&w);
-    }
+    outcome_json(&w, d->applied ? ovn_state(&d->last) : NULL, "applies", d->ovn_applies);
     nn_jw_key(&w, "peers");
     const nn_wg_device none = {0};
     peers_json(&w, have_dev ? &dev : &none, false);

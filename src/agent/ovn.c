@@ -317,7 +317,10 @@ static void rows_free(rows *r)
     memset(r, 0, sizeof(*r));
 }
 
-static row *rows_add(rows *r)
+/* A row whose line is b's text (taken), and whose key -- what says which
+ * row it is -- is the line's first key_len bytes. */
+static row *rows_add(rows *r, int kind, const char *uuid, const char *sw_uuid, nn_buf *b,
+                     size_t key_len)
 {
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 32;
@@ -325,8 +328,13 @@ static row *rows_add(rows *r)
         if (!r->v)
             abort();
     }
-    memset(&r->v[r->n], 0, sizeof(row));
-    return &r->v[r->n++];
+    row *w = &r->v[r->n++];
+    *w = (row){.kind = kind, .uuid = uuid, .sw_uuid = sw_uuid};
+    w->key = strndup(b->data, key_len);
+    if (!w->key)
+        abort();
+    w->line = nn_buf_steal(b);
+    return w;
 }
 
 static void str(nn_buf *b, const char *s)
@@ -341,17 +349,11 @@ static row *add_switch(rows *r, const char *name, const char *uuid)
     nn_buf_puts(&b, "[\"ls\"");
     str(&b, name);
     nn_buf_putc(&b, ']');
-    row *w = rows_add(r);
-    w->kind = 0;
-    w->uuid = uuid;
-    w->line = nn_buf_steal(&b);
-    w->key = strdup(w->line);
-    if (!w->key)
-        abort();
-    return w;
+    return rows_add(r, 0, uuid, NULL, &b, b.len);
 }
 
-/* addresses sorted, as the database keeps a set. */
+/* A port is named by switch and name; addresses sorted, as the database
+ * keeps a set. */
 static row *add_port(rows *r, const char *sw, const char *name, const char *type,
                      const char *const *addresses, size_t n, const char *uuid, const char *sw_uuid)
 {
@@ -359,13 +361,7 @@ static row *add_port(rows *r, const char *sw, const char *name, const char *type
     nn_buf_puts(&b, "[\"lsp\"");
     str(&b, sw);
     str(&b, name);
-    row *w = rows_add(r);
-    w->kind = 1;
-    w->uuid = uuid;
-    w->sw_uuid = sw_uuid;
-    w->key = strdup(b.data);
-    if (!w->key)
-        abort();
+    size_t key_len = b.len;
     str(&b, type);
     nn_buf_puts(&b, ",[");
     for (size_t i = 0; i < n; i++) {
@@ -374,10 +370,10 @@ static row *add_port(rows *r, const char *sw, const char *name, const char *type
         nn_buf_put_json_string(&b, addresses[i], strlen(addresses[i]));
     }
     nn_buf_puts(&b, "]]");
-    w->line = nn_buf_steal(&b);
-    return w;
+    return rows_add(r, 1, uuid, sw_uuid, &b, key_len);
 }
 
+/* An ACL is named by all it holds. */
 static row *add_acl(rows *r, const nn_ovn_lacl *a, const char *uuid, const char *sw_uuid)
 {
     nn_buf b = NN_BUF_INIT;
@@ -388,15 +384,7 @@ static row *add_acl(rows *r, const nn_ovn_lacl *a, const char *uuid, const char 
     str(&b, a->action);
     str(&b, a->match);
     nn_buf_putc(&b, ']');
-    row *w = rows_add(r);
-    w->kind = 2;
-    w->uuid = uuid;
-    w->sw_uuid = sw_uuid;
-    w->line = nn_buf_steal(&b);
-    w->key = strdup(w->line);
-    if (!w->key)
-        abort();
-    return w;
+    return rows_add(r, 2, uuid, sw_uuid, &b, b.len);
 }
 
 static void plan_rows(const nn_ovn_plan *p, rows *r)

@@ -273,6 +273,14 @@ static const char envelope_ok[] =
     "\"public_key\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\"}],"
     "\"self\":{\"role\":\"spoke\"}}";
 
+/* base with its first from replaced by to, into out. */
+static void splice(const char *base, const char *from, const char *to, char *out, size_t n)
+{
+    const char *at = strstr(base, from);
+    assert_non_null(at);
+    snprintf(out, n, "%.*s%s%s", (int)(at - base), base, to, at + strlen(from));
+}
+
 static void test_envelope_parse(void **state)
 {
     (void)state;
@@ -336,10 +344,7 @@ static void test_envelope_parse(void **state)
 
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
         char text[2048];
-        const char *at = strstr(envelope_ok, edits[i].from);
-        assert_non_null(at);
-        snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - envelope_ok), envelope_ok, edits[i].to,
-                 at + strlen(edits[i].from));
+        splice(envelope_ok, edits[i].from, edits[i].to, text, sizeof(text));
         int r = nn_agent_envelope_parse(text, strlen(text), NULL, &e, why, sizeof(why));
         if (r != -EINVAL || !strstr(why, edits[i].path))
             fail_msg("edit %zu: r=%d why=\"%s\"", i, r, why);
@@ -437,10 +442,7 @@ static void test_ovn_plan(void **state)
     };
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
         char text[4096];
-        const char *at = strstr(ovn_plan, edits[i].from);
-        assert_non_null(at);
-        snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - ovn_plan), ovn_plan, edits[i].to,
-                 at + strlen(edits[i].from));
+        splice(ovn_plan, edits[i].from, edits[i].to, text, sizeof(text));
         int r = ovn_parse_text(text, &p, why, sizeof(why));
         if (r != -EINVAL || !strstr(why, edits[i].path))
             fail_msg("edit %zu: r=%d why=\"%s\"", i, r, why);
