@@ -32,21 +32,20 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/apply.h"
 #include "agent/envelope.h"
 #include "agent/frr.h"
-#include "agent/ovn.h"
 #include "agent/msg.h"
+#include "agent/ovn.h"
+#include "agent/proc.h"
 #include "agent/rtnl.h"
 #include "agent/uapi.h"
 #include "compile/credential.h"
@@ -56,8 +55,6 @@
 
 #define EXIT_INVALID 2
 #define WHY_LEN 512
-
-extern char **environ;
 
 typedef struct options {
     const char *state_dir, *envelope, *signature, *server_key, *ifname, *userspace;
@@ -195,13 +192,20 @@ static int ensure_userspace_interface(const char *ifname, const char *prog)
                 ifname, sock);
         return -ENOENT;
     }
+    /* wireguard-go forks the device off with /dev/null for its output and
+     * exits; what it prints itself (a banner about the kernel module) is
+     * kept out of the daemon's log, and shown only when it fails. */
     char *argv[] = {(char *)prog, (char *)ifname, NULL};
-    pid_t pid;
-    int r = posix_spawnp(&pid, prog, NULL, NULL, argv, environ), status = 0;
-    if (r != 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-        fprintf(stderr, "error: interface %s: %s did not start it\n", ifname, prog);
+    nn_buf out = NN_BUF_INIT;
+    int st = nn_proc_run(argv, 10000, &out, 4096);
+    if (st != 0) {
+        fprintf(stderr, "error: interface %s: %s did not start it (%s)%s%.*s\n", ifname, prog,
+                st < 0 ? strerror(-st) : "it failed", out.len ? ": " : "", (int)out.len,
+                out.data ? out.data : "");
+        nn_buf_free(&out);
         return -ECHILD;
     }
+    nn_buf_free(&out);
     for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
         usleep(10000);
     return access(sock, F_OK) == 0 ? 0 : -ENOENT;

@@ -92,7 +92,10 @@ for p in "${NODES[@]}"; do
   enroll_and_run "$p" ov/core || bad "enroll $p: $(cat "$TMP/$p/enroll.out")"
 done
 applied() { [[ -s $TMP/$1/daemon/applied.json ]]; }
-for p in "${NODES[@]}"; do check "$p enrolled and applied its envelope" until_true 15 applied "$p"; done
+for p in "${NODES[@]}"; do
+  until_true 30 applied "$p" && ok "$p enrolled and applied its envelope" \
+    || bad "$p applied nothing: $(tail -5 "$TMP/$p/daemon.log" "$TMP/$p/manager.log")"
+done
 observed() { api GET /workspaces/ov/networks/core/observed | jq -r --arg p "$1" ".[] | select(.peer == \$p) | .observed | $2"; }
 
 # --- what the database holds -------------------------------------------------------
@@ -118,7 +121,7 @@ OPS_ACL="ops to-lport 100 (ip4) allow"
 
 ovn_reported() { [[ $(observed hub '.ovn.state') == "$1" ]]; }
 check "the hub reports ovn applied" until_true 15 ovn_reported applied
-[[ $(observed hub '.ovn.applies') -ge 1 ]] && ok "the hub counted its transaction" || bad "hub ovn: $(observed hub .ovn)"
+[[ $(observed hub '.ovn.applies >= 1') == true ]] && ok "the hub counted its transaction" || bad "hub ovn: $(observed hub .ovn)"
 [[ $(observed s1 '.ovn') == null ]] && ok "s1 reports no ovn (not its job)" || bad "s1 ovn: $(observed s1 .ovn)"
 
 want_ports="db-tier db-a  0a:00:00:00:02:01 10.50.2.11|
@@ -153,7 +156,7 @@ sleep 5 # two drift intervals
 nbctl ls-del db-tier -- lsp-set-addresses web-a "0a:00:00:00:01:99 10.50.1.99" -- acl-add web-tier from-lport 10 "ip6" drop
 restored() { [[ $(ports) == "$want_ports" && $(switches) == "db-tier ops web-tier " ]]; }
 check "the drift check puts db-tier and web-a's address back" until_true 10 restored
-repaired() { [[ $(observed hub '.drift_repairs') -gt $drift_before && $(observed hub '.ovn.applies') -gt $applies ]]; }
+repaired() { [[ $(observed hub ".drift_repairs > $drift_before and .ovn.applies > $applies") == true ]]; }
 check "the hub reports the repair (drift_repairs, ovn.applies)" until_true 10 repaired
 [[ $(uuid_of web-tier) == "$WEB" ]] && ok "web-tier was not recreated (a diff, not a replace)" || bad "web-tier recreated"
 acls | grep -qxF "web-tier from-lport 10 (ip6) drop" \
