@@ -94,7 +94,7 @@ done
 applied() { [[ -s $TMP/$1/daemon/applied.json ]]; }
 for p in "${NODES[@]}"; do
   until_true 30 applied "$p" && ok "$p enrolled and applied its envelope" \
-    || bad "$p applied nothing: $(tail -5 "$TMP/$p/daemon.log" "$TMP/$p/manager.log")"
+    || bad "$p applied nothing: $(tail -n 8 "$TMP/$p/daemon.log" "$TMP/$p/manager.log" "$TMP/nanamid.log")"
 done
 observed() { api GET /workspaces/ov/networks/core/observed | jq -r --arg p "$1" ".[] | select(.peer == \$p) | .observed | $2"; }
 
