@@ -406,7 +406,8 @@ static int cmp_line(const void *a, const void *b)
 
 static void join_lines(rows *r, nn_buf *out)
 {
-    qsort(r->v, r->n, sizeof(row), cmp_line);
+    if (r->n) /* v is NULL when there are none */
+        qsort(r->v, r->n, sizeof(row), cmp_line);
     for (size_t i = 0; i < r->n; i++) {
         nn_buf_puts(out, r->v[i].line);
         nn_buf_putc(out, '\n');
@@ -718,6 +719,8 @@ static int cmp_key(const void *a, const void *b)
  * is written. (Two equal ACLs in the database: the second goes.) */
 static void match_rows(rows *have, rows *want)
 {
+    if (!want->n)
+        return;
     qsort(want->v, want->n, sizeof(row), cmp_key);
     for (size_t i = 0; i < have->n; i++) {
         row *h = &have->v[i];
