@@ -1,36 +1,23 @@
 /* nn_agent_envelope: the daemon's strict reading of an envelope. */
 #include "agent/envelope.h"
 
+#include "model/error.h"
 #include "util/buf.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t why_len, const char *fmt, ...)
-{
-    if (why && why_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return -EINVAL;
-}
 
 static int get_uint(json_t *obj, const char *path, const char *key, json_int_t max, uint64_t *out,
                     char *why, size_t why_len)
 {
     json_t *v = json_object_get(obj, key);
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
-        return fail(why, why_len, "%s.%s: must be an integer 0-%lld", path, key, (long long)max);
+        return nn_why_invalid(why, why_len, "%s.%s: must be an integer 0-%lld", path, key,
+                              (long long)max);
     *out = (uint64_t)json_integer_value(v);
     return 0;
 }
@@ -43,7 +30,7 @@ static int get_prefixes(json_t *obj, const char *path, const char *key, nn_prefi
     *out = NULL;
     *n = 0;
     if (!json_is_array(arr))
-        return fail(why, why_len, "%s.%s: must be an array of prefixes", path, key);
+        return nn_why_invalid(why, why_len, "%s.%s: must be an array of prefixes", path, key);
     size_t count = json_array_size(arr);
     if (count == 0)
         return 0;
@@ -54,7 +41,7 @@ static int get_prefixes(json_t *obj, const char *path, const char *key, nn_prefi
         const char *s = json_string_value(json_array_get(arr, i));
         const char *reason = "must be a string";
         if (!s || nn_prefix_parse(s, false, false, &(*out)[i], &reason))
-            return fail(why, why_len, "%s.%s[%zu]: %s", path, key, i, reason);
+            return nn_why_invalid(why, why_len, "%s.%s[%zu]: %s", path, key, i, reason);
         *n = i + 1;
     }
     return 0;
@@ -66,12 +53,12 @@ static int parse_peer(json_t *jp, size_t idx, nn_agent_resolver resolver, nn_wg_
     char path[32];
     snprintf(path, sizeof(path), "peers[%zu]", idx);
     if (!json_is_object(jp))
-        return fail(why, why_len, "%s: must be an object", path);
+        return nn_why_invalid(why, why_len, "%s: must be an object", path);
     const char *keytext = json_string_value(json_object_get(jp, "public_key"));
     nn_key key;
     const char *reason = "must be a string";
     if (!keytext || nn_key_from_base64(keytext, &key, &reason))
-        return fail(why, why_len, "%s.public_key: %s", path, reason);
+        return nn_why_invalid(why, why_len, "%s.public_key: %s", path, reason);
     nn_wg_peer *p = nn_wg_device_add_peer(wg, &key);
     uint64_t ka;
     int r;
@@ -83,13 +70,14 @@ static int parse_peer(json_t *jp, size_t idx, nn_agent_resolver resolver, nn_wg_
         const char *s = json_string_value(ep);
         if (nn_wg_endpoint_parse(s, strlen(s), &p->endpoint) != 0) {
             if (!resolver)
-                return fail(why, why_len, "%s.endpoint: \"%.80s\" is not ADDR:PORT", path, s);
+                return nn_why_invalid(why, why_len, "%s.endpoint: \"%.80s\" is not ADDR:PORT", path,
+                                      s);
             if ((r = resolver(s, &p->endpoint)))
-                return fail(why, why_len, "%s.endpoint: cannot resolve \"%.80s\": %s", path, s,
-                            strerror(-r));
+                return nn_why_invalid(why, why_len, "%s.endpoint: cannot resolve \"%.80s\": %s",
+                                      path, s, strerror(-r));
         }
     } else if (ep && !json_is_null(ep)) {
-        return fail(why, why_len, "%s.endpoint: must be a string or null", path);
+        return nn_why_invalid(why, why_len, "%s.endpoint: must be a string or null", path);
     }
     nn_prefix *allowed;
     size_t n;
@@ -107,7 +95,7 @@ static int get_ruleset(json_t *env, const char *key, const char **out, char *why
     json_t *o = json_object_get(env, key);
     *out = json_string_value(json_object_get(o, "ruleset"));
     if (!*out)
-        return fail(why, why_len, "%s.ruleset: must be a string", key);
+        return nn_why_invalid(why, why_len, "%s.ruleset: must be a string", key);
     return 0;
 }
 
@@ -120,24 +108,24 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
     int r = 0;
     uint64_t x;
     if (len > NN_ENVELOPE_MAX) {
-        r = fail(why, why_len, "envelope larger than %u bytes", NN_ENVELOPE_MAX);
+        r = nn_why_invalid(why, why_len, "envelope larger than %u bytes", NN_ENVELOPE_MAX);
         goto out;
     }
     env = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(env)) {
-        r = env ? fail(why, why_len, "envelope: must be a JSON object")
-                : fail(why, why_len, "envelope: byte %d: %s", jerr.position, jerr.text);
+        r = env ? nn_why_invalid(why, why_len, "envelope: must be a JSON object")
+                : nn_why_invalid(why, why_len, "envelope: byte %d: %s", jerr.position, jerr.text);
         goto out;
     }
     json_t *ifc = json_object_get(env, "interface");
     if (!json_is_object(ifc)) {
-        r = fail(why, why_len, "interface: must be an object");
+        r = nn_why_invalid(why, why_len, "interface: must be an object");
         goto out;
     }
     const char *name = json_string_value(json_object_get(ifc, "name"));
     if (!name || !nn_wg_ifname_valid(name)) {
-        r = fail(why, why_len,
-                 "interface.name: must be a Linux interface name (1-15 of A-Za-z0-9_.-)");
+        r = nn_why_invalid(why, why_len,
+                           "interface.name: must be a Linux interface name (1-15 of A-Za-z0-9_.-)");
         goto out;
     }
     snprintf(out->ifname, sizeof(out->ifname), "%s", name);
@@ -148,14 +136,14 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
     if ((r = get_uint(ifc, "interface", "mtu", 65535, &x, why, why_len)))
         goto out;
     if (x < 1280) { /* IPv6 needs 1280; the overlay always carries IPv6 */
-        r = fail(why, why_len, "interface.mtu: %llu is below IPv6's minimum 1280",
-                 (unsigned long long)x);
+        r = nn_why_invalid(why, why_len, "interface.mtu: %llu is below IPv6's minimum 1280",
+                           (unsigned long long)x);
         goto out;
     }
     out->mtu = (uint32_t)x;
     json_t *fwd = json_object_get(ifc, "forwarding");
     if (!json_is_boolean(fwd)) {
-        r = fail(why, why_len, "interface.forwarding: must be true or false");
+        r = nn_why_invalid(why, why_len, "interface.forwarding: must be true or false");
         goto out;
     }
     out->forwarding = json_is_true(fwd);
@@ -167,7 +155,7 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
     if (vrf) {
         const char *vrf_name = json_string_value(json_object_get(vrf, "name"));
         if (!vrf_name || !nn_wg_ifname_valid(vrf_name)) {
-            r = fail(why, why_len, "interface.vrf.name: must be a Linux interface name");
+            r = nn_why_invalid(why, why_len, "interface.vrf.name: must be a Linux interface name");
             goto out;
         }
         snprintf(out->vrf, sizeof(out->vrf), "%s", vrf_name);
@@ -175,20 +163,20 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
     json_t *self = json_object_get(env, "self");
     const char *role = json_string_value(json_object_get(self, "role"));
     if (!role || (strcmp(role, "hub") && strcmp(role, "spoke") && strcmp(role, "member"))) {
-        r = fail(why, why_len, "self.role: must be hub, spoke or member");
+        r = nn_why_invalid(why, why_len, "self.role: must be hub, spoke or member");
         goto out;
     }
     snprintf(out->role, sizeof(out->role), "%s", role);
     json_t *peers = json_object_get(env, "peers");
     if (!json_is_array(peers)) {
-        r = fail(why, why_len, "peers: must be an array");
+        r = nn_why_invalid(why, why_len, "peers: must be an array");
         goto out;
     }
     for (size_t i = 0; i < json_array_size(peers); i++)
         if ((r = parse_peer(json_array_get(peers, i), i, resolver, &out->wg, why, why_len)))
             goto out;
     if (nn_wg_device_sort(&out->wg)) {
-        r = fail(why, why_len, "peers: a public key appears twice");
+        r = nn_why_invalid(why, why_len, "peers: a public key appears twice");
         goto out;
     }
     const char *fw, *nat;
@@ -201,7 +189,7 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
     if (json_is_true(json_object_get(bgp, "enabled"))) {
         const char *frr = json_string_value(json_object_get(bgp, "frr_text"));
         if (!frr) {
-            r = fail(why, why_len, "bgp.frr_text: must be a string when bgp.enabled");
+            r = nn_why_invalid(why, why_len, "bgp.frr_text: must be a string when bgp.enabled");
             goto out;
         }
         out->frr_text = strdup(frr);

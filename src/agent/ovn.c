@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/proc.h"
+#include "model/error.h"
 
 #define OUTPUT_MAX (32u << 20)      /* the tagged rows of a large deployment */
 #define NBCTL_TIMEOUT "--timeout=5" /* it dies on SIGALRM after */
@@ -19,18 +20,6 @@
 #define NAME_MAX_LEN 255
 #define TEXT_MAX_LEN 4096
 #define ADDRESSES_MAX 64
-
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
 
 const char *nn_ovn_outcome_name(nn_ovn_outcome o)
 {
@@ -122,26 +111,26 @@ static int plan_entry(nn_ovn_plan *p, json_t *e, const char *path, char *why, si
     const char *cmd = json_string_value(json_object_get(e, "cmd"));
     json_t *opts = json_object_get(e, "options"), *args = json_object_get(e, "args");
     if (!json_is_object(e) || !cmd)
-        return bad(why, why_len, "%s.cmd: must be a string", path);
+        return nn_why_invalid(why, why_len, "%s.cmd: must be a string", path);
     if (!json_is_array(opts))
-        return bad(why, why_len, "%s.options: must be an array", path);
+        return nn_why_invalid(why, why_len, "%s.options: must be an array", path);
     for (size_t i = 0; i < json_array_size(opts); i++)
         if (!json_is_string(json_array_get(opts, i)) ||
             strcmp(json_string_value(json_array_get(opts, i)), "--may-exist"))
-            return bad(why, why_len, "%s.options[%zu]: only \"--may-exist\" is understood", path,
-                       i);
+            return nn_why_invalid(why, why_len,
+                                  "%s.options[%zu]: only \"--may-exist\" is understood", path, i);
     size_t n = json_array_size(args);
     const char *a[ADDRESSES_MAX + 1];
     if (!json_is_array(args) || n > ADDRESSES_MAX + 1)
-        return bad(why, why_len, "%s.args: must be an array of at most %d strings", path,
-                   ADDRESSES_MAX + 1);
+        return nn_why_invalid(why, why_len, "%s.args: must be an array of at most %d strings", path,
+                              ADDRESSES_MAX + 1);
     for (size_t i = 0; i < n; i++) {
         a[i] = json_string_value(json_array_get(args, i));
         if (!a[i] || !text_ok(a[i], TEXT_MAX_LEN))
-            return bad(why, why_len,
-                       "%s.args[%zu]: must be a string of at most %d characters, none a "
-                       "control character",
-                       path, i, TEXT_MAX_LEN);
+            return nn_why_invalid(why, why_len,
+                                  "%s.args[%zu]: must be a string of at most %d characters, none a "
+                                  "control character",
+                                  path, i, TEXT_MAX_LEN);
     }
     size_t want = !strcmp(cmd, "ls-add")              ? 1
                   : !strcmp(cmd, "lsp-add")           ? 2
@@ -150,24 +139,26 @@ static int plan_entry(nn_ovn_plan *p, json_t *e, const char *path, char *why, si
                   : !strcmp(cmd, "lsp-set-addresses") ? SIZE_MAX
                                                       : 0;
     if (!want)
-        return bad(why, why_len,
-                   "%s.cmd: \"%.40s\" is not one of ls-add, lsp-add, lsp-set-addresses, "
-                   "lsp-set-type, acl-add",
-                   path, cmd);
+        return nn_why_invalid(why, why_len,
+                              "%s.cmd: \"%.40s\" is not one of ls-add, lsp-add, lsp-set-addresses, "
+                              "lsp-set-type, acl-add",
+                              path, cmd);
     if (want == SIZE_MAX ? n < 1 : n != want)
-        return bad(why, why_len, "%s.args: %s takes %s argument%s, not %zu", path, cmd,
-                   want == SIZE_MAX ? "at least 1"
-                   : want == 1      ? "1"
-                   : want == 2      ? "2"
-                                    : "5",
-                   want == 1 ? "" : "s", n);
+        return nn_why_invalid(why, why_len, "%s.args: %s takes %s argument%s, not %zu", path, cmd,
+                              want == SIZE_MAX ? "at least 1"
+                              : want == 1      ? "1"
+                              : want == 2      ? "2"
+                                               : "5",
+                              want == 1 ? "" : "s", n);
     if (strcmp(cmd, "ls-add") && strcmp(cmd, "acl-add") && strcmp(cmd, "lsp-add")) {
         nn_ovn_lsp *port = name_ok(a[0]) ? find_port(p, a[0]) : NULL;
         if (!port)
-            return bad(why, why_len, "%s.args[0]: no port \"%.80s\" was added before", path, a[0]);
+            return nn_why_invalid(why, why_len, "%s.args[0]: no port \"%.80s\" was added before",
+                                  path, a[0]);
         if (!strcmp(cmd, "lsp-set-type")) {
             if (!one_of(a[1], types))
-                return bad(why, why_len, "%s.args[1]: \"%.40s\" is not a port type", path, a[1]);
+                return nn_why_invalid(why, why_len, "%s.args[1]: \"%.40s\" is not a port type",
+                                      path, a[1]);
             port->type = a[1];
             return 0;
         }
@@ -181,30 +172,34 @@ static int plan_entry(nn_ovn_plan *p, json_t *e, const char *path, char *why, si
         return 0;
     }
     if (!strcmp(cmd, "ls-add") && !name_ok(a[0]))
-        return bad(why, why_len, "%s.args[0]: \"%.80s\" is not a switch name", path, a[0]);
+        return nn_why_invalid(why, why_len, "%s.args[0]: \"%.80s\" is not a switch name", path,
+                              a[0]);
     if (!strcmp(cmd, "ls-add")) {
         p->switches[p->nswitches++] = a[0];
         return 0;
     }
     const char *sw = find_switch(p, a[0]);
     if (!sw)
-        return bad(why, why_len, "%s.args[0]: no switch \"%.80s\" was added before", path, a[0]);
+        return nn_why_invalid(why, why_len, "%s.args[0]: no switch \"%.80s\" was added before",
+                              path, a[0]);
     if (!strcmp(cmd, "lsp-add")) {
         if (!name_ok(a[1]))
-            return bad(why, why_len, "%s.args[1]: \"%.80s\" is not a port name", path, a[1]);
+            return nn_why_invalid(why, why_len, "%s.args[1]: \"%.80s\" is not a port name", path,
+                                  a[1]);
         p->ports[p->nports++] = (nn_ovn_lsp){.sw = sw, .name = a[1], .type = ""};
         return 0;
     }
     char *end;
     long prio = strtol(a[2], &end, 10);
     if (!one_of(a[1], directions))
-        return bad(why, why_len, "%s.args[1]: must be from-lport or to-lport", path);
+        return nn_why_invalid(why, why_len, "%s.args[1]: must be from-lport or to-lport", path);
     if (!a[2][0] || *end || prio < 0 || prio > 32767)
-        return bad(why, why_len, "%s.args[2]: must be a priority 0-32767", path);
+        return nn_why_invalid(why, why_len, "%s.args[2]: must be a priority 0-32767", path);
     if (!a[3][0])
-        return bad(why, why_len, "%s.args[3]: the match must not be empty", path);
+        return nn_why_invalid(why, why_len, "%s.args[3]: the match must not be empty", path);
     if (!one_of(a[4], actions))
-        return bad(why, why_len, "%s.args[4]: \"%.40s\" is not an ACL action", path, a[4]);
+        return nn_why_invalid(why, why_len, "%s.args[4]: \"%.40s\" is not an ACL action", path,
+                              a[4]);
     p->acls[p->nacls++] = (nn_ovn_lacl){
         .sw = sw, .direction = a[1], .priority = (int)prio, .match = a[3], .action = a[4]};
     return 0;
@@ -233,20 +228,20 @@ int nn_ovn_plan_parse(json_t *ovn, nn_ovn_plan *out, char *why, size_t why_len)
     json_t *cmds = json_object_get(np, "plan");
     int r = 0;
     if (!json_is_object(ovn))
-        return bad(why, why_len, "ovn: must be an object or absent");
+        return nn_why_invalid(why, why_len, "ovn: must be an object or absent");
     out->endpoint = json_string_value(json_object_get(ovn, "nb_endpoint"));
     if (!endpoint_ok(out->endpoint))
-        return bad(why, why_len,
-                   "ovn.nb_endpoint: must be tcp:HOST:PORT, ssl:HOST:PORT or "
-                   "unix:PATH");
+        return nn_why_invalid(why, why_len,
+                              "ovn.nb_endpoint: must be tcp:HOST:PORT, ssl:HOST:PORT or "
+                              "unix:PATH");
     out->deployment_id = json_string_value(json_object_get(np, "deployment_id"));
     out->version = json_string_value(json_object_get(np, "version"));
     if (!is_hex(out->deployment_id, 32))
-        return bad(why, why_len, "ovn.nb_plan.deployment_id: must be 32 hex digits");
+        return nn_why_invalid(why, why_len, "ovn.nb_plan.deployment_id: must be 32 hex digits");
     if (!is_hex(out->version, 64))
-        return bad(why, why_len, "ovn.nb_plan.version: must be 64 hex digits");
+        return nn_why_invalid(why, why_len, "ovn.nb_plan.version: must be 64 hex digits");
     if (!json_is_array(cmds))
-        return bad(why, why_len, "ovn.nb_plan.plan: must be an array");
+        return nn_why_invalid(why, why_len, "ovn.nb_plan.plan: must be an array");
     size_t n = json_array_size(cmds);
     out->switches = calloc(n + 1, sizeof(char *));
     out->ports = calloc(n + 1, sizeof(nn_ovn_lsp));
@@ -261,7 +256,7 @@ int nn_ovn_plan_parse(json_t *ovn, nn_ovn_plan *out, char *why, size_t why_len)
     }
     const char *dup;
     if (!r && (dup = duplicate(out->switches, out->nswitches)))
-        r = bad(why, why_len, "ovn.nb_plan.plan: switch \"%.80s\" is added twice", dup);
+        r = nn_why_invalid(why, why_len, "ovn.nb_plan.plan: switch \"%.80s\" is added twice", dup);
     if (!r) {
         const char **names = calloc(out->nports + 1, sizeof(char *));
         if (!names)
@@ -269,7 +264,8 @@ int nn_ovn_plan_parse(json_t *ovn, nn_ovn_plan *out, char *why, size_t why_len)
         for (size_t i = 0; i < out->nports; i++)
             names[i] = out->ports[i].name;
         if ((dup = duplicate(names, out->nports)))
-            r = bad(why, why_len, "ovn.nb_plan.plan: port \"%.80s\" is added twice", dup);
+            r = nn_why_invalid(why, why_len, "ovn.nb_plan.plan: port \"%.80s\" is added twice",
+                               dup);
         free(names);
     }
     if (r)
@@ -475,7 +471,7 @@ static json_t *table_rows(json_t *doc, const char *const *cols, size_t ncols, co
              json_array_size(json_array_get(data, i)) == ncols &&
              uuid_of(json_array_get(json_array_get(data, i), 0));
     if (!ok) {
-        bad(why, why_len, "ovn-nbctl: unexpected output for %s", table);
+        nn_why_invalid(why, why_len, "ovn-nbctl: unexpected output for %s", table);
         return NULL;
     }
     return data;
@@ -513,7 +509,7 @@ static int state_rows(json_t *const docs[3], rows *r, char *why, size_t why_len)
     for (size_t i = 0; i < json_array_size(sws); i++) {
         json_t *s = json_array_get(sws, i);
         if (!json_is_string(json_array_get(s, 1)))
-            return bad(why, why_len, "ovn-nbctl: a switch without a name");
+            return nn_why_invalid(why, why_len, "ovn-nbctl: a switch without a name");
         cap += set_size(json_array_get(s, 2)) + set_size(json_array_get(s, 3));
     }
     owner *own = calloc(cap + 1, sizeof(owner));
@@ -544,9 +540,9 @@ static int state_rows(json_t *const docs[3], rows *r, char *why, size_t why_len)
             abort();
         for (size_t k = 0; k < na && !ret; k++)
             if (!(a[k] = json_string_value(set_get(addrs, k))))
-                ret = bad(why, why_len, "ovn-nbctl: a port address is not a string");
+                ret = nn_why_invalid(why, why_len, "ovn-nbctl: a port address is not a string");
         if (!name || !type)
-            ret = bad(why, why_len, "ovn-nbctl: a port without a name or type");
+            ret = nn_why_invalid(why, why_len, "ovn-nbctl: a port without a name or type");
         if (!ret) {
             qsort(a, na, sizeof(char *), cmp_strp);
             const owner *o = owner_of(own, nown, uuid);
@@ -565,7 +561,7 @@ static int state_rows(json_t *const docs[3], rows *r, char *why, size_t why_len)
         json_t *prio = json_array_get(ar, 2);
         if (!a.direction || !a.match || !a.action || !json_is_integer(prio) ||
             json_integer_value(prio) < 0 || json_integer_value(prio) > 32767)
-            ret = bad(why, why_len, "ovn-nbctl: an ACL with a missing or bad column");
+            ret = nn_why_invalid(why, why_len, "ovn-nbctl: an ACL with a missing or bad column");
         else {
             a.priority = (int)json_integer_value(prio);
             add_acl(r, &a, uuid, o ? o->sw_uuid : NULL);
@@ -585,8 +581,8 @@ static int load_docs(const char *text, size_t len, json_t *docs[3], char *why, s
             off++;
         docs[i] = json_loadb(text + off, len - off, JSON_DISABLE_EOF_CHECK, &err);
         if (!json_is_object(docs[i]))
-            return bad(why, why_len, "ovn-nbctl: output %d is not a JSON object: %s", i + 1,
-                       docs[i] ? "another value" : err.text);
+            return nn_why_invalid(why, why_len, "ovn-nbctl: output %d is not a JSON object: %s",
+                                  i + 1, docs[i] ? "another value" : err.text);
         off += (size_t)err.position;
     }
     return 0;
