@@ -51,20 +51,6 @@ static bool bgpd_listening(const char *socket_path)
     return up;
 }
 
-/* The last line of a helper's output that says something: frr-reload and
- * vtysh put the reason last. */
-static void last_line(const nn_buf *out, char *line, size_t n)
-{
-    const char *s = out->data ? out->data : "";
-    size_t end = out->len;
-    while (end && (s[end - 1] == '\n' || s[end - 1] == ' ' || s[end - 1] == '\r'))
-        end--;
-    size_t start = end;
-    while (start && s[start - 1] != '\n')
-        start--;
-    snprintf(line, n, "%.*s", (int)(end - start), s + start);
-}
-
 static int running_hash(const nn_frr_config *c, char hex[2 * NN_HASH_LEN + 1], char *why,
                         size_t why_len)
 {
@@ -73,7 +59,7 @@ static int running_hash(const nn_frr_config *c, char hex[2 * NN_HASH_LEN + 1], c
     int st = nn_proc_run(argv, VTYSH_TIMEOUT_MS, &out, OUTPUT_MAX);
     if (st != 0) {
         char line[200];
-        last_line(&out, line, sizeof(line));
+        nn_proc_last_line(&out, line, sizeof(line));
         snprintf(why, why_len, "bgp: vtysh show running-config: %s%s%s",
                  st < 0 ? strerror(-st) : "failed", line[0] ? ": " : "", line);
         nn_buf_free(&out);
@@ -103,7 +89,7 @@ static int reload(const nn_frr_config *c, const char *text, char *why, size_t wh
     int st = nn_proc_run(argv, RELOAD_TIMEOUT_MS, &out, OUTPUT_MAX);
     if (st != 0) {
         char line[300];
-        last_line(&out, line, sizeof(line));
+        nn_proc_last_line(&out, line, sizeof(line));
         snprintf(why, why_len, "bgp: %s %s%s%s", c->reload,
                  st == -ENOENT ? "is not installed (frr-pythontools)"
                  : st < 0      ? strerror(-st)

@@ -660,20 +660,15 @@ static int nbctl_run(argv_buf *a, nn_buf *out, char *why, size_t why_len)
     int st = nn_proc_run(a->v, NBCTL_DEADLINE_MS, out, OUTPUT_MAX);
     if (st == 0)
         return 0;
-    const char *s = out->data ? out->data : "";
-    size_t end = out->len;
-    while (end && strchr("\n\r ", s[end - 1]))
-        end--;
-    size_t start = end;
-    while (start && s[start - 1] != '\n')
-        start--;
-    snprintf(why, why_len, "ovn: %s %s %s%s%.*s", a->v[0], a->v[1],
+    char line[400];
+    nn_proc_last_line(out, line, sizeof(line));
+    snprintf(why, why_len, "ovn: %s %s %s%s%s", a->v[0], a->v[1],
              st == -ENOENT ? "is not installed (ovn-common)"
              : st == -ECHILD || st == -ETIMEDOUT
                  ? "did not finish in time (is the northbound database reachable?)"
              : st < 0 ? strerror(-st)
                       : "failed",
-             end > start ? ": " : "", (int)(end - start), s + start);
+             line[0] ? ": " : "", line);
     return st < 0 ? st : -EIO;
 }
 

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,4 +86,16 @@ int nn_proc_run(char *const argv[], int timeout_ms, nn_buf *out, size_t max_out)
     if (!WIFEXITED(status))
         return -ECHILD;
     return WEXITSTATUS(status);
+}
+
+void nn_proc_last_line(const nn_buf *out, char *line, size_t n)
+{
+    const char *s = out->data ? out->data : "";
+    size_t end = out->len;
+    while (end && (s[end - 1] == '\n' || s[end - 1] == ' ' || s[end - 1] == '\r'))
+        end--;
+    size_t start = end;
+    while (start && s[start - 1] != '\n')
+        start--;
+    snprintf(line, n, "%.*s", (int)(end - start), s + start);
 }

@@ -15,4 +15,9 @@
  * when it could not be started (-ENOENT: no such program). */
 int nn_proc_run(char *const argv[], int timeout_ms, nn_buf *out, size_t max_out);
 
+/* The last line of out that says something (trailing blank lines and
+ * spaces dropped), into line: helpers such as frr-reload, vtysh and
+ * ovn-nbctl put the reason for a failure last. "" when there is none. */
+void nn_proc_last_line(const nn_buf *out, char *line, size_t n);
+
 #endif

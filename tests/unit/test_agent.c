@@ -460,7 +460,12 @@ static void test_proc_run(void **state)
     char *both[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
     assert_int_equal(nn_proc_run(both, 5000, &out, 1024), 3);
     assert_string_equal(out.data, "out\nerr\n");
+    char line[8];
+    nn_proc_last_line(&out, line, sizeof(line)); /* the reason comes last */
+    assert_string_equal(line, "err");
     nn_buf_reset(&out);
+    nn_proc_last_line(&out, line, sizeof(line));
+    assert_string_equal(line, "");
     char *big[] = {"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x", NULL};
     assert_int_equal(nn_proc_run(big, 5000, &out, 10), 0);
     assert_int_equal(out.len, 10);
