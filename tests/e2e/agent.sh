@@ -22,9 +22,6 @@ require_root wireguard-go wg ip nft jq ping
 umask 077
 TMP=$(mktemp -d)
 trap 'netns_cleanup; rm -rf "$TMP"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok: $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
 overlay_nodes nna hub s1 s2 s3
 

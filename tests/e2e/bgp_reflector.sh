@@ -28,9 +28,6 @@ umask 077
 TMP=$(mktemp -d)
 chmod 755 "$TMP"
 trap 'netns_cleanup; rm -rf "$TMP"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok: $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
 PEERS=(hub-1 spoke-a spoke-b)
 overlay_nodes nnb "${PEERS[@]}"

@@ -15,9 +15,6 @@ require_root wireguard-go wg ip nft jq nc ping
 umask 077
 TMP=$(mktemp -d)
 trap 'netns_cleanup; rm -rf "$TMP"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok: $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 
 PEERS=(hub-1 ops-1 db-1 web-1)
 OUT="nne-$RUN_ID-out"

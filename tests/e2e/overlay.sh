@@ -7,6 +7,12 @@
 # the ruleset text is rewritten to it -- the only change made to an envelope.
 export WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1
 
+# The tallies every end-to-end test keeps and ends on ([[ $fails -eq 0 ]]).
+fails=0 passes=0
+ok() { passes=$((passes + 1)); echo "ok: $*"; }
+bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
 underlay_init() { # underlay_init BRIDGE_NS
   UNDERLAY_NS=$1 UNDERLAY_PORTS=0
   netns_add "$UNDERLAY_NS"

@@ -17,13 +17,12 @@ runtime_args() {
 }
 
 # runtime_begin: the scratch directory $TMP (the managers, as nobody, may
-# traverse it, not list it) and the tallies; on exit the processes in PIDS
+# traverse it, not list it); on exit the processes in PIDS
 # are stopped, the namespaces deleted and $TMP removed.
 runtime_begin() {
   TMP=$(mktemp -d)
   chmod 711 "$TMP"
   PIDS=()
-  fails=0 passes=0
   trap runtime_end EXIT
 }
 runtime_end() {
@@ -32,9 +31,6 @@ runtime_end() {
   netns_cleanup
   rm -rf "$TMP"
 }
-ok() { passes=$((passes + 1)); echo "ok: $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 
 # runtime_nodes PREFIX NODE...: the nodes of overlay_nodes (NS, IFACE,
 # from 192.0.2.10) with their state directories, and nanamid's namespace
