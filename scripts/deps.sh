@@ -13,6 +13,9 @@ PACKAGES=(
   frr frr-pythontools ovn-central ovn-common openvswitch-common
   # the service tests and benchmarks: HTTP client, database shell, load generator
   curl sqlite3 wrk openssl systemd
+  # the VM tests (tests/vm): a Debian kernel with the WireGuard and VRF
+  # modules, booted under qemu with the host's root shared over 9p
+  qemu-system-x86 busybox-static kmod
 )
 
 missing=()
@@ -21,13 +24,12 @@ for p in "${PACKAGES[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
-
-echo "deps: installing ${missing[*]}" >&2
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ((${#missing[@]} > 0)); then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+$SUDO bash "$(dirname "$0")/vm-kernel.sh"

@@ -1,4 +1,5 @@
-/* nn_apply: WireGuard by UAPI diff, nftables by one transaction. */
+/* nn_apply: WireGuard by diff (UAPI or kernel netlink), nftables by one
+ * transaction. */
 #include "agent/apply.h"
 
 #include <errno.h>
@@ -6,16 +7,37 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/uapi.h"
+#include "agent/wgnl.h"
 #include "util/hash.h"
+
+bool nn_wg_userspace(const char *ifname)
+{
+    char sock[128];
+    snprintf(sock, sizeof(sock), "%s/%s.sock", NN_UAPI_SOCKET_DIR, ifname);
+    return nn_wg_ifname_valid(ifname) && access(sock, F_OK) == 0;
+}
+
+int nn_wg_get(const char *ifname, nn_wg_device *out, char *why, size_t why_len)
+{
+    return nn_wg_userspace(ifname) ? nn_uapi_get(ifname, out, why, why_len)
+                                   : nn_wgnl_get(ifname, out, why, why_len);
+}
+
+int nn_wg_set(const char *ifname, const nn_wg_device *change, char *why, size_t why_len)
+{
+    return nn_wg_userspace(ifname) ? nn_uapi_set(ifname, change, why, why_len)
+                                   : nn_wgnl_set(ifname, change, why, why_len);
+}
 
 int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_device *previous,
                 nn_apply_wg_stats *stats, char *why, size_t why_len)
 {
     nn_wg_device current, change;
     memset(stats, 0, sizeof(*stats));
-    int r = nn_uapi_get(ifname, &current, why, why_len);
+    int r = nn_wg_get(ifname, &current, why, why_len);
     if (r)
         return r;
     nn_wg_diff(desired, &current, previous, &change);
@@ -32,7 +54,7 @@ int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_dev
     stats->private_key_set = !!(change.flags & NN_WG_HAS_PRIVATE_KEY);
     stats->listen_port_set = !!(change.flags & NN_WG_HAS_LISTEN_PORT);
     if (change.n_peers || change.flags)
-        r = nn_uapi_set(ifname, &change, why, why_len);
+        r = nn_wg_set(ifname, &change, why, why_len);
     nn_wg_device_free(&change);
     nn_wg_device_free(&current);
     return r;

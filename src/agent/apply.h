@@ -13,7 +13,15 @@ typedef struct nn_apply_wg_stats {
     int private_key_set, listen_port_set; /* 0 or 1 */
 } nn_apply_wg_stats;
 
-/* Brings the device behind ifname's UAPI socket to desired (sorted,
+/* The device's backend: wireguard-go's UAPI socket
+ * (NN_UAPI_SOCKET_DIR/IFNAME.sock) when there is one, else kernel
+ * WireGuard over generic netlink. nn_wg_get/nn_wg_set read and write
+ * through it (uapi.h, wgnl.h). */
+bool nn_wg_userspace(const char *ifname);
+int nn_wg_get(const char *ifname, nn_wg_device *out, char *why, size_t why_len);
+int nn_wg_set(const char *ifname, const nn_wg_device *change, char *why, size_t why_len);
+
+/* Brings the device ifname to desired (sorted,
  * with the private key): one "get", a diff (nn_wg_diff, with previous as
  * the last applied desired state or NULL), and one "set" carrying only the
  * changes -- nothing at all when there are none. O(n log n) in peers. */

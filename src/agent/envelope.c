@@ -159,6 +159,16 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
             goto out;
         }
         snprintf(out->vrf, sizeof(out->vrf), "%s", vrf_name);
+        /* Any table a VRF can take: not unspecified, default, main or local. */
+        json_t *table = json_object_get(vrf, "table_id");
+        json_int_t t = json_is_integer(table) ? json_integer_value(table) : 0;
+        if (t < 1 || t > UINT32_MAX || (t >= 253 && t <= 255)) {
+            r = nn_why_invalid(why, why_len,
+                               "interface.vrf.table_id: must be a routing table, 1-4294967295 "
+                               "other than 253-255");
+            goto out;
+        }
+        out->vrf_table = (uint32_t)t;
     }
     json_t *self = json_object_get(env, "self");
     const char *role = json_string_value(json_object_get(self, "role"));

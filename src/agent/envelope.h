@@ -30,6 +30,7 @@ typedef struct nn_agent_envelope {
     char *nft_ruleset; /* owned: firewall then NAT, one transaction */
     char *frr_text;    /* owned; NULL unless bgp.enabled */
     char vrf[16];      /* interface.vrf.name on iBGP networks, else "" */
+    uint32_t vrf_table; /* interface.vrf.table_id, when vrf */
     bool has_ovn;      /* the host applies an OVN deployment's plan */
     nn_ovn_plan ovn;   /* when has_ovn */
     nn_wg_device wg;   /* listen port and peers, sorted; no private key */

@@ -178,19 +178,21 @@ static int cmd_keygen(const options *o)
     return 0;
 }
 
-/* wireguard-go creates the interface and its UAPI socket, then detaches. */
-static int ensure_userspace_interface(const char *ifname, const char *prog)
+/* The interface exists, or is made: by wireguard-go when --userspace names
+ * it (which creates the interface and its UAPI socket, then detaches),
+ * else as a kernel WireGuard device. An interface that exists is used as
+ * it is; nn_wg_get/nn_wg_set pick its backend by the socket. */
+static int ensure_interface(const char *ifname, const char *prog, char *why, size_t why_len)
 {
-    char sock[256];
-    snprintf(sock, sizeof(sock), "%s/%s.sock", NN_UAPI_SOCKET_DIR, ifname);
-    if (access(sock, F_OK) == 0)
+    if (nn_wg_userspace(ifname) || if_nametoindex(ifname))
         return 0;
     if (!prog) {
-        fprintf(stderr,
-                "error: interface %s: no UAPI socket at %s (kernel WireGuard is not supported "
-                "yet; pass --userspace wireguard-go)\n",
-                ifname, sock);
-        return -ENOENT;
+        int r = nn_rtnl_add_wireguard(ifname, why, why_len);
+        if (r == -EOPNOTSUPP) {
+            size_t n = strlen(why);
+            snprintf(why + n, why_len - n, "; pass --userspace wireguard-go");
+        }
+        return r;
     }
     /* wireguard-go forks the device off with /dev/null for its output and
      * exits; what it prints itself (a banner about the kernel module) is
@@ -199,16 +201,20 @@ static int ensure_userspace_interface(const char *ifname, const char *prog)
     nn_buf out = NN_BUF_INIT;
     int st = nn_proc_run(argv, 10000, &out, 4096);
     if (st != 0) {
-        fprintf(stderr, "error: interface %s: %s did not start it (%s)%s%.*s\n", ifname, prog,
-                st < 0 ? strerror(-st) : "it failed", out.len ? ": " : "", (int)out.len,
-                out.data ? out.data : "");
+        snprintf(why, why_len, "%s: %s did not start it (%s)%s%.*s", ifname, prog,
+                 st < 0 ? strerror(-st) : "it failed", out.len ? ": " : "",
+                 (int)(out.len > 300 ? 300 : out.len), out.data ? out.data : "");
         nn_buf_free(&out);
         return -ECHILD;
     }
     nn_buf_free(&out);
-    for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
+    for (int i = 0; i < 200 && !nn_wg_userspace(ifname); i++)
         usleep(10000);
-    return access(sock, F_OK) == 0 ? 0 : -ENOENT;
+    if (nn_wg_userspace(ifname))
+        return 0;
+    snprintf(why, why_len, "%s: %s started, but no UAPI socket appeared in %s", ifname, prog,
+             NN_UAPI_SOCKET_DIR);
+    return -ENOENT;
 }
 
 /* The previous applied envelope, when there is one that still parses. */
@@ -254,6 +260,10 @@ typedef struct apply_result {
     nn_ovn_outcome ovn;
     bool ovn_disabled;     /* the envelope has an OVN plan, --ovn-nbctl off */
     char ovn_why[WHY_LEN]; /* OVN failed; else "" */
+    bool userspace;        /* the device is wireguard-go's, not the kernel's */
+    bool has_vrf;          /* the envelope puts the interface in a VRF */
+    bool vrf_set;          /* the VRF device was made or brought up */
+    char vrf_why[WHY_LEN]; /* the VRF could not be made; else "" */
 } apply_result;
 
 /* frr-reload.py ran and changed what FRR runs. */
@@ -269,7 +279,7 @@ static bool result_changed(const apply_result *r)
     return r->wg.added || r->wg.updated || r->wg.removed || r->wg.private_key_set ||
            r->wg.listen_port_set || r->rt.link_changed || r->rt.addresses_added ||
            r->rt.addresses_removed || r->rt.routes_added || r->rt.routes_removed || r->forwarding ||
-           r->ruleset_changed || frr_changed(r) || r->ovn == NN_OVN_APPLIED;
+           r->vrf_set || r->ruleset_changed || frr_changed(r) || r->ovn == NN_OVN_APPLIED;
 }
 
 /* The apply's FRR outcome as apply prints it. */
@@ -304,6 +314,13 @@ static const char *frr_state(const apply_result *r)
     return r->frr == NN_FRR_FAILED ? "failed" : "applied";
 }
 
+/* The VRF of an iBGP network: off (none), set (made or brought up),
+ * unchanged, or failed (vrf_why). */
+static const char *vrf_outcome(const apply_result *r)
+{
+    return r->vrf_why[0] ? "failed" : r->vrf_set ? "set" : r->has_vrf ? "unchanged" : "off";
+}
+
 static void result_json(const apply_result *r, nn_buf *out)
 {
     nn_buf_printf(out,
@@ -312,13 +329,14 @@ static void result_json(const apply_result *r, nn_buf *out)
                   "\"peers\":{\"added\":%zu,\"removed\":%zu,\"unchanged\":%zu,\"updated\":%zu},"
                   "\"frr\":\"%s\",\"ovn\":\"%s\",\"private_key_set\":%s,"
                   "\"routes\":{\"added\":%zu,\"removed\":%zu},\"ruleset_changed\":%s,"
-                  "\"wireguard_ms\":%.3f}",
+                  "\"vrf\":\"%s\",\"wireguard\":\"%s\",\"wireguard_ms\":%.3f}",
                   r->rt.addresses_added, r->rt.addresses_removed, r->etag + 1,
                   r->forwarding ? "true" : "false", r->ifname,
                   r->rt.link_changed ? "true" : "false", r->wg.added, r->wg.removed,
                   r->wg.unchanged, r->wg.updated, frr_outcome(r), ovn_outcome(r),
                   r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
-                  r->rt.routes_removed, r->ruleset_changed ? "true" : "false", r->wg_ms);
+                  r->rt.routes_removed, r->ruleset_changed ? "true" : "false", vrf_outcome(r),
+                  r->userspace ? "userspace" : "kernel", r->wg_ms);
 }
 
 /* The pinned server key: --server-key, else STATE/server.pub. */
@@ -360,13 +378,6 @@ static void apply_frr(const options *o, const nn_agent_envelope *env, apply_resu
         abort();
     res->frr = nn_frr_apply(&fc, text, res->frr_why, sizeof(res->frr_why));
     free(text);
-    /* bgpd accepts "router bgp AS vrf NAME" before the VRF exists and
-     * keeps that instance down until it does. */
-    if (res->frr != NN_FRR_FAILED && env->frr_text && env->vrf[0] && !if_nametoindex(env->vrf))
-        snprintf(res->frr_why, sizeof(res->frr_why),
-                 "bgp: vrf %s does not exist on this host, so bgpd keeps its instance down "
-                 "(the daemon does not create VRFs yet)",
-                 env->vrf);
 }
 
 /* OVN after FRR: the plan lives in the deployment's northbound database,
@@ -434,14 +445,15 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
     }
     desired.flags |= NN_WG_HAS_PRIVATE_KEY;
     have_prev = load_previous(o->state_dir, &prev);
-    if (ensure_userspace_interface(ifname, o->userspace)) {
-        snprintf(why, why_len, "interface %s could not be started", ifname);
+    if (ensure_interface(ifname, o->userspace, perr, sizeof(perr))) {
+        snprintf(why, why_len, "interface %.400s", perr);
         goto out;
     }
     /* The firewall first: its rules match on the interface name, so the
      * interface never passes a packet before deny-by-default holds. */
     if (nn_apply_nft(env.nft_ruleset, &res->ruleset_changed, why, why_len))
         goto out;
+    res->userspace = nn_wg_userspace(ifname);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if ((r = nn_apply_wg(ifname, &desired, have_prev ? &prev.wg : NULL, &res->wg, perr,
@@ -451,8 +463,29 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->wg_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    if (nn_rtnl_apply(ifname, env.mtu, env.addresses, env.n_addresses, env.routes, env.n_routes,
-                      &res->rt, why, why_len))
+    /* A VRF that cannot be made (a kernel without the module) is
+     * reported, not fatal: the tunnel and its routes in the main table
+     * still carry traffic, and bgpd keeps that instance down. */
+    bool in_vrf = false;
+    res->has_vrf = env.vrf[0] != '\0';
+    if (env.vrf[0]) {
+        r = nn_rtnl_ensure_vrf(env.vrf, env.vrf_table, perr, sizeof(perr));
+        if (r < 0)
+            snprintf(res->vrf_why, sizeof(res->vrf_why),
+                     "vrf %s does not exist on this host (%.300s): routes stay in the main "
+                     "table, and bgpd keeps that BGP instance down",
+                     env.vrf, perr);
+        in_vrf = r >= 0;
+        res->vrf_set = r > 0;
+    }
+    nn_rtnl_link link = {.mtu = env.mtu,
+                         .addresses = env.addresses,
+                         .n_addresses = env.n_addresses,
+                         .routes = env.routes,
+                         .n_routes = env.n_routes,
+                         .vrf = in_vrf ? env.vrf : NULL,
+                         .table = env.vrf_table};
+    if (nn_rtnl_apply(ifname, &link, &res->rt, why, why_len))
         goto out;
     if (env.forwarding && (res->forwarding = nn_rtnl_enable_forwarding(perr, sizeof(perr))) < 0) {
         snprintf(why, why_len, "forwarding: %.400s", perr);
@@ -512,15 +545,18 @@ static int cmd_apply(const options *o)
         nn_buf_free(&out);
     } else {
         printf("applied %s: peers +%zu ~%zu -%zu =%zu, addresses +%zu -%zu, routes +%zu -%zu, "
-               "frr %s, ovn %s (wireguard %.3f ms)\n",
+               "frr %s, ovn %s, vrf %s (%s wireguard %.3f ms)\n",
                res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.wg.unchanged,
                res.rt.addresses_added, res.rt.addresses_removed, res.rt.routes_added,
-               res.rt.routes_removed, frr_outcome(&res), ovn_outcome(&res), res.wg_ms);
+               res.rt.routes_removed, frr_outcome(&res), ovn_outcome(&res), vrf_outcome(&res),
+               res.userspace ? "userspace" : "kernel", res.wg_ms);
     }
     if (!status && res.frr_why[0])
         fprintf(stderr, "warning: %s\n", res.frr_why);
     if (!status && res.ovn_why[0])
         fprintf(stderr, "warning: %s\n", res.ovn_why);
+    if (!status && res.vrf_why[0])
+        fprintf(stderr, "warning: %s\n", res.vrf_why);
     free(data);
     free(sig);
     return status;
@@ -602,7 +638,7 @@ static int cmd_show(const options *o)
         return usage("show needs --interface");
     nn_wg_device dev;
     char why[WHY_LEN];
-    if (nn_uapi_get(o->ifname, &dev, why, sizeof(why))) {
+    if (nn_wg_get(o->ifname, &dev, why, sizeof(why))) {
         fprintf(stderr, "error: %s\n", why);
         return 1;
     }
@@ -855,7 +891,7 @@ static void handle_status(daemon_state *d, int fd)
 {
     nn_wg_device dev = {0};
     char why[WHY_LEN] = "";
-    bool have_dev = d->applied && nn_uapi_get(d->last.ifname, &dev, why, sizeof(why)) == 0;
+    bool have_dev = d->applied && nn_wg_get(d->last.ifname, &dev, why, sizeof(why)) == 0;
     nn_buf out = NN_BUF_INIT;
     nn_jw w;
     nn_jw_init(&w, &out);
@@ -876,6 +912,8 @@ static void handle_status(daemon_state *d, int fd)
         nn_jw_str(&w, d->last.frr_why);
     if (d->applied && d->last.ovn_why[0])
         nn_jw_str(&w, d->last.ovn_why);
+    if (d->applied && d->last.vrf_why[0])
+        nn_jw_str(&w, d->last.vrf_why);
     nn_jw_arr_end(&w);
     nn_jw_key(&w, "frr");
     outcome_json(&w, d->applied ? frr_state(&d->last) : NULL, "reloads", d->frr_reloads);

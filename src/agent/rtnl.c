@@ -19,15 +19,26 @@
 typedef struct rtnl {
     struct mnl_socket *nl;
     unsigned portid, seq;
-    char *buf; /* MNL_SOCKET_BUFFER_SIZE bytes */
+    uint32_t table; /* of route changes */
+    char *buf;      /* MNL_SOCKET_BUFFER_SIZE bytes */
 } rtnl;
+
+typedef struct table_route {
+    nn_prefix prefix;
+    uint32_t table;
+} table_route;
 
 /* What a dump collects: prefixes, plus the link's state. */
 typedef struct dump_state {
     unsigned ifindex;
     nn_prefix *items;
     size_t n, cap;
-    uint32_t mtu, flags;
+    uint32_t mtu, flags, master;
+    char kind[16];      /* IFLA_INFO_KIND, "" when none */
+    uint32_t vrf_table; /* IFLA_VRF_TABLE of a VRF */
+    uint32_t table;     /* route dumps keep this table's routes in items... */
+    table_route *stale; /* ...and Nanami's routes of other tables here */
+    size_t n_stale, cap_stale;
 } dump_state;
 
 static int set_why(char *why, size_t why_len, int r, const char *what, const char *ifname)
@@ -114,6 +125,25 @@ static void dump_add(dump_state *d, int af, uint8_t len, const void *addr)
     memcpy(p->addr, addr, addr_len(p->family));
 }
 
+/* IFLA_LINKINFO: the kind, and a VRF's table. */
+static void link_info(const struct nlattr *info, dump_state *d)
+{
+    const struct nlattr *a, *b;
+    mnl_attr_for_each_nested(a, info)
+    {
+        if (mnl_attr_get_type(a) == IFLA_INFO_KIND && mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
+            snprintf(d->kind, sizeof(d->kind), "%.*s", (int)mnl_attr_get_payload_len(a),
+                     mnl_attr_get_str(a));
+        if (mnl_attr_get_type(a) != IFLA_INFO_DATA)
+            continue;
+        mnl_attr_for_each_nested(b, a)
+        {
+            if (mnl_attr_get_type(b) == IFLA_VRF_TABLE && mnl_attr_validate(b, MNL_TYPE_U32) >= 0)
+                d->vrf_table = mnl_attr_get_u32(b);
+        }
+    }
+}
+
 static int link_cb(const struct nlmsghdr *nlh, void *data)
 {
     dump_state *d = data;
@@ -124,8 +154,11 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
     const struct nlattr *a;
     mnl_attr_for_each(a, nlh, sizeof(*ifi))
     {
-        if (mnl_attr_get_type(a) == IFLA_MTU && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-            d->mtu = mnl_attr_get_u32(a);
+        uint16_t type = mnl_attr_get_type(a);
+        if ((type == IFLA_MTU || type == IFLA_MASTER) && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+            *(type == IFLA_MTU ? &d->mtu : &d->master) = mnl_attr_get_u32(a);
+        else if (type == IFLA_LINKINFO)
+            link_info(a, d);
     }
     return MNL_CB_OK;
 }
@@ -161,11 +194,11 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
     dump_state *d = data;
     const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-    if (rtm->rtm_protocol != NN_RTPROT || rtm->rtm_table != RT_TABLE_MAIN)
+    if (rtm->rtm_protocol != NN_RTPROT)
         return MNL_CB_OK;
     size_t want = rtm->rtm_family == AF_INET6 ? 16 : 4;
     const void *dst = NULL;
-    uint32_t oif = 0;
+    uint32_t oif = 0, table = rtm->rtm_table;
     static const uint8_t zero[16];
     const struct nlattr *a;
     mnl_attr_for_each(a, nlh, sizeof(*rtm))
@@ -174,9 +207,27 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
             dst = mnl_attr_get_payload(a);
         else if (mnl_attr_get_type(a) == RTA_OIF && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
             oif = mnl_attr_get_u32(a);
+        else if (mnl_attr_get_type(a) == RTA_TABLE && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+            table = mnl_attr_get_u32(a);
     }
-    if (oif == d->ifindex)
+    if (oif != d->ifindex)
+        return MNL_CB_OK;
+    if (table == d->table) {
         dump_add(d, rtm->rtm_family, rtm->rtm_dst_len, dst ? dst : zero);
+        return MNL_CB_OK;
+    }
+    if (d->n_stale == d->cap_stale) {
+        d->cap_stale = d->cap_stale ? d->cap_stale * 2 : 8;
+        d->stale = reallocarray(d->stale, d->cap_stale, sizeof(*d->stale));
+        if (!d->stale)
+            abort();
+    }
+    table_route *t = &d->stale[d->n_stale++];
+    memset(t, 0, sizeof(*t));
+    t->table = table;
+    t->prefix.family = rtm->rtm_family == AF_INET6 ? NN_AF_INET6 : NN_AF_INET4;
+    t->prefix.len = rtm->rtm_dst_len;
+    memcpy(t->prefix.addr, dst ? dst : zero, want);
     return MNL_CB_OK;
 }
 
@@ -220,12 +271,13 @@ static int route_change(rtnl *s, unsigned ifindex, const nn_prefix *p, bool add)
     struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
     rtm->rtm_family = (uint8_t)af_of(p->family);
     rtm->rtm_dst_len = p->len;
-    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_table = s->table < 256 ? (uint8_t)s->table : RT_TABLE_UNSPEC;
     rtm->rtm_protocol = NN_RTPROT;
     rtm->rtm_scope = RT_SCOPE_LINK;
     rtm->rtm_type = RTN_UNICAST;
     if (p->len)
         mnl_attr_put(nlh, RTA_DST, addr_len(p->family), p->addr);
+    mnl_attr_put_u32(nlh, RTA_TABLE, s->table);
     mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
     return rtnl_talk(s, nlh, NULL, NULL);
 }
@@ -276,54 +328,180 @@ out:
     return r;
 }
 
-int nn_rtnl_apply(const char *ifname, uint32_t mtu, const nn_prefix *addresses, size_t n_addresses,
-                  const nn_prefix *routes, size_t n_routes, nn_rtnl_stats *stats, char *why,
+/* Sets what differs of the link's up flag, mtu (0 = leave) and master
+ * (-1 = leave, 0 = none). */
+static int link_set(rtnl *s, unsigned ifindex, int64_t mtu, int64_t master)
+{
+    struct nlmsghdr *nlh = msg_begin(s, RTM_NEWLINK, NLM_F_ACK);
+    struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = (int)ifindex;
+    ifi->ifi_change = IFF_UP;
+    ifi->ifi_flags = IFF_UP;
+    if (mtu > 0)
+        mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
+    if (master >= 0)
+        mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+    return rtnl_talk(s, nlh, NULL, NULL);
+}
+
+/* Reads one link's state into *d (d->ifindex set). */
+static int link_dump(rtnl *s, dump_state *d)
+{
+    struct nlmsghdr *nlh = msg_begin(s, RTM_GETLINK, NLM_F_ACK);
+    struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = (int)d->ifindex;
+    return rtnl_talk(s, nlh, link_cb, d);
+}
+
+int nn_rtnl_apply(const char *ifname, const nn_rtnl_link *want, nn_rtnl_stats *stats, char *why,
                   size_t why_len)
 {
     memset(stats, 0, sizeof(*stats));
-    unsigned ifindex = if_nametoindex(ifname);
+    unsigned ifindex = if_nametoindex(ifname), master = 0;
     if (!ifindex)
         return set_why(why, why_len, -ENODEV, "no such interface", ifname);
+    if (want->vrf && !(master = if_nametoindex(want->vrf)))
+        return set_why(why, why_len, -ENODEV, want->vrf, ifname);
     rtnl s;
     int r = rtnl_open(&s);
     if (r)
         return set_why(why, why_len, r, "netlink socket", ifname);
+    s.table = want->vrf && want->table ? want->table : RT_TABLE_MAIN;
     dump_state link = {.ifindex = ifindex}, addrs = {.ifindex = ifindex},
-               rts = {.ifindex = ifindex};
+               rts = {.ifindex = ifindex, .table = s.table};
     const char *step = "link";
-    if ((r = dump(&s, RTM_GETLINK, AF_UNSPEC, sizeof(struct ifinfomsg), link_cb, &link)))
+    if ((r = link_dump(&s, &link)))
         goto out;
-    if (link.mtu != mtu || !(link.flags & IFF_UP)) {
-        struct nlmsghdr *nlh = msg_begin(&s, RTM_NEWLINK, NLM_F_ACK);
-        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
-        ifi->ifi_index = (int)ifindex;
-        ifi->ifi_change = IFF_UP;
-        ifi->ifi_flags = IFF_UP;
-        mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-        if ((r = rtnl_talk(&s, nlh, NULL, NULL)))
+    /* Membership first: enslaving cycles the link, which drops its IPv6
+     * addresses -- the steps below put them back. */
+    if (link.master != master || link.mtu != want->mtu || !(link.flags & IFF_UP)) {
+        if ((r = link_set(&s, ifindex, want->mtu, link.master != master ? (int64_t)master : -1)))
             goto out;
         stats->link_changed = true;
     }
     step = "addresses";
     if ((r = dump(&s, RTM_GETADDR, AF_UNSPEC, sizeof(struct ifaddrmsg), addr_cb, &addrs)) ||
-        (r = converge(&s, ifindex, &addrs, addresses, n_addresses, address_change,
+        (r = converge(&s, ifindex, &addrs, want->addresses, want->n_addresses, address_change,
                       &stats->addresses_added, &stats->addresses_removed)))
         goto out;
     step = "routes";
     if ((r = dump(&s, RTM_GETROUTE, AF_INET, sizeof(struct rtmsg), route_cb, &rts)) ||
         (r = dump(&s, RTM_GETROUTE, AF_INET6, sizeof(struct rtmsg), route_cb, &rts)) ||
-        (r = converge(&s, ifindex, &rts, routes, n_routes, route_change, &stats->routes_added,
-                      &stats->routes_removed)))
+        (r = converge(&s, ifindex, &rts, want->routes, want->n_routes, route_change,
+                      &stats->routes_added, &stats->routes_removed)))
         goto out;
+    for (size_t i = 0; i < rts.n_stale; i++) { /* left in the table of a VRF it has left */
+        s.table = rts.stale[i].table;
+        if ((r = route_change(&s, ifindex, &rts.stale[i].prefix, false)) && r != -ESRCH)
+            goto out;
+        r = 0;
+        stats->routes_removed++;
+    }
 out:
     if (r)
         set_why(why, why_len, r, step, ifname);
     free(link.items);
     free(addrs.items);
     free(rts.items);
+    free(rts.stale);
     rtnl_close(&s);
     return r;
+}
+
+/* ip link add NAME type KIND [table TABLE] */
+static int link_create(rtnl *s, const char *name, const char *kind, uint32_t vrf_table)
+{
+    struct nlmsghdr *nlh = msg_begin(s, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+    struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+    ifi->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+    if (vrf_table) {
+        struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+        mnl_attr_put_u32(nlh, IFLA_VRF_TABLE, vrf_table);
+        mnl_attr_nest_end(nlh, data);
+    }
+    mnl_attr_nest_end(nlh, info);
+    return rtnl_talk(s, nlh, NULL, NULL);
+}
+
+static int kind_error(int r, const char *name, const char *kind, char *why, size_t why_len)
+{
+    if (why && why_len) {
+        if (r == -EOPNOTSUPP)
+            snprintf(why, why_len, "%s: this kernel has no %s module (type %s)", name,
+                     !strcmp(kind, "vrf") ? "VRF" : "WireGuard", kind);
+        else
+            snprintf(why, why_len, "%s: creating a %s device: %s", name, kind, strerror(-r));
+    }
+    return r;
+}
+
+int nn_rtnl_add_wireguard(const char *ifname, char *why, size_t why_len)
+{
+    rtnl s;
+    int r = rtnl_open(&s);
+    if (r)
+        return set_why(why, why_len, r, "netlink socket", ifname);
+    if ((r = link_create(&s, ifname, "wireguard", 0)))
+        kind_error(r, ifname, "wireguard", why, why_len);
+    rtnl_close(&s);
+    return r;
+}
+
+int nn_rtnl_ensure_vrf(const char *name, uint32_t table, char *why, size_t why_len)
+{
+    if (!table)
+        return set_why(why, why_len, -EINVAL, "VRF table 0", name);
+    rtnl s;
+    int r = rtnl_open(&s), changed = 0;
+    if (r)
+        return set_why(why, why_len, r, "netlink socket", name);
+    dump_state d = {.ifindex = if_nametoindex(name)};
+    if (d.ifindex && (r = link_dump(&s, &d))) {
+        set_why(why, why_len, r, "reading the VRF", name);
+        goto out;
+    }
+    if (d.ifindex && strcmp(d.kind, "vrf") != 0) {
+        r = -EEXIST;
+        if (why && why_len)
+            snprintf(why, why_len, "%s: exists as a device of kind \"%s\", not a VRF", name,
+                     d.kind);
+        goto out;
+    }
+    if (d.ifindex && d.vrf_table != table) { /* a VRF's table cannot change */
+        struct nlmsghdr *nlh = msg_begin(&s, RTM_DELLINK, NLM_F_ACK);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_index = (int)d.ifindex;
+        if ((r = rtnl_talk(&s, nlh, NULL, NULL))) {
+            set_why(why, why_len, r, "removing the VRF of another table", name);
+            goto out;
+        }
+        d.ifindex = 0;
+    }
+    if (!d.ifindex) {
+        if ((r = link_create(&s, name, "vrf", table))) {
+            kind_error(r, name, "vrf", why, why_len);
+            goto out;
+        }
+        changed = 1;
+        d.flags = 0;
+        d.ifindex = if_nametoindex(name);
+    }
+    if (!(d.flags & IFF_UP)) {
+        if ((r = link_set(&s, d.ifindex, 0, -1))) {
+            set_why(why, why_len, r, "bringing the VRF up", name);
+            goto out;
+        }
+        changed = 1;
+    }
+out:
+    free(d.items);
+    rtnl_close(&s);
+    return r ? r : changed;
 }
 
 static int sysctl_on(const char *path)

@@ -12,13 +12,23 @@
 #   tampered, forged or older (rollback) envelopes are refused before
 #   anything is applied
 #   a signed but invalid envelope is refused with the JSON path
+# NN_WG_BACKEND=kernel runs the same scenario on kernel WireGuard over
+# generic netlink (tests/vm/kernel.sh, in a VM whose kernel has the
+# module); the default is wireguard-go over its UAPI socket.
 set -euo pipefail
 CTL=${1:?usage: agent.sh NANAMICTL GATEWAY_DAEMON}
 GD=${2:?usage: agent.sh NANAMICTL GATEWAY_DAEMON}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../judges/lib.sh"
 source "$HERE/overlay.sh"
-require_root wireguard-go wg ip nft jq ping
+BACKEND=${NN_WG_BACKEND:-userspace}
+if [[ $BACKEND == kernel ]]; then
+  USERSPACE=()
+  require_root wg ip nft jq ping
+else
+  USERSPACE=(--userspace wireguard-go)
+  require_root wireguard-go wg ip nft jq ping
+fi
 umask 077
 TMP=$(mktemp -d)
 trap 'netns_cleanup; rm -rf "$TMP"' EXIT
@@ -60,7 +70,7 @@ deliver() {
   "$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/$p.env" >"$TMP/$p.sig"
   ip netns exec "${NS[$p]}" "$GD" apply --state-dir "$TMP/$p" --server-key "$TMP/server.pub" \
     -f "$TMP/$p.env" --signature "$TMP/$p.sig" --interface "${IFACE[$p]}" \
-    --userspace wireguard-go --json >"$TMP/$p.out" 2>"$TMP/$p.err"
+    "${USERSPACE[@]}" --json >"$TMP/$p.out" 2>"$TMP/$p.err"
 }
 field() { jq -r "$2" "$TMP/$1.out"; }
 wgs() { ip netns exec "${NS[$1]}" wg show "${IFACE[$1]}" "${@:2}"; }
@@ -71,6 +81,11 @@ intent s1 s2
 for p in hub s1 s2; do deliver "$p" || bad "deliver $p: $(cat "$TMP/$p.err")"; done
 [[ $(field hub .peers.added) == 2 && $(field s1 .peers.added) == 1 && $(field hub .private_key_set) == true ]] \
   && ok "first apply: hub +2 peers, spoke +1, private key set" || bad "first apply: $(cat "$TMP/hub.out")"
+kind=$(ip -n "${NS[hub]}" -d -o link show "${IFACE[hub]}" | grep -o 'wireguard\|tun ' | head -1)
+[[ $(field hub .wireguard) == "$BACKEND" && $(field s1 .wireguard) == "$BACKEND" &&
+   $kind == $([[ $BACKEND == kernel ]] && echo wireguard || echo "tun ") ]] \
+  && ok "the devices are $BACKEND WireGuard (link kind '$kind')" \
+  || bad "backend: $(field hub .wireguard), link kind '$kind', want $BACKEND"
 [[ $(wgs hub private-key) == "$(cat "$TMP/hub/wg.key")" ]] \
   && ok "device runs the node's own key" || bad "device key differs"
 if grep -rqF -- "$(cat "$TMP/hub/wg.key")" "$TMP"/*.env "$TMP"/*.out "$TMP/hub/applied.json"; then
