@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     must(nn_apply_wg(ifname, &want, NULL, &st, why, sizeof(why)), "full apply", why);
     double full = bench_now_ms() - t0;
     nn_wg_device check;
-    must(nn_uapi_get(ifname, &check, why, sizeof(why)), "get", why);
+    must(nn_wg_get(ifname, &check, why, sizeof(why)), "get", why);
     if (check.n_peers != peers || st.added != peers) {
         fprintf(stderr, "bench_wg_apply: device has %zu peers, wanted %u\n", check.n_peers, peers);
         return 1;
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
         t0 = bench_now_ms();
         nn_wg_device change;
         nn_wg_diff(&want, &applied, &applied, &change);
-        must(nn_uapi_set(ifname, &change, why, sizeof(why)), "one-peer set", why);
+        must(nn_wg_set(ifname, &change, why, sizeof(why)), "one-peer set", why);
         known[r] = bench_now_ms() - t0;
         nn_wg_device_free(&change);
         set_version(&applied, which, version);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package Nanami needs to build, test and run.
-# Idempotent: when everything is present it only runs dpkg-query and exits.
+# Idempotent: when everything is present it only runs dpkg-query, and
+# scripts/vm-kernel.sh finds its kernel already unpacked.
 set -euo pipefail
 
 PACKAGES=(

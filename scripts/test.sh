@@ -27,7 +27,7 @@ trap 'rm -rf "$corpus" "$corpus_api" "$corpus_agent"' EXIT
 echo "== fuzz: API request handling, $FUZZ_API_RUNS runs"
 ./build-fuzz/fuzz_api -runs="$FUZZ_API_RUNS" -max_total_time=300 -max_len=4096 \
   -dict=tests/fuzz/intent.dict -artifact_prefix=build-fuzz/ "$corpus_api" tests/fuzz/corpus_api 2>&1 | tail -3
-echo "== fuzz: gateway-daemon parsers (UAPI answers, envelopes with OVN plans, ovn-nbctl answers, manager frames, endpoints), $FUZZ_AGENT_RUNS runs"
+echo "== fuzz: gateway-daemon parsers (UAPI answers, kernel netlink dumps, envelopes with OVN plans, ovn-nbctl answers, manager frames, endpoints), $FUZZ_AGENT_RUNS runs"
 ./build-fuzz/fuzz_agent -runs="$FUZZ_AGENT_RUNS" -max_total_time=300 -max_len=16384 \
   -dict=tests/fuzz/agent.dict -artifact_prefix=build-fuzz/ "$corpus_agent" tests/fuzz/corpus_agent 2>&1 | tail -3
 

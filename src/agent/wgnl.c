@@ -240,6 +240,25 @@ static int dump_message(const struct nlmsghdr *nlh, void *data)
  * more are to come, negative on error (s->r / why set). */
 static int dump_run(dump_state *s, const void *buf, size_t len, unsigned seq, unsigned portid)
 {
+    /* libmnl compares nlmsg_len as an int: a length of 2^31 or more would
+     * pass its check and walk off the buffer. Frame the messages first. */
+    for (size_t off = 0, k = 1; off < len; k++) {
+        struct nlmsghdr h;
+        const char *problem = NULL;
+        if (len - off < sizeof(h)) {
+            problem = "a partial message header ends the answer";
+        } else {
+            memcpy(&h, (const char *)buf + off, sizeof(h));
+            if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
+                problem = "its length overruns the answer";
+        }
+        if (problem) {
+            s->message += k;
+            dump_error(s, "%s", problem);
+            return s->r;
+        }
+        off += NLMSG_ALIGN(h.nlmsg_len) < len - off ? NLMSG_ALIGN(h.nlmsg_len) : len - off;
+    }
     errno = 0;
     int r = mnl_cb_run(buf, len, seq, portid, dump_message, s);
     if (r == MNL_CB_STOP)

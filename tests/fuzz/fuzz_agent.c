@@ -1,8 +1,9 @@
 /* libFuzzer harness for what the gateway-daemon parses: the first byte
  * picks the parser -- 'u' the WireGuard UAPI "get" answer, 'e' an envelope
  * (after its signature held), 'm' a manager<->daemon frame read off a real
- * socket, 'o' ovn-nbctl's JSON answer about the tagged rows, anything else
- * an endpoint. Beyond not
+ * socket, 'o' ovn-nbctl's JSON answer about the tagged rows, 'k' the
+ * kernel's GET_DEVICE dump (netlink messages), anything else an endpoint.
+ * Beyond not
  * crashing, every accepted device must come out sorted and duplicate-free,
  * and must diff against itself to an empty change. */
 #include <errno.h>
@@ -17,6 +18,11 @@
 #include "agent/ovn.h"
 #include "agent/uapi.h"
 #include "agent/wg.h"
+#include "agent/wgnl.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include <linux/wireguard.h>
 
 static void check_device(const nn_wg_device *d)
 {
@@ -78,6 +84,45 @@ static void check_frame(const uint8_t *data, size_t len, int request)
     nn_buf_free(&payload);
 }
 
+/* An accepted dump, written back as SET_DEVICE messages (split as the
+ * daemon sends them) and read again as a dump, is the same device. */
+static void check_kernel_round_trip(const nn_wg_device *d)
+{
+    nn_wg_device change, empty = {0}, again;
+    nn_wg_diff(d, &empty, NULL, &change);
+    nn_buf msgs = NN_BUF_INIT;
+    int n = nn_wgnl_format_set(30, "nnfuzz0", &change, 1, &msgs);
+    if (n < 1)
+        abort();
+    for (size_t off = 0; off < msgs.len;) {
+        struct nlmsghdr *nlh = (struct nlmsghdr *)(msgs.data + off);
+        ((struct genlmsghdr *)mnl_nlmsg_get_payload(nlh))->cmd = WG_CMD_GET_DEVICE;
+        off += NLMSG_ALIGN(nlh->nlmsg_len);
+    }
+    struct nlmsghdr done = {.nlmsg_len = sizeof(done), .nlmsg_type = NLMSG_DONE};
+    uint32_t zero = 0;
+    done.nlmsg_len += sizeof(zero);
+    nn_buf_append(&msgs, &done, sizeof(done));
+    nn_buf_append(&msgs, &zero, sizeof(zero));
+    char why[256];
+    if (nn_wgnl_parse_dump(msgs.data, msgs.len, &again, why, sizeof(why)) != 0 ||
+        again.n_peers != d->n_peers)
+        abort();
+    for (size_t i = 0; i < d->n_peers; i++) {
+        const nn_wg_peer *a = &d->peers[i], *b = &again.peers[i];
+        if (memcmp(a->public_key.bytes, b->public_key.bytes, NN_KEY_LEN) ||
+            a->n_allowed != b->n_allowed || a->keepalive != b->keepalive ||
+            !nn_wg_endpoint_equal(&a->endpoint, &b->endpoint))
+            abort();
+        for (size_t j = 0; j < a->n_allowed; j++)
+            if (nn_prefix_cmp(&a->allowed[j], &b->allowed[j]) != 0)
+                abort();
+    }
+    nn_wg_device_free(&again);
+    nn_wg_device_free(&change);
+    nn_buf_free(&msgs);
+}
+
 /* Row lines come out sorted, one per row, each ended by a newline. */
 static void check_lines(const nn_buf *lines, size_t want_rows)
 {
@@ -108,6 +153,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_device(&d);
             nn_wg_device_free(&d);
         }
+    } else if (data[0] == 'k') {
+        /* Netlink is read from an aligned buffer, as recv fills one. */
+        void *aligned = malloc(len ? len : 1);
+        if (!aligned)
+            abort();
+        memcpy(aligned, text, len);
+        nn_wg_device d;
+        if (nn_wgnl_parse_dump(aligned, len, &d, why, sizeof(why)) == 0) {
+            check_device(&d);
+            check_kernel_round_trip(&d);
+            nn_wg_device_free(&d);
+        }
+        free(aligned);
     } else if (data[0] == 'o') {
         nn_buf lines = NN_BUF_INIT;
         if (nn_ovn_state_lines(text, len, &lines, why, sizeof(why)) == 0)

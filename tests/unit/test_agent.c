@@ -23,7 +23,12 @@
 #include "agent/proc.h"
 #include "agent/uapi.h"
 #include "agent/wg.h"
+#include "agent/wgnl.h"
 #include "compile/credential.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/genetlink.h>
+#include <linux/wireguard.h>
 
 static nn_key key_n(uint8_t n)
 {
@@ -528,6 +533,113 @@ static void test_envelope_signature(void **state)
 
 /* The manager <-> daemon frame: every header field is checked, bounds
  * depend on type and direction, and a frame survives a real socket. */
+/* A change with a peer of 1,500 allowed IPs: the SET_DEVICE messages stay
+ * within a page, only the first carries the private key and the peer's
+ * REPLACE_ALLOWEDIPS, and continuations are UPDATE_ONLY. Read back as a
+ * GET_DEVICE dump (the same attributes), the peer is joined whole --
+ * which is what the kernel's dump of such a peer looks like. The real
+ * kernel is tests/vm/wide.sh. */
+static void test_wgnl_messages(void **state)
+{
+    (void)state;
+    nn_wg_device change = {0};
+    change.flags = NN_WG_HAS_PRIVATE_KEY | NN_WG_HAS_LISTEN_PORT;
+
+    change.listen_port = 51820;
+    const nn_key k1 = key_n(1), k2 = key_n(2), k9 = key_n(9);
+    change.private_key = k9;
+    crypto_scalarmult_base(change.public_key.bytes, k9.bytes);
+    nn_wg_peer *p = nn_wg_device_add_peer(&change, &k1);
+    p->flags = NN_WG_PEER_REPLACE_ALLOWED_IPS | NN_WG_PEER_HAS_ENDPOINT | NN_WG_PEER_HAS_KEEPALIVE;
+    assert_int_equal(nn_wg_endpoint_parse("[2001:db8::1]:51820", 19, &p->endpoint), 0);
+    p->keepalive = 25;
+    for (unsigned i = 0; i < 1500; i++) {
+        nn_prefix pf = {.family = NN_AF_INET4, .len = 32, .addr = {10, 200, i >> 8, i & 255}};
+        nn_wg_peer_add_allowed(p, &pf);
+    }
+    nn_wg_peer *q = nn_wg_device_add_peer(&change, &k2);
+    q->flags = NN_WG_PEER_REPLACE_ALLOWED_IPS | NN_WG_PEER_UPDATE_ONLY;
+    nn_wg_peer_add_allowed(q, &(nn_prefix){.family = NN_AF_INET6, .len = 64, .addr = {0xfd}});
+    assert_int_equal(nn_wg_device_sort(&change), 0);
+
+    nn_buf msgs = NN_BUF_INIT;
+    int n = nn_wgnl_format_set(42, "nn-test", &change, 100, &msgs);
+    assert_true(n >= 5); /* ~1,500 x 32 bytes of allowed IPs */
+    size_t off = 0, keys = 0, replaces = 0, continued = 0;
+    for (int k = 0; k < n; k++) {
+        struct nlmsghdr *nlh = (struct nlmsghdr *)(msgs.data + off);
+        assert_true(nlh->nlmsg_len <= NN_WGNL_SET_MAX);
+        assert_int_equal(nlh->nlmsg_type, 42);
+        assert_int_equal(nlh->nlmsg_seq, 100 + (unsigned)k);
+        struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
+        assert_int_equal(g->cmd, WG_CMD_SET_DEVICE);
+        const struct nlattr *a, *peer, *b;
+        mnl_attr_for_each(a, nlh, sizeof(*g))
+        {
+            keys += mnl_attr_get_type(a) == WGDEVICE_A_PRIVATE_KEY;
+            if (mnl_attr_get_type(a) != WGDEVICE_A_PEERS)
+                continue;
+            mnl_attr_for_each_nested(peer, a) mnl_attr_for_each_nested(b, peer)
+            {
+                if (mnl_attr_get_type(b) != WGPEER_A_FLAGS)
+                    continue;
+                uint32_t f = mnl_attr_get_u32(b);
+                replaces += !!(f & WGPEER_F_REPLACE_ALLOWEDIPS);
+                continued +=
+                    k > 0 && (f & WGPEER_F_UPDATE_ONLY) && !(f & WGPEER_F_REPLACE_ALLOWEDIPS);
+            }
+        }
+        g->cmd = WG_CMD_GET_DEVICE; /* for the read-back below */
+        off += NLMSG_ALIGN(nlh->nlmsg_len);
+    }
+    assert_int_equal(off, msgs.len);
+    assert_int_equal(keys, 1);
+    assert_int_equal(replaces, 2); /* each peer's first fragment only */
+    assert_true(continued >= 4);   /* the wide peer, continued */
+    struct nlmsghdr *done = mnl_nlmsg_put_header(memset(alloca(64), 0, 64));
+    done->nlmsg_type = NLMSG_DONE;
+    done->nlmsg_len = NLMSG_ALIGN(sizeof(*done) + 4);
+    nn_buf_append(&msgs, done, done->nlmsg_len);
+
+    nn_wg_device got;
+    char why[200] = "";
+    assert_int_equal(nn_wgnl_parse_dump(msgs.data, msgs.len, &got, why, sizeof(why)), 0);
+    assert_int_equal(got.flags & NN_WG_HAS_PRIVATE_KEY, NN_WG_HAS_PRIVATE_KEY);
+    assert_memory_equal(got.public_key.bytes, change.public_key.bytes, 32);
+    assert_int_equal(got.listen_port, 51820);
+    assert_int_equal(got.n_peers, 2);
+    const nn_wg_peer *gp = nn_wg_device_find(&got, &k1);
+    assert_non_null(gp);
+    assert_int_equal(gp->n_allowed, 1500);
+    for (size_t i = 0; i < 1500; i++)
+        assert_int_equal(nn_prefix_cmp(&gp->allowed[i], &p->allowed[i]), 0);
+    assert_true(nn_wg_endpoint_equal(&gp->endpoint, &p->endpoint));
+    assert_int_equal(gp->keepalive, 25);
+    assert_int_equal(nn_wg_device_find(&got, &k2)->n_allowed, 1);
+    nn_wg_device_free(&got);
+
+    /* Refused: no NLMSG_DONE; a peer that comes back after another; the
+     * kernel's own error. */
+    assert_int_equal(
+        nn_wgnl_parse_dump(msgs.data, msgs.len - done->nlmsg_len, &got, why, sizeof(why)), -EPROTO);
+    assert_non_null(strstr(why, "without NLMSG_DONE"));
+    nn_buf two = NN_BUF_INIT;
+    nn_buf_append(&two, msgs.data, msgs.len - done->nlmsg_len);
+    nn_buf_append(&two, msgs.data, msgs.len); /* peer 1 again, after peer 2 */
+    assert_int_equal(nn_wgnl_parse_dump(two.data, two.len, &got, why, sizeof(why)), -EPROTO);
+    assert_non_null(strstr(why, "appears twice"));
+    char ebuf[64] = {0};
+    struct nlmsghdr *e = mnl_nlmsg_put_header(ebuf);
+    e->nlmsg_type = NLMSG_ERROR;
+    struct nlmsgerr *err = mnl_nlmsg_put_extra_header(e, sizeof(*err));
+    err->error = -ENODEV;
+    assert_int_equal(nn_wgnl_parse_dump(ebuf, e->nlmsg_len, &got, why, sizeof(why)), -ENODEV);
+    sodium_memzero(msgs.data, msgs.len);
+    nn_buf_free(&msgs);
+    nn_buf_free(&two);
+    nn_wg_device_free(&change);
+}
+
 static void test_msg_frames(void **state)
 {
     (void)state;
@@ -602,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_and_ifname), cmocka_unit_test(test_envelope_parse),
         cmocka_unit_test(test_envelope_signature),  cmocka_unit_test(test_proc_run),
         cmocka_unit_test(test_msg_frames),          cmocka_unit_test(test_ovn_plan),
+        cmocka_unit_test(test_wgnl_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
