@@ -46,9 +46,12 @@ field() { jq -r "$2" "$TMP/$1.out"; }
 overlay4() { jq -r '.interface.addresses[] | select(contains("."))' "$TMP/$1.env" | cut -d/ -f1; }
 link() { ip -n "${NS[$1]}" -d -o link show "$2"; }
 routes() { ip -n "${NS[$1]}" route show table "$2" proto 78; }
-# vping NS ADDR [VRF]: ping from inside the VRF (bound to its device)
+# vping NS ADDR [VRF]: ping from inside the VRF (bound to its device).
+# Up to 40 tries (about a minute): the VM is emulated, and one fresh-clone
+# run needed more than the 30 s the namespace tests allow; wgstate shows
+# the handshakes when it still fails.
 vping() {
-  for _ in $(seq 1 20); do
+  for _ in $(seq 1 40); do
     ip netns exec "$1" ping ${3:+-I "$3"} -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
     sleep 0.5
   done
@@ -74,7 +77,14 @@ hub_routes=$(routes hub "$TABLE")
   && ok "Nanami's routes are in table $TABLE, none in main" \
   || bad "routes: table $TABLE [$hub_routes] main [$(routes hub main)]"
 S2=$(overlay4 s2)
-vping "${NS[s1]}" "$S2" "$VRF" && ok "s1 -> s2 through the hub, inside the VRF" || bad "ping in vrf s1 -> s2"
+wgstate() {
+  for p in hub s1 s2; do
+    echo "[$p] $(ip netns exec "${NS[$p]}" wg show "${IFACE[$p]}" dump | cut -f1,3,5,6 | tr '\n' ' ')"
+    echo "[$p] $(ip -n "${NS[$p]}" -o addr show "${IFACE[$p]}" | awk '{print $4}' | tr '\n' ' ')"
+  done
+}
+vping "${NS[s1]}" "$S2" "$VRF" && ok "s1 -> s2 through the hub, inside the VRF" \
+  || bad "ping in vrf s1 -> s2: $(wgstate)"
 vping "${NS[s1]}" "$S2" && bad "s1 reaches s2 outside the VRF" || ok "outside the VRF, the overlay is not reachable"
 
 deliver s1
