@@ -37,7 +37,9 @@ int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_dev
 {
     nn_wg_device current, change;
     memset(stats, 0, sizeof(*stats));
-    int r = nn_wg_get(ifname, &current, why, why_len);
+    stats->userspace = nn_wg_userspace(ifname);
+    int r = stats->userspace ? nn_uapi_get(ifname, &current, why, why_len)
+                             : nn_wgnl_get(ifname, &current, why, why_len);
     if (r)
         return r;
     nn_wg_diff(desired, &current, previous, &change);
@@ -54,7 +56,8 @@ int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_dev
     stats->private_key_set = !!(change.flags & NN_WG_HAS_PRIVATE_KEY);
     stats->listen_port_set = !!(change.flags & NN_WG_HAS_LISTEN_PORT);
     if (change.n_peers || change.flags)
-        r = nn_wg_set(ifname, &change, why, why_len);
+        r = stats->userspace ? nn_uapi_set(ifname, &change, why, why_len)
+                             : nn_wgnl_set(ifname, &change, why, why_len);
     nn_wg_device_free(&change);
     nn_wg_device_free(&current);
     return r;

@@ -11,6 +11,7 @@
 typedef struct nn_apply_wg_stats {
     size_t added, updated, removed, unchanged;
     int private_key_set, listen_port_set; /* 0 or 1 */
+    bool userspace; /* the device was wireguard-go's (UAPI), not the kernel's */
 } nn_apply_wg_stats;
 
 /* The device's backend: wireguard-go's UAPI socket
@@ -21,8 +22,8 @@ bool nn_wg_userspace(const char *ifname);
 int nn_wg_get(const char *ifname, nn_wg_device *out, char *why, size_t why_len);
 int nn_wg_set(const char *ifname, const nn_wg_device *change, char *why, size_t why_len);
 
-/* Brings the device ifname to desired (sorted,
- * with the private key): one "get", a diff (nn_wg_diff, with previous as
+/* Brings the device ifname to desired (sorted, with the private key),
+ * through the backend chosen once for the call: one "get", a diff (nn_wg_diff, with previous as
  * the last applied desired state or NULL), and one "set" carrying only the
  * changes -- nothing at all when there are none. O(n log n) in peers. */
 int nn_apply_wg(const char *ifname, const nn_wg_device *desired, const nn_wg_device *previous,

@@ -260,7 +260,6 @@ typedef struct apply_result {
     nn_ovn_outcome ovn;
     bool ovn_disabled;     /* the envelope has an OVN plan, --ovn-nbctl off */
     char ovn_why[WHY_LEN]; /* OVN failed; else "" */
-    bool userspace;        /* the device is wireguard-go's, not the kernel's */
     bool has_vrf;          /* the envelope puts the interface in a VRF */
     bool vrf_set;          /* the VRF device was made or brought up */
     char vrf_why[WHY_LEN]; /* the VRF could not be made; else "" */
@@ -336,7 +335,7 @@ static void result_json(const apply_result *r, nn_buf *out)
                   r->wg.unchanged, r->wg.updated, frr_outcome(r), ovn_outcome(r),
                   r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
                   r->rt.routes_removed, r->ruleset_changed ? "true" : "false", vrf_outcome(r),
-                  r->userspace ? "userspace" : "kernel", r->wg_ms);
+                  r->wg.userspace ? "userspace" : "kernel", r->wg_ms);
 }
 
 /* The pinned server key: --server-key, else STATE/server.pub. */
@@ -453,7 +452,6 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
      * interface never passes a packet before deny-by-default holds. */
     if (nn_apply_nft(env.nft_ruleset, &res->ruleset_changed, why, why_len))
         goto out;
-    res->userspace = nn_wg_userspace(ifname);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if ((r = nn_apply_wg(ifname, &desired, have_prev ? &prev.wg : NULL, &res->wg, perr,
@@ -549,7 +547,7 @@ static int cmd_apply(const options *o)
                res.ifname, res.wg.added, res.wg.updated, res.wg.removed, res.wg.unchanged,
                res.rt.addresses_added, res.rt.addresses_removed, res.rt.routes_added,
                res.rt.routes_removed, frr_outcome(&res), ovn_outcome(&res), vrf_outcome(&res),
-               res.userspace ? "userspace" : "kernel", res.wg_ms);
+               res.wg.userspace ? "userspace" : "kernel", res.wg_ms);
     }
     if (!status && res.frr_why[0])
         fprintf(stderr, "warning: %s\n", res.frr_why);
