@@ -61,19 +61,32 @@ static bool payload_is(const struct nlattr *a, size_t len)
 /* Attribute callbacks each take one nested level; mnl_attr_parse_nested
  * has already checked that every attribute lies inside its parent. */
 
+/* The attributes of one allowed IP, as met. */
+typedef struct allowed_ip {
+    bool has_family, has_cidr;
+    uint16_t family;
+    uint8_t cidr;
+    const struct nlattr *addr; /* its length depends on the family */
+} allowed_ip;
+
 static int allowed_ip_attr(const struct nlattr *a, void *data)
 {
-    uint64_t *seen = data; /* family | addr len << 16 | cidr << 32 | present bits << 40 */
+    allowed_ip *ip = data;
     switch (mnl_attr_get_type(a)) {
     case WGALLOWEDIP_A_FAMILY:
         if (!payload_is(a, 2))
             return MNL_CB_ERROR;
-        *seen = (*seen & ~0xffffull) | mnl_attr_get_u16(a) | 1ull << 40;
+        ip->family = mnl_attr_get_u16(a);
+        ip->has_family = true;
         break;
     case WGALLOWEDIP_A_CIDR_MASK:
         if (!payload_is(a, 1))
             return MNL_CB_ERROR;
-        *seen = (*seen & ~(0xffull << 32)) | (uint64_t)mnl_attr_get_u8(a) << 32 | 1ull << 41;
+        ip->cidr = mnl_attr_get_u8(a);
+        ip->has_cidr = true;
+        break;
+    case WGALLOWEDIP_A_IPADDR:
+        ip->addr = a;
         break;
     }
     return MNL_CB_OK;
@@ -82,25 +95,21 @@ static int allowed_ip_attr(const struct nlattr *a, void *data)
 /* One WGPEER_A_ALLOWEDIPS element into the peer. */
 static int parse_allowed_ip(dump_state *s, const struct nlattr *a, nn_wg_peer *p)
 {
-    uint64_t seen = 0;
-    if (mnl_attr_parse_nested(a, allowed_ip_attr, &seen) != MNL_CB_OK)
+    allowed_ip ip = {0};
+    if (mnl_attr_parse_nested(a, allowed_ip_attr, &ip) != MNL_CB_OK)
         return dump_error(s, "an allowed IP has a malformed attribute");
-    /* The address is read here: its length depends on the family. */
-    const struct nlattr *addr = NULL, *it;
-    mnl_attr_for_each_nested(it, a) if (mnl_attr_get_type(it) == WGALLOWEDIP_A_IPADDR) addr = it;
-    unsigned family = (unsigned)(seen & 0xffff), cidr = (unsigned)(seen >> 32 & 0xff);
-    if (!(seen >> 40 & 1) || !(seen >> 41 & 1) || !addr)
+    if (!ip.has_family || !ip.has_cidr || !ip.addr)
         return dump_error(s, "an allowed IP lacks its family, address or mask");
     nn_prefix pf = {0};
-    if (family == AF_INET && payload_is(addr, 4) && cidr <= 32)
+    if (ip.family == AF_INET && payload_is(ip.addr, 4) && ip.cidr <= 32)
         pf.family = NN_AF_INET4;
-    else if (family == AF_INET6 && payload_is(addr, 16) && cidr <= 128)
+    else if (ip.family == AF_INET6 && payload_is(ip.addr, 16) && ip.cidr <= 128)
         pf.family = NN_AF_INET6;
     else
-        return dump_error(s, "allowed IP of family %u, %u address bytes, /%u", family,
-                          (unsigned)mnl_attr_get_payload_len(addr), cidr);
-    pf.len = (uint8_t)cidr;
-    memcpy(pf.addr, mnl_attr_get_payload(addr), mnl_attr_get_payload_len(addr));
+        return dump_error(s, "allowed IP of family %u, %u address bytes, /%u", ip.family,
+                          (unsigned)mnl_attr_get_payload_len(ip.addr), ip.cidr);
+    pf.len = ip.cidr;
+    memcpy(pf.addr, mnl_attr_get_payload(ip.addr), mnl_attr_get_payload_len(ip.addr));
     nn_wg_peer_add_allowed(p, &pf);
     return MNL_CB_OK;
 }
@@ -236,41 +245,46 @@ static int dump_message(const struct nlmsghdr *nlh, void *data)
     return MNL_CB_OK;
 }
 
-/* Runs the messages in buf through dump_message: 1 at NLMSG_DONE, 0 when
- * more are to come, negative on error (s->r / why set). */
-static int dump_run(dump_state *s, const void *buf, size_t len, unsigned seq, unsigned portid)
+/* libmnl compares nlmsg_len as an int: a length of 2^31 or more would
+ * pass its check and walk off the buffer. So every message is framed
+ * first: NULL when all lie inside buf, else the problem, with *which the
+ * 1-based number of the first that does not. */
+static const char *unframed(const void *buf, size_t len, size_t *which)
 {
-    /* libmnl compares nlmsg_len as an int: a length of 2^31 or more would
-     * pass its check and walk off the buffer. Frame the messages first. */
     for (size_t off = 0, k = 1; off < len; k++) {
         struct nlmsghdr h;
-        const char *problem = NULL;
-        if (len - off < sizeof(h)) {
-            problem = "a partial message header ends the answer";
-        } else {
-            memcpy(&h, (const char *)buf + off, sizeof(h));
-            if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
-                problem = "its length overruns the answer";
-        }
-        if (problem) {
-            s->message += k;
-            dump_error(s, "%s", problem);
-            return s->r;
-        }
+        *which = k;
+        if (len - off < sizeof(h))
+            return "a partial message header ends the answer";
+        memcpy(&h, (const char *)buf + off, sizeof(h));
+        if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
+            return "its length overruns the answer";
         off += NLMSG_ALIGN(h.nlmsg_len) < len - off ? NLMSG_ALIGN(h.nlmsg_len) : len - off;
     }
+    return NULL;
+}
+
+/* Runs the framed messages in buf through cb (NULL: none expected): 1 at
+ * NLMSG_DONE or the ACK, 0 when more are to come, else a negative errno:
+ * the kernel's own from an NLMSG_ERROR, -EPROTO for a message libmnl or cb
+ * refused. */
+static int run(const void *buf, size_t len, unsigned seq, unsigned portid, mnl_cb_t cb, void *data)
+{
     errno = 0;
-    int r = mnl_cb_run(buf, len, seq, portid, dump_message, s);
+    int r = mnl_cb_run(buf, len, seq, portid, cb, data);
     if (r == MNL_CB_STOP)
         return 1;
     if (r == MNL_CB_OK)
         return 0;
-    if (!s->r) { /* an NLMSG_ERROR, or a message libmnl refused */
-        int e = errno > 0 && errno < 4096 ? errno : EPROTO;
-        s->r = -e;
-        if (s->why && s->why_len)
-            snprintf(s->why, s->why_len, "wireguard netlink: %s", strerror(e));
-    }
+    return errno > 0 && errno < 4096 ? -errno : -EPROTO;
+}
+
+/* A complete dump: sorted, refusing a key seen twice. */
+static int dump_finish(dump_state *s)
+{
+    if (nn_wg_device_sort(s->dev) == 0)
+        return 0;
+    dump_error(s, "a public key appears twice");
     return s->r;
 }
 
@@ -278,17 +292,23 @@ int nn_wgnl_parse_dump(const void *data, size_t len, nn_wg_device *out, char *wh
 {
     memset(out, 0, sizeof(*out));
     dump_state s = {.dev = out, .why = why, .why_len = why_len};
-    int r = dump_run(&s, data, len, 0, 0);
-    if (r == 0) {
+    size_t which;
+    const char *problem = unframed(data, len, &which);
+    int r = problem ? 0 : run(data, len, 0, 0, dump_message, &s);
+    if (problem) {
+        s.message = which;
+        dump_error(&s, "%s", problem);
+        r = s.r;
+    } else if (s.r) { /* dump_message's own refusal, with its why */
+        r = s.r;
+    } else if (r == 0) {
         dump_error(&s, "the answer ends without NLMSG_DONE");
         r = s.r;
-    }
-    if (r > 0) {
-        r = 0;
-        if (nn_wg_device_sort(out)) {
-            dump_error(&s, "a public key appears twice");
-            r = s.r;
-        }
+    } else if (r < 0) { /* an NLMSG_ERROR, or a message libmnl refused */
+        if (why && why_len)
+            snprintf(why, why_len, "wireguard netlink: %s", strerror(-r));
+    } else {
+        r = dump_finish(&s);
     }
     if (r)
         nn_wg_device_free(out);
@@ -461,12 +481,12 @@ static int genl_wait(genl *g, unsigned seq, mnl_cb_t cb, void *data)
         ssize_t n = mnl_socket_recvfrom(g->nl, g->buf, DUMP_BUF_SIZE);
         if (n < 0)
             return errno == EAGAIN ? -ETIMEDOUT : -errno;
-        errno = 0;
-        int r = mnl_cb_run(g->buf, (size_t)n, seq, g->portid, cb, data);
-        if (r == MNL_CB_STOP)
-            return 0;
-        if (r < 0)
-            return errno ? -errno : -EPROTO;
+        size_t which;
+        if (unframed(g->buf, (size_t)n, &which))
+            return -EBADMSG;
+        int r = run(g->buf, (size_t)n, seq, g->portid, cb, data);
+        if (r)
+            return r > 0 ? 0 : r;
     }
 }
 
@@ -535,34 +555,15 @@ int nn_wgnl_get(const char *ifname, nn_wg_device *out, char *why, size_t why_len
     h->cmd = WG_CMD_GET_DEVICE;
     h->version = WG_GENL_VERSION;
     mnl_attr_put_strz(nlh, WGDEVICE_A_IFNAME, ifname);
-    unsigned seq = nlh->nlmsg_seq;
     dump_state s = {.dev = out, .why = why, .why_len = why_len};
-    if (mnl_socket_sendto(g.nl, nlh, nlh->nlmsg_len) < 0) {
+    if (mnl_socket_sendto(g.nl, nlh, nlh->nlmsg_len) < 0)
         r = io_error(-errno, ifname, "get", why, why_len);
-        goto done;
-    }
-    for (;;) {
-        ssize_t n = mnl_socket_recvfrom(g.nl, g.buf, DUMP_BUF_SIZE);
-        if (n < 0) {
-            r = io_error(errno == EAGAIN ? -ETIMEDOUT : -errno, ifname, "get", why, why_len);
-            break;
-        }
-        r = dump_run(&s, g.buf, (size_t)n, seq, g.portid);
-        if (r > 0) {
-            r = 0;
-            if (nn_wg_device_sort(out)) {
-                dump_error(&s, "a public key appears twice");
-                r = s.r;
-            }
-            break;
-        }
-        if (r < 0) {
-            if (r != -EPROTO) /* the kernel's own refusal: ENODEV, EOPNOTSUPP */
-                io_error(r, ifname, "get", why, why_len);
-            break;
-        }
-    }
-done:
+    else if ((r = genl_wait(&g, nlh->nlmsg_seq, dump_message, &s)))
+        /* dump_message's refusal keeps its why; else the kernel's own
+         * (ENODEV, EOPNOTSUPP) or the socket's */
+        r = s.r ? s.r : io_error(r, ifname, "get", why, why_len);
+    else
+        r = dump_finish(&s);
     sodium_memzero(g.buf, DUMP_BUF_SIZE);
     genl_close(&g);
     if (r)
