@@ -110,19 +110,29 @@ static int af_of(uint8_t family)
     return family == NN_AF_INET6 ? AF_INET6 : AF_INET;
 }
 
+/* Room for element n of an array of *cap elements of size elem. */
+static void *grow(void *v, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return v;
+    *cap = *cap ? *cap * 2 : 16;
+    v = reallocarray(v, *cap, elem);
+    if (!v)
+        abort();
+    return v;
+}
+
+static nn_prefix prefix_of(int af, uint8_t len, const void *addr)
+{
+    nn_prefix p = {.family = af == AF_INET6 ? NN_AF_INET6 : NN_AF_INET4, .len = len};
+    memcpy(p.addr, addr, addr_len(p.family));
+    return p;
+}
+
 static void dump_add(dump_state *d, int af, uint8_t len, const void *addr)
 {
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 16;
-        d->items = reallocarray(d->items, d->cap, sizeof(*d->items));
-        if (!d->items)
-            abort();
-    }
-    nn_prefix *p = &d->items[d->n++];
-    memset(p, 0, sizeof(*p));
-    p->family = af == AF_INET6 ? NN_AF_INET6 : NN_AF_INET4;
-    p->len = len;
-    memcpy(p->addr, addr, addr_len(p->family));
+    d->items = grow(d->items, d->n, &d->cap, sizeof(*d->items));
+    d->items[d->n++] = prefix_of(af, len, addr);
 }
 
 /* IFLA_LINKINFO: the kind, and a VRF's table. */
@@ -216,18 +226,10 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
         dump_add(d, rtm->rtm_family, rtm->rtm_dst_len, dst ? dst : zero);
         return MNL_CB_OK;
     }
-    if (d->n_stale == d->cap_stale) {
-        d->cap_stale = d->cap_stale ? d->cap_stale * 2 : 8;
-        d->stale = reallocarray(d->stale, d->cap_stale, sizeof(*d->stale));
-        if (!d->stale)
-            abort();
-    }
-    table_route *t = &d->stale[d->n_stale++];
-    memset(t, 0, sizeof(*t));
-    t->table = table;
-    t->prefix.family = rtm->rtm_family == AF_INET6 ? NN_AF_INET6 : NN_AF_INET4;
-    t->prefix.len = rtm->rtm_dst_len;
-    memcpy(t->prefix.addr, dst ? dst : zero, want);
+    d->stale = grow(d->stale, d->n_stale, &d->cap_stale, sizeof(*d->stale));
+    d->stale[d->n_stale++] =
+        (table_route){.prefix = prefix_of(rtm->rtm_family, rtm->rtm_dst_len, dst ? dst : zero),
+                      .table = table};
     return MNL_CB_OK;
 }
 
