@@ -13,6 +13,22 @@ ok() { passes=$((passes + 1)); echo "ok: $*"; }
 bad() { fails=$((fails + 1)); echo "FAIL: $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 
+# envelope_deliver WS/NET NODE [APPLY_ARG...]: compiles NODE's envelope from
+# $TMP/intent.json, signs it with $TMP/server.key and has gateway-daemon
+# ($GD) apply it in the node's namespace, as its agent would. The --json
+# summary lands in $TMP/NODE.out (field NODE FILTER reads it); a refused
+# apply is counted as a failure, with the daemon's error.
+envelope_deliver() {
+  local net=$1 p=$2
+  shift 2
+  "$CTL" compile -f "$TMP/intent.json" --peer "$net/$p" >"$TMP/$p.env"
+  "$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/$p.env" >"$TMP/$p.sig"
+  ip netns exec "${NS[$p]}" "$GD" apply --state-dir "$TMP/$p" --server-key "$TMP/server.pub" \
+    -f "$TMP/$p.env" --signature "$TMP/$p.sig" --interface "${IFACE[$p]}" "$@" --json \
+    >"$TMP/$p.out" 2>"$TMP/$p.err" || bad "deliver $p: $(cat "$TMP/$p.err")"
+}
+field() { jq -r "$2" "$TMP/$1.out"; }
+
 underlay_init() { # underlay_init BRIDGE_NS
   UNDERLAY_NS=$1 UNDERLAY_PORTS=0
   netns_add "$UNDERLAY_NS"

@@ -34,15 +34,7 @@ intent() { # intent ROUTING_MODE
               {name: "s2", public_key: $b}],
       firewall_rules: [{name: "icmp", position: 1, action: "accept", protocol: "icmp"}]}]}]}' >"$TMP/intent.json"
 }
-deliver() { # deliver NODE: compile, sign, apply; --json summary in $TMP/NODE.out
-  local p=$1
-  "$CTL" compile -f "$TMP/intent.json" --peer "vr/core/$p" >"$TMP/$p.env"
-  "$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/$p.env" >"$TMP/$p.sig"
-  ip netns exec "${NS[$p]}" "$GD" apply --state-dir "$TMP/$p" --server-key "$TMP/server.pub" \
-    -f "$TMP/$p.env" --signature "$TMP/$p.sig" --interface "${IFACE[$p]}" --frr-vty off \
-    --json >"$TMP/$p.out" 2>"$TMP/$p.err" || bad "deliver $p: $(cat "$TMP/$p.err")"
-}
-field() { jq -r "$2" "$TMP/$1.out"; }
+deliver() { envelope_deliver vr/core "$1" --frr-vty off; }
 overlay4() { jq -r '.interface.addresses[] | select(contains("."))' "$TMP/$1.env" | cut -d/ -f1; }
 link() { ip -n "${NS[$1]}" -d -o link show "$2"; }
 routes() { ip -n "${NS[$1]}" route show table "$2" proto 78; }

@@ -32,15 +32,7 @@ intent() { # intent LAN_COUNT: s1 routes that many /30s of 10.200.0.0/16
                lan_subnets: [range(0; $n) | "10.200.\(. / 64 | floor).\(. % 64 * 4)/30"]}],
       firewall_rules: [{name: "icmp", position: 1, action: "accept", protocol: "icmp"}]}]}]}' >"$TMP/intent.json"
 }
-deliver() {
-  local p=$1
-  "$CTL" compile -f "$TMP/intent.json" --peer "wd/core/$p" >"$TMP/$p.env"
-  "$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/$p.env" >"$TMP/$p.sig"
-  ip netns exec "${NS[$p]}" "$GD" apply --state-dir "$TMP/$p" --server-key "$TMP/server.pub" \
-    -f "$TMP/$p.env" --signature "$TMP/$p.sig" --interface "${IFACE[$p]}" --json \
-    >"$TMP/$p.out" 2>"$TMP/$p.err" || bad "deliver $p: $(cat "$TMP/$p.err")"
-}
-field() { jq -r "$2" "$TMP/$1.out"; }
+deliver() { envelope_deliver wd/core "$1"; }
 S1KEY=$(cat "$TMP/s1.pub")
 kernel_ips() { ip netns exec "${NS[hub]}" wg show "${IFACE[hub]}" allowed-ips | awk -v k="$S1KEY" '$1 == k {print NF - 1}'; }
 shown_ips() {
