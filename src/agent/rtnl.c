@@ -330,16 +330,16 @@ out:
     return r;
 }
 
-/* Sets what differs of the link's up flag, mtu (0 = leave) and master
- * (-1 = leave, 0 = none). */
-static int link_set(rtnl *s, unsigned ifindex, int64_t mtu, int64_t master)
+/* One RTM_NEWLINK: the up flag when `up`, the mtu when above 0, the
+ * master when not -1 (0 = none). */
+static int link_set(rtnl *s, unsigned ifindex, bool up, int64_t mtu, int64_t master)
 {
     struct nlmsghdr *nlh = msg_begin(s, RTM_NEWLINK, NLM_F_ACK);
     struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
     ifi->ifi_family = AF_UNSPEC;
     ifi->ifi_index = (int)ifindex;
-    ifi->ifi_change = IFF_UP;
-    ifi->ifi_flags = IFF_UP;
+    ifi->ifi_change = up ? IFF_UP : 0;
+    ifi->ifi_flags = up ? IFF_UP : 0;
     if (mtu > 0)
         mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
     if (master >= 0)
@@ -376,10 +376,20 @@ int nn_rtnl_apply(const char *ifname, const nn_rtnl_link *want, nn_rtnl_stats *s
     const char *step = "link";
     if ((r = link_dump(&s, &link)))
         goto out;
-    /* Membership first: enslaving cycles the link, which drops its IPv6
-     * addresses -- the steps below put them back. */
-    if (link.master != master || link.mtu != want->mtu || !(link.flags & IFF_UP)) {
-        if ((r = link_set(&s, ifindex, want->mtu, link.master != master ? (int64_t)master : -1)))
+    /* Membership first, in its own request, before the link is brought
+     * up. The kernel applies a request's flags before its master, and
+     * enslaving a running link cycles it: WireGuard's second open then
+     * finds the handshake it began on the first one too recent to send
+     * again and has stopped its retry timer, so a peer that only keeps
+     * the tunnel alive (a spoke's keepalive) never handshakes. Cycling
+     * also drops the IPv6 addresses; the steps below put them back. */
+    if (link.master != master) {
+        if ((r = link_set(&s, ifindex, false, 0, master)))
+            goto out;
+        stats->link_changed = true;
+    }
+    if (link.mtu != want->mtu || !(link.flags & IFF_UP)) {
+        if ((r = link_set(&s, ifindex, true, want->mtu, -1)))
             goto out;
         stats->link_changed = true;
     }
@@ -494,7 +504,7 @@ int nn_rtnl_ensure_vrf(const char *name, uint32_t table, char *why, size_t why_l
         d.ifindex = if_nametoindex(name);
     }
     if (!(d.flags & IFF_UP)) {
-        if ((r = link_set(&s, d.ifindex, 0, -1))) {
+        if ((r = link_set(&s, d.ifindex, true, 0, -1))) {
             set_why(why, why_len, r, "bringing the VRF up", name);
             goto out;
         }

@@ -38,12 +38,11 @@ deliver() { envelope_deliver vr/core "$1" --frr-vty off; }
 overlay4() { jq -r '.interface.addresses[] | select(contains("."))' "$TMP/$1.env" | cut -d/ -f1; }
 link() { ip -n "${NS[$1]}" -d -o link show "$2"; }
 routes() { ip -n "${NS[$1]}" route show table "$2" proto 78; }
-# vping NS ADDR [VRF]: ping from inside the VRF (bound to its device).
-# Up to 40 tries (about a minute): the VM is emulated, and one fresh-clone
-# run needed more than the 30 s the namespace tests allow; wgstate shows
-# the handshakes when it still fails.
+# vping NS ADDR [VRF]: ping from inside the VRF (bound to its device), for
+# up to 30 s as ping_until does; wgstate shows every node's handshakes when
+# it fails (it showed a spoke that never handshook: see nn_rtnl_apply).
 vping() {
-  for _ in $(seq 1 40); do
+  for _ in $(seq 1 20); do
     ip netns exec "$1" ping ${3:+-I "$3"} -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
     sleep 0.5
   done
