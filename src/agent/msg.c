@@ -86,17 +86,25 @@ int nn_msg_send(int fd, uint8_t type, const void *payload, size_t len)
     return r || !len ? r : nn_sock_send_all(fd, payload, len);
 }
 
-static int recv_exact(int fd, void *buf, size_t len)
+ssize_t nn_sock_recv_some(int fd, void *buf, size_t len)
 {
-    char *p = buf;
-    while (len > 0) {
-        ssize_t r = recv(fd, p, len, 0);
+    for (;;) {
+        ssize_t r = recv(fd, buf, len, 0);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
             return errno == EAGAIN ? -ETIMEDOUT : -errno;
-        if (r == 0)
-            return -ECONNRESET;
+        return r == 0 ? -ECONNRESET : r;
+    }
+}
+
+static int recv_exact(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t r = nn_sock_recv_some(fd, p, len);
+        if (r < 0)
+            return (int)r;
         p += r;
         len -= (size_t)r;
     }

@@ -20,6 +20,7 @@
 #define NN_AGENT_MSG_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "compile/credential.h"
@@ -55,6 +56,10 @@ int nn_msg_apply_split(const char *payload, size_t len, char sig[NN_ENVELOPE_SIG
 
 /* Writes the whole buffer (MSG_NOSIGNAL; a socket timeout is -ETIMEDOUT). */
 int nn_sock_send_all(int fd, const void *data, size_t len);
+/* One recv of up to len bytes, retried on EINTR: the count (at least 1),
+ * -ETIMEDOUT when the socket's timeout passed, -ECONNRESET when the peer
+ * closed, else -errno. */
+ssize_t nn_sock_recv_some(int fd, void *buf, size_t len);
 /* Sends one frame: header, then payload. */
 int nn_msg_send(int fd, uint8_t type, const void *payload, size_t len);
 /* Receives one frame into payload (reset first, NUL-terminated). Uses the

@@ -292,13 +292,9 @@ static int read_answer(int fd, nn_buf *in)
         if (in->len > NN_UAPI_MAX_RESPONSE)
             return -EMSGSIZE;
         nn_buf_reserve(in, 65536);
-        ssize_t r = recv(fd, in->data + in->len, in->cap - in->len - 1, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
+        ssize_t r = nn_sock_recv_some(fd, in->data + in->len, in->cap - in->len - 1);
         if (r < 0)
-            return errno == EAGAIN ? -ETIMEDOUT : -errno;
-        if (r == 0)
-            return -ECONNRESET;
+            return (int)r;
         in->len += (size_t)r;
         in->data[in->len] = '\0';
     }
