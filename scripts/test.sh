@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds and runs every test
-# three ways -- a normal -Werror build, the libFuzzer harness for a bounded
+# three ways -- a normal build with warnings as errors (NANAMI_WERROR), the libFuzzer harness for a bounded
 # number of runs, and the suite again under AddressSanitizer +
 # UndefinedBehaviorSanitizer (leaks included). Any failure fails the run.
 set -euo pipefail
@@ -12,13 +12,13 @@ FUZZ_RUNS=${FUZZ_RUNS:-200000}
 FUZZ_API_RUNS=${FUZZ_API_RUNS:-200000}
 FUZZ_AGENT_RUNS=${FUZZ_AGENT_RUNS:-200000}
 
-echo "== build (RelWithDebInfo, -Werror)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+echo "== build (RelWithDebInfo, warnings as errors)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNANAMI_WERROR=ON >/dev/null
 ninja -C build
 (cd build && ctest --output-on-failure -j "$JOBS")
 
 echo "== fuzz: intent parser and compiler, $FUZZ_RUNS runs"
-CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNANAMI_FUZZ=ON >/dev/null
+CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNANAMI_FUZZ=ON -DNANAMI_WERROR=ON >/dev/null
 ninja -C build-fuzz fuzz_intent fuzz_api fuzz_agent
 corpus=$(mktemp -d) corpus_api=$(mktemp -d) corpus_agent=$(mktemp -d)
 trap 'rm -rf "$corpus" "$corpus_api" "$corpus_agent"' EXIT
@@ -32,7 +32,7 @@ echo "== fuzz: gateway-daemon parsers (UAPI answers, kernel netlink dumps, envel
   -dict=tests/fuzz/agent.dict -artifact_prefix=build-fuzz/ "$corpus_agent" tests/fuzz/corpus_agent 2>&1 | tail -3
 
 echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNANAMI_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNANAMI_SANITIZE=ON -DNANAMI_WERROR=ON >/dev/null
 ninja -C build-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

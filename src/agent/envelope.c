@@ -60,7 +60,7 @@ static int parse_peer(json_t *jp, size_t idx, nn_agent_resolver resolver, nn_wg_
     if (!keytext || nn_key_from_base64(keytext, &key, &reason))
         return nn_why_invalid(why, why_len, "%s.public_key: %s", path, reason);
     nn_wg_peer *p = nn_wg_device_add_peer(wg, &key);
-    uint64_t ka;
+    uint64_t ka = 0;
     int r;
     if ((r = get_uint(jp, path, "persistent_keepalive", 65535, &ka, why, why_len)))
         return r;
@@ -106,7 +106,7 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
     json_error_t jerr;
     json_t *env = NULL;
     int r = 0;
-    uint64_t x;
+    uint64_t x = 0;
     if (len > NN_ENVELOPE_MAX) {
         r = nn_why_invalid(why, why_len, "envelope larger than %u bytes", NN_ENVELOPE_MAX);
         goto out;

@@ -1127,7 +1127,7 @@ int nn_store_enrollment_consume(nn_store *s, const uint8_t hash[32], nn_peer_ref
     if (r)
         return r;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
-    int64_t token[2]; /* id, state: 0 live, 1 used, 2 expired */
+    int64_t token[2] = {0, 0}; /* id, state: 0 live, 1 used, 2 expired */
     if ((r = peer_ref_of(s, st, out, token, 2)))
         return r;
     int64_t token_id = token[0];
