@@ -162,7 +162,8 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < RUNS; i++) {
         bench_key(3000000u + i, key);
         snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"tags\":[\"branch\"]}", key);
-        snprintf(path, sizeof(path), "/workspaces/one/networks/corp/peers/p%05u", (i * 7919u) % one);
+        snprintf(path, sizeof(path), "/workspaces/one/networks/corp/peers/p%05u",
+                 (i * 7919u) % one);
         must(call(h, "PUT", path, body, &lat[i]), "a single write");
     }
     printf("single-object write (PUT one peer) in a %u-peer network: median %.1f ms, p90 %.1f ms, "

@@ -1,6 +1,7 @@
-/* nn_rbac: the one permission table. Every workspace-scoped handler names
- * the permission it needs; the dispatcher asks nn_rbac_allows() before the
- * handler runs. Platform administrators act as owners everywhere. */
+/* nn_rbac: the one permission table. Every workspace-scoped route of the
+ * route table (router.c) names the permission it needs, and the router
+ * asks nn_rbac_allows() before the handler runs. Platform administrators
+ * act as owners everywhere. */
 #ifndef NN_API_RBAC_H
 #define NN_API_RBAC_H
 
@@ -9,6 +10,7 @@
 #include "store/store.h"
 
 typedef enum nn_perm {
+    NN_PERM_NONE = 0,         /* not workspace-scoped */
     NN_PERM_READ,             /* read intent, preview compiles */
     NN_PERM_WRITE,            /* change intent (any object) */
     NN_PERM_OWN_DEVICES,      /* read and change devices whose owner is the caller */

@@ -8,8 +8,8 @@
 #include "alloc/alloc.h"
 #include "model/intent.h"
 
-const char *const nn_ws_kinds[] = {"route_policies", "federation_peers", "ovn_deployments",
-                                   "ipfix_collectors", "hosts", NULL};
+const char *const nn_ws_kinds[] = {
+    "route_policies", "federation_peers", "ovn_deployments", "ipfix_collectors", "hosts", NULL};
 const char *const nn_net_kinds[] = {"peers",
                                     "devices",
                                     "firewall_rules",
@@ -80,19 +80,14 @@ static void append_to(json_t *obj, const char *kind, json_t *item)
     json_array_append_new(arr, item);
 }
 
-int nn_wsdoc_build(nn_store *s, const nn_row *ws, bool with_alloc, json_t **out)
+int nn_wsdoc_build_rows(nn_store *s, const nn_row *ws, const nn_row *rows, size_t n,
+                        bool with_alloc, json_t **out)
 {
     *out = NULL;
-    nn_row *rows;
-    size_t n;
     char *ula = NULL;
-    int r = nn_store_row_all(s, ws->id, &rows, &n);
-    if (r)
+    int r = nn_store_meta_get(s, "ula_prefix", &ula);
+    if (r && r != -ENOENT)
         return r;
-    if ((r = nn_store_meta_get(s, "ula_prefix", &ula)) && r != -ENOENT) {
-        nn_rows_free(rows, n);
-        return r;
-    }
     json_t *w = row_object(ws, with_alloc);
     json_object_set_new(w, "name", json_string(ws->name));
     json_t *nets = json_array();
@@ -124,9 +119,21 @@ int nn_wsdoc_build(nn_store *s, const nn_row *ws, bool with_alloc, json_t **out)
     if (ula)
         json_object_set_new(doc, "ula_prefix", json_string(ula));
     free(ula);
-    nn_rows_free(rows, n);
     *out = doc;
     return 0;
+}
+
+int nn_wsdoc_build(nn_store *s, const nn_row *ws, bool with_alloc, json_t **out)
+{
+    nn_row *rows;
+    size_t n;
+    *out = NULL;
+    int r = nn_store_row_all(s, ws->id, &rows, &n);
+    if (r)
+        return r;
+    r = nn_wsdoc_build_rows(s, ws, rows, n, with_alloc, out);
+    nn_rows_free(rows, n);
+    return r;
 }
 
 /* "workspaces[0].networks[1].peers[3].endpoint" -> "networks/corp/peers/db-1/endpoint",
@@ -225,7 +232,7 @@ int nn_wsdoc_save_alloc(nn_store *s, const nn_row *ws, const nn_doc *model)
             continue;
         const nn_row *net_row = nn_wsdoc_network_row(index, rows, rows[i].network_id);
         const nn_network *net = net_row ? nn_workspace_find_network(w, net_row->name) : NULL;
-        const nn_member *m = !net ? NULL
+        const nn_member *m = !net   ? NULL
                              : peer ? nn_network_find_peer(net, rows[i].name)
                                     : nn_network_find_device(net, rows[i].name);
         if (!m)

@@ -18,6 +18,10 @@ bool nn_kind_valid(const char *kind, bool network_scope);
 /* {"ula_prefix", "workspaces": [ws]} from the rows of ws. with_alloc:
  * allocations are merged in as pins (fields the body leaves out). */
 int nn_wsdoc_build(nn_store *s, const nn_row *ws, bool with_alloc, json_t **out);
+/* The same from rows already read (ordered as nn_store_row_all orders
+ * them); only the install's ULA prefix is read from s. */
+int nn_wsdoc_build_rows(nn_store *s, const nn_row *ws, const nn_row *rows, size_t n,
+                        bool with_alloc, json_t **out);
 
 /* Parses and allocates doc. On failure *model is NULL and field/msg say
  * where (as "networks/corp/peers/db-1/endpoint": names, not indices). */

@@ -306,8 +306,12 @@ static int path_arg(const char *arg, bool dry_run, nn_buf *path)
         return cli_invalid("PATH", "%s", "longer than 2048 bytes");
     if (!strncmp(arg, "/api/v1/", 8))
         arg += 7;
+    /* The server refuses a query key given twice: a path that already asks
+     * for a dry run keeps its own. */
+    const char *q = strchr(arg, '?');
+    bool asked = q && (strstr(q, "?dry_run=") || strstr(q, "&dry_run="));
     nn_buf_printf(path, "%s%s%s", arg[0] == '/' ? "" : "/", arg,
-                  !dry_run ? "" : strchr(arg, '?') ? "&dry_run=true" : "?dry_run=true");
+                  !dry_run || asked ? "" : q ? "&dry_run=true" : "?dry_run=true");
     return 0;
 }
 

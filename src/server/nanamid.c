@@ -74,6 +74,7 @@ static nn_store *thread_store(server *srv)
 }
 
 struct upload {
+    char *target; /* the request-target as sent (MHD's url is decoded) */
     char *data;
     size_t len;
     bool too_large;
@@ -82,10 +83,14 @@ struct upload {
     uint64_t seen;
     double deadline; /* monotonic seconds; 0 until the first answer */
     bool parked;
+    bool started; /* the first call (headers read) is behind us */
     upload *next, **pprev;
 };
 
-/* The longest a node may ask to wait for a change. */
+/* No route takes a larger body (an intent document). */
+#define BODY_MAX (16u << 20)
+/* The longest a node may ask to wait for a change (h_node.c caps ?wait=
+ * at this). */
 #define WAIT_MAX_SECONDS 60
 /* After waking long-polls for a change, later changes are gathered for
  * this long before the next wake: the first change of a burst goes out at
@@ -159,17 +164,18 @@ static bool client_fingerprint(struct MHD_Connection *conn, uint8_t fp[NN_PKI_FP
     return chain && n > 0 && nn_pki_fingerprint_der(chain[0].data, chain[0].size, fp) == 0;
 }
 
-/* ?wait=SECONDS on GET /api/v1/node/config: 0 when absent or invalid. */
-static unsigned wait_seconds(struct MHD_Connection *conn)
+/* MHD_OPTION_URI_LOG_CALLBACK: the raw request-target, before MHD decodes
+ * it; the API decodes it strictly itself (an encoded NUL or slash must
+ * not reach a handler). Its return value is the request's context. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    const char *w = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "wait");
-    if (!w)
-        return 0;
-    char *end;
-    long v = strtol(w, &end, 10);
-    if (*end || v < 0)
-        return 0;
-    return v > WAIT_MAX_SECONDS ? WAIT_MAX_SECONDS : (unsigned)v;
+    (void)cls, (void)conn;
+    upload *up = calloc(1, sizeof(*up));
+    if (up && !(up->target = strdup(uri))) {
+        free(up);
+        up = NULL;
+    }
+    return up;
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, nn_api_response *resp)
@@ -184,6 +190,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, nn_api_respons
         MHD_add_response_header(r, "ETag", resp->etag);
     if (resp->signature[0])
         MHD_add_response_header(r, "X-Nanami-Signature", resp->signature);
+    if (resp->allow[0])
+        MHD_add_response_header(r, "Allow", resp->allow);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -193,19 +201,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
 {
-    (void)version;
+    (void)version, (void)url;
     const listener *lst = cls;
     server *srv = lst->srv;
     upload *up = *con_cls;
-    if (!up) {
-        if (!(up = calloc(1, sizeof(*up))))
-            return MHD_NO;
-        *con_cls = up;
+    if (!up)
+        return MHD_NO; /* out of memory in on_uri */
+    if (!up->started) {
+        up->started = true;
         return MHD_YES;
     }
     if (*upload_size) {
         /* Bodies are bounded before they are buffered. */
-        if (up->too_large || up->len + *upload_size > NN_API_MAX_INTENT_BODY) {
+        if (up->too_large || up->len + *upload_size > BODY_MAX) {
             up->too_large = true;
         } else {
             char *grown = realloc(up->data, up->len + *upload_size + 1);
@@ -233,25 +241,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else {
         uint8_t fp[NN_PKI_FP_LEN];
         bool have_fp = lst->tls && client_fingerprint(conn, fp);
-        bool long_poll = lst->tls && strcmp(url, "/api/v1/node/config") == 0;
-        unsigned wait = long_poll ? wait_seconds(conn) : 0;
         /* Read before answering: a write landing in between still wakes
          * the poll, because its generation will differ. */
-        uint64_t generation = wait ? nn_api_generation(srv->api) : 0;
+        uint64_t generation = nn_api_generation(srv->api);
         nn_api_request req = {
             .method = method,
-            .path = url,
+            .target = up->target,
+            .listener = lst->tls ? NN_LISTENER_NODE : NN_LISTENER_API,
             .authorization =
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
             .if_none_match =
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
-            .dry_run = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dry_run"),
             .body = up->data,
             .body_len = up->len,
-            .tls = lst->tls,
             .client_fp = have_fp ? fp : NULL,
         };
         nn_api_handle(srv->api, store, &req, &resp);
+        unsigned wait = resp.long_poll;
         if (wait && resp.status == 304) {
             double now = now_mono();
             if (!up->deadline)
@@ -291,6 +297,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         pthread_mutex_lock(&lst->srv->wait_lock);
         unpark(up);
         pthread_mutex_unlock(&lst->srv->wait_lock);
+        free(up->target);
         free(up->data);
         free(up);
         *con_cls = NULL;
@@ -376,13 +383,14 @@ static struct MHD_Daemon *start_listener(listener *lst, const struct sockaddr_in
         return MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, lst, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, lst,
-            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+            MHD_OPTION_URI_LOG_CALLBACK, on_uri, lst, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+            MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
     /* HTTPS_MEM_TRUST makes libmicrohttpd request (not require) a client
      * certificate; client_fingerprint() decides what it is worth. */
     return MHD_start_daemon(
         flags | MHD_USE_TLS, 0, NULL, NULL, on_request, lst, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)sa, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, lst, MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
+        on_completed, lst, MHD_OPTION_URI_LOG_CALLBACK, on_uri, lst, MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
         WAIT_MAX_SECONDS + 30u, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
         MHD_OPTION_HTTPS_MEM_TRUST, trust, MHD_OPTION_HTTPS_PRIORITIES,
         "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);

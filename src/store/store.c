@@ -1115,7 +1115,7 @@ static int peer_ref_of(nn_store *s, sqlite3_stmt *st, nn_peer_ref *out, int64_t 
     "JOIN objects p ON p.id = x.peer_id JOIN objects n ON n.id = p.network_id "                    \
     "JOIN workspaces w ON w.id = p.workspace_id"
 
-int nn_store_enrollment_consume(nn_store *s, const uint8_t hash[32], nn_peer_ref *out)
+int nn_store_enrollment_find(nn_store *s, const uint8_t hash[32], nn_peer_ref *out)
 {
     sqlite3_stmt *st;
     int r = prepare(s,
@@ -1130,17 +1130,22 @@ int nn_store_enrollment_consume(nn_store *s, const uint8_t hash[32], nn_peer_ref
     int64_t token[2] = {0, 0}; /* id, state: 0 live, 1 used, 2 expired */
     if ((r = peer_ref_of(s, st, out, token, 2)))
         return r;
-    int64_t token_id = token[0];
-    out->token_id = token_id;
-    if (token[1])
-        return token[1] == 1 ? -EALREADY : -ETIMEDOUT;
-    if ((r = prepare(s,
-                     "UPDATE enrollment_tokens SET used_at = "
-                     "strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ? AND used_at IS NULL",
-                     &st)))
+    out->token_id = token[0];
+    return token[1] == 0 ? 0 : token[1] == 1 ? -EALREADY : -ETIMEDOUT;
+}
+
+int nn_store_enrollment_use(nn_store *s, int64_t token_id)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s,
+                    "UPDATE enrollment_tokens SET used_at = "
+                    "strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ? AND used_at IS NULL",
+                    &st);
+    if (r)
         return r;
     sqlite3_bind_int64(st, 1, token_id);
-    return step_changed(s, st);
+    r = step_changed(s, st);
+    return r == -ENOENT ? -EALREADY : r;
 }
 
 int nn_store_node_cert_add(nn_store *s, int64_t peer_id, const uint8_t fp[32], int days)

@@ -156,10 +156,13 @@ typedef struct nn_peer_ref {
     char workspace[64], network[64], peer[64];
 } nn_peer_ref;
 
-/* Marks the token with this SHA-256 used and names its peer. -ENOENT for
- * no such token, -EALREADY when used, -ETIMEDOUT when expired (out still
- * names the peer then, for the audit). Call inside a transaction. */
-int nn_store_enrollment_consume(nn_store *s, const uint8_t hash[32], nn_peer_ref *out);
+/* The peer the enrollment token with this SHA-256 is for. -ENOENT for no
+ * such token, -EALREADY when used, -ETIMEDOUT when expired (out still
+ * names the peer then, for the audit). */
+int nn_store_enrollment_find(nn_store *s, const uint8_t hash[32], nn_peer_ref *out);
+/* Marks token_id used: -EALREADY when it already is (a replay that raced
+ * the first use). Call inside the enrollment's transaction. */
+int nn_store_enrollment_use(nn_store *s, int64_t token_id);
 
 /* Records a node certificate (SHA-256 of its DER) for peer_id, valid for
  * days, and revokes the peer's older certificates. */

@@ -50,9 +50,10 @@ is() { [[ $1 == "$2" ]] && ok || bad "$3: got '$1', want '$2' ${BODY:0:200}"; }
 WG_DB=$(wg genkey | wg pubkey)
 T_DB=$(token_for db-1)
 node_key db; csr db "I-am-the-hub"
-# plain HTTP is refused outright: the token would travel in clear
+# The operator listener has no node routes at all: the token would travel
+# in clear there.
 code=$(curl -s -o "$TMP/resp" -w '%{http_code}' --data-binary '{}' "$URL/node/enroll")
-is "$code" 403 "enroll over plain HTTP"
+is "$code" 404 "enroll over plain HTTP"
 enroll db "ne_wrong" "$WG_DB"; is "$STATUS" 401 "unknown token"
 enroll db "$T_DB" "not-a-key"; is "$STATUS" 422 "bad WireGuard key"
 is "$(jq -r .error.field <<<"$BODY")" wireguard_public_key "bad key field"
@@ -124,7 +125,7 @@ is "$STATUS" 200 "long-poll woken by a change"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TMP/ca.pem" "$NODE_URL/node/config")
 is "$code" 401 "no client certificate"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/node/config")
-is "$code" 401 "plain HTTP node call"
+is "$code" 404 "plain HTTP node call"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/evil.key" \
   -out "$TMP/evil.crt" -subj /CN=nanami-peer-1 -days 1 2>/dev/null
 node evil "$NODE_URL/node/config"; is "$STATUS" 401 "self-signed certificate"
@@ -133,10 +134,11 @@ node_key web; csr web
 enroll web "$(token_for web-1)" "$(wg genkey | wg pubkey)"; is "$STATUS" 201 "enroll web-1"
 jq -r .certificate <<<"$BODY" >"$TMP/web.crt"
 node web "$NODE_URL/node/config"; is "$(jq -r .self.name <<<"$BODY")" web-1 "web-1 reads its own"
-# a node certificate is no operator credential
+# a node certificate is no operator credential: the node listener serves
+# node routes only
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TMP/ca.pem" --cert "$TMP/web.crt" \
   --key "$TMP/web.key" "$NODE_URL/workspaces/acme/networks/corp/peers/db-1/envelope")
-is "$code" 401 "node certificate on an operator route"
+is "$code" 404 "node certificate on an operator route"
 cp "$TMP/db.crt" "$TMP/db-old.crt"; cp "$TMP/db.key" "$TMP/db-old.key"
 node_key db; csr db
 enroll db "$(token_for db-1)" "$WG_DB"; is "$STATUS" 201 "re-enroll db-1"

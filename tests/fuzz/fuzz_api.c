@@ -28,7 +28,7 @@ static void setup(void)
          "{\"public_key\":\"Cu6HSiTawhFvktwrxzl48+VtBmq3azpeNne1Vk51pnc=\",\"publicly_reachable\":true}"},
     };
     for (size_t i = 0; i < sizeof(seed) / sizeof(seed[0]); i++) {
-        nn_api_request req = {.method = seed[i][0], .path = seed[i][1], .authorization = g_auth,
+        nn_api_request req = {.method = seed[i][0], .target = seed[i][1], .authorization = g_auth,
                               .body = seed[i][2], .body_len = strlen(seed[i][2])};
         nn_api_response resp;
         nn_api_response_init(&resp);
@@ -59,10 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *auth = next_line(&p, end);
     nn_api_request req = {
         .method = method,
-        .path = path,
+        .target = path,
+        .listener = size % 3 == 0 ? NN_LISTENER_NODE : NN_LISTENER_API,
         .authorization = strcmp(auth, "admin") == 0 ? g_auth : auth,
         .if_none_match = auth,
-        .dry_run = size % 2 ? "true" : NULL,
         .body = (const char *)p,
         .body_len = (size_t)(end - p),
     };
