@@ -1,9 +1,11 @@
 # Shared by the API tests: a real nanamid on a loopback port with a real
 # database file in a temp dir. Needs TMP and NANAMID set.
 source "$(dirname "${BASH_SOURCE[0]}")/../tools.sh"
-# With NODE_LISTEN=1 it also serves the node listener (TLS) on NODE_URL.
+# With NODE_LISTEN=1 it also serves the node listener (TLS) on NODE_URL;
+# NANAMID_ARGS (an array) adds arguments to serve.
 start_nanamid() { # start_nanamid -> sets PORT, URL, NANAMID_PID (and NODE_URL)
   local try extra=()
+  [[ -n ${NANAMID_ARGS+x} ]] || NANAMID_ARGS=()
   for try in 1 2 3 4 5; do
     PORT=$((20000 + (RANDOM * 7 + $$ + try) % 40000))
     if [[ ${NODE_LISTEN:-0} == 1 ]]; then
@@ -11,7 +13,7 @@ start_nanamid() { # start_nanamid -> sets PORT, URL, NANAMID_PID (and NODE_URL)
       NODE_URL="https://127.0.0.1:$((PORT + 1))/api/v1"
     fi
     "$NANAMID" serve --db "$TMP/db.sqlite" --listen "127.0.0.1:$PORT" "${extra[@]}" \
-      >"$TMP/nanamid.log" 2>&1 &
+      "${NANAMID_ARGS[@]}" >"$TMP/nanamid.log" 2>&1 &
     NANAMID_PID=$!
     URL="http://127.0.0.1:$PORT/api/v1"
     for _ in $(seq 1 50); do
