@@ -26,6 +26,7 @@ typedef struct want_row {
 
 typedef struct converge {
     api_write w;
+    json_t *seen;    /* "net/kind/name" -> the index it was first seen at */
     json_t *ws_body; /* the document's workspace fields */
     want_row *want;  /* networks before their members */
     size_t nwant;
@@ -40,8 +41,19 @@ static void path_of(const char *net, const char *kind, const char *name, char *o
         snprintf(out, len, "%s/%s", kind, name);
 }
 
+static char *row_key(const char *net, const char *kind, const char *name)
+{
+    size_t n = strlen(net) + strlen(kind) + strlen(name) + 3;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s/%s/%s", net, kind, name);
+    return k;
+}
+
 /* Collects the named objects of obj[kind] into cv->want; 422 on a
- * malformed one. */
+ * malformed one, and on a name given twice -- with the path of the second,
+ * as nanamictl check says it (rows are keyed by name: the second would
+ * silently replace the first). where is obj's JSON path. */
 static bool collect(ctx *c, converge *cv, size_t *cap, json_t *obj, const char *net,
                     const char *kind, const char *where)
 {
@@ -65,6 +77,19 @@ static bool collect(ctx *c, converge *cv, size_t *cap, json_t *obj, const char *
                             "%s must be an object with a valid name", field);
             return false;
         }
+        char *key = row_key(net, kind, name);
+        json_t *first = key ? json_object_get(cv->seen, key) : NULL;
+        if (first) {
+            free(key);
+            snprintf(field, sizeof(field), "%s%s[%zu].name", where, kind, i);
+            api_reply_error(c->resp, 422, "invalid_intent", field,
+                            "%s: duplicate name \"%s\" (also %s[%lld])", field, name, kind,
+                            (long long)json_integer_value(first));
+            return false;
+        }
+        if (key)
+            json_object_set_new(cv->seen, key, json_integer((json_int_t)i));
+        free(key);
         if (cv->nwant == *cap) {
             *cap = *cap ? *cap * 2 : 64;
             want_row *grown = realloc(cv->want, *cap * sizeof(*grown));
@@ -90,14 +115,6 @@ static json_t *without(const json_t *obj, const char *const *kinds, const char *
     return b;
 }
 
-static char *row_key(const char *net, const char *kind, const char *name)
-{
-    size_t n = strlen(net) + strlen(kind) + strlen(name) + 3;
-    char *k = malloc(n);
-    if (k)
-        snprintf(k, n, "%s/%s/%s", net, kind, name);
-    return k;
-}
 
 /* The change that makes the stored workspace the document: what differs is
  * put, what the document lacks is deleted (a deleted network takes its
@@ -226,7 +243,8 @@ void h_intent_put(ctx *c)
     json_t *w = document_workspace(c);
     if (!w)
         return;
-    converge cv = {.w = {.build = build_converge, .action = "intent.apply", .target = "intent"}};
+    converge cv = {.w = {.build = build_converge, .action = "intent.apply", .target = "intent"},
+                   .seen = json_object()};
     cv.w.arg = &cv;
     size_t cap = 0;
     bool ok = true;
@@ -235,11 +253,11 @@ void h_intent_put(ctx *c)
     if (ok)
         ok = collect(c, &cv, &cap, w, "", "networks", "workspaces[0].");
     size_t nnets = cv.nwant;
-    for (size_t i = 0; ok && i < nnets; i++) {
+    for (size_t i = 0, n = 0; ok && i < nnets; i++) {
         if (strcmp(cv.want[i].kind, "networks") != 0)
             continue;
-        char where[128];
-        snprintf(where, sizeof(where), "networks/%s/", cv.want[i].name);
+        char where[64];
+        snprintf(where, sizeof(where), "workspaces[0].networks[%zu].", n++);
         for (const char *const *k = nn_net_kinds; ok && *k; k++)
             ok = collect(c, &cv, &cap, cv.want[i].body, cv.want[i].name, *k, where);
     }
@@ -252,6 +270,7 @@ void h_intent_put(ctx *c)
                        json_pack("{s:O, s:O, s:O, s:b}", "created", cv.created, "changed",
                                  cv.changed, "deleted", cv.deleted, "dry_run", c->dry_run));
     free(cv.want);
+    json_decref(cv.seen);
     json_decref(cv.ws_body);
     json_decref(cv.created);
     json_decref(cv.changed);

@@ -471,6 +471,33 @@ static void test_router_answers(void **state)
     expect("GET", "/api/v1/me", -1, NULL, api, 401, "unauthenticated");
 }
 
+/* A name given twice in a document is refused with the path of the
+ * second, as nanamictl check says it, and nothing changes. */
+static void test_intent_duplicates(void **state)
+{
+    (void)state;
+    char k1[45], k2[45], body[1024];
+    key(k1), key(k2);
+    answer before, a, after;
+    call("GET", "/api/v1/workspaces/ws-a/intent", OWNER, NULL, NN_LISTENER_API, &before);
+    snprintf(body, sizeof(body),
+             "{\"workspaces\":[{\"name\":\"ws-a\",\"networks\":[{\"name\":\"corp\",\"peers\":["
+             "{\"name\":\"x\",\"public_key\":\"%s\"},{\"name\":\"x\",\"public_key\":\"%s\"}]}]}]}",
+             k1, k2);
+    call("PUT", "/api/v1/workspaces/ws-a/intent", OWNER, body, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 422);
+    assert_non_null(strstr(a.body, "\"field\":\"workspaces[0].networks[0].peers[1].name\""));
+    assert_non_null(strstr(a.body, "duplicate name \\\"x\\\" (also peers[0])"));
+    call("PUT", "/api/v1/workspaces/ws-a/intent", OWNER,
+         "{\"workspaces\":[{\"name\":\"ws-a\",\"networks\":[{\"name\":\"n\"},{\"name\":\"m\"},"
+         "{\"name\":\"n\"}]}]}",
+         NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 422);
+    assert_non_null(strstr(a.body, "\"field\":\"workspaces[0].networks[2].name\""));
+    call("GET", "/api/v1/workspaces/ws-a/intent", OWNER, NULL, NN_LISTENER_API, &after);
+    assert_string_equal(before.body, after.body);
+}
+
 /* Admission runs everything but the handler and the body, against the
  * length the client declared. */
 static void test_admission(void **state)
@@ -511,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_isolation_matrix),    cmocka_unit_test(test_platform_routes),
         cmocka_unit_test(test_member_owns_devices), cmocka_unit_test(test_router_answers),
         cmocka_unit_test(test_admission),
+        cmocka_unit_test(test_intent_duplicates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
