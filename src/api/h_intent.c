@@ -115,7 +115,6 @@ static json_t *without(const json_t *obj, const char *const *kinds, const char *
     return b;
 }
 
-
 /* The change that makes the stored workspace the document: what differs is
  * put, what the document lacks is deleted (a deleted network takes its
  * members; they are listed too). Unchanged rows are not touched, so their

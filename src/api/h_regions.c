@@ -34,6 +34,23 @@ static int region_exists(ctx *c, const char *name, bool *exists)
     return 0;
 }
 
+void h_region_get(ctx *c)
+{
+    const char *name = api_param(c, "region");
+    json_t *list, *found = NULL;
+    int r = nn_store_region_list(c->store, &list);
+    if (r)
+        return api_reply_store_error(c->resp, c->store, r);
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (strcmp(json_string_value(json_object_get(v, "name")),
+                                              name) == 0) found = json_incref(v);
+    json_decref(list);
+    if (!found)
+        return api_not_found(c, "region", name);
+    api_reply_json(c->resp, 200, found);
+}
+
 static int put_region(ctx *c, void *arg)
 {
     bool created;

@@ -139,6 +139,22 @@ void h_members_list(ctx *c)
     api_reply_read(c->resp, c->store, r, list);
 }
 
+void h_member_get(ctx *c)
+{
+    const char *name = api_param(c, "user");
+    nn_user u;
+    nn_role role = NN_ROLE_NONE;
+    int r = nn_store_user_find(c->store, name, &u);
+    if (r == 0)
+        r = nn_store_role(c->store, c->ws.id, u.id, &role);
+    if (r == -ENOENT || (r == 0 && role == NN_ROLE_NONE))
+        return api_not_found(c, "member", name);
+    if (r)
+        return api_reply_store_error(c->resp, c->store, r);
+    api_reply_json(c->resp, 200,
+                   json_pack("{s:s, s:s}", "user", u.name, "role", nn_role_name(role)));
+}
+
 static int owner_count(ctx *c, int *n)
 {
     json_t *list;

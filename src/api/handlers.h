@@ -18,6 +18,7 @@ void h_token_create(ctx *c);
 
 /* h_regions.c: the region catalog, grants, oversight (seed 001) */
 void h_regions_list(ctx *c);
+void h_region_get(ctx *c);
 void h_region_put(ctx *c);
 void h_region_delete(ctx *c);
 void h_oversight(ctx *c);
@@ -31,6 +32,7 @@ void h_workspace_get(ctx *c);
 void h_workspace_put(ctx *c);
 void h_workspace_delete(ctx *c);
 void h_members_list(ctx *c);
+void h_member_get(ctx *c);
 void h_member_put(ctx *c);
 void h_member_delete(ctx *c);
 void h_audit(ctx *c);

@@ -22,6 +22,7 @@ typedef struct nn_api_request {
     nn_api_listener listener;
     const char *authorization;
     const char *if_none_match;
+    const char *if_match; /* PUT/DELETE: the ETag the client last saw, or "*" */
     /* SHA-256 of the client certificate, set by the transport only after
      * the certificate verified against the node CA; NULL otherwise */
     const uint8_t *client_fp;

@@ -1,5 +1,9 @@
 #include "api/request.h"
 
+#include <sodium.h>
+
+#include "api/route.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -137,4 +141,53 @@ bool api_container_body(ctx *c, const char *const *child_kinds, const char *extr
         api_reply_error(c->resp, 422, "invalid", child,
                         "%s are managed through their own routes (or PUT .../intent)", child);
     return !child;
+}
+
+void api_set_etag(nn_api_response *resp)
+{
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const uint8_t *)(resp->body.data ? resp->body.data : ""),
+                       resp->body.len);
+    resp->etag[0] = '"';
+    sodium_bin2hex(resp->etag + 1, sizeof(resp->etag) - 2, h, sizeof(h));
+    strcat(resp->etag, "\"");
+}
+
+bool api_etag_listed(const char *header, const char *etag)
+{
+    size_t n = strlen(etag);
+    for (const char *p = header; p && *p;) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, ",");
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if ((len == 1 && *p == '*') || (len == n && n && memcmp(p, etag, n) == 0))
+            return true;
+        p += len;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+int api_twin_etag(ctx *c, char etag[72])
+{
+    etag[0] = '\0';
+    if (!c->twin)
+        return 0;
+    nn_api_response scratch;
+    nn_api_response_init(&scratch);
+    ctx t = *c;
+    t.route = c->twin;
+    t.twin = NULL;
+    t.resp = &scratch;
+    t.body = NULL;
+    c->twin->handler(&t);
+    if (scratch.status == 200) {
+        if (!scratch.etag[0])
+            api_set_etag(&scratch);
+        memcpy(etag, scratch.etag, 72);
+    }
+    int status = scratch.status;
+    nn_api_response_free(&scratch);
+    return status;
 }

@@ -40,6 +40,7 @@ typedef struct ctx {
     const nn_api_request *req;
     nn_api_response *resp;
     const api_route *route; /* the matched row of the route table */
+    const api_route *twin;  /* a write's GET of the same path (its ETag), or NULL */
     /* Named path parameters, percent-decoded: {ws}, {net}, {kind}, ... */
     const char *param_name[API_MAX_PARAMS];
     const char *param[API_MAX_PARAMS];
@@ -82,6 +83,16 @@ bool api_only_keys(ctx *c, json_t *obj, const char *const *allowed);
 /* c->body's string field key: NULL after a 422 when it is not a string
  * (or absent while required); NULL without a reply when optional and absent. */
 const char *api_body_string(ctx *c, const char *key, bool required);
+/* The ETag the write's object has now, by running its GET (c->twin) into
+ * a scratch answer: the GET's status (200 when the object exists), with
+ * etag set then. */
+int api_twin_etag(ctx *c, char etag[72]);
+/* Sets resp's ETag to the quoted SHA-256 of its body. */
+void api_set_etag(nn_api_response *resp);
+/* Does the ETag list of an If-Match / If-None-Match header name etag
+ * ("*" names any)? Strong comparison: a weak ETag names nothing. */
+bool api_etag_listed(const char *header, const char *etag);
+
 /* A workspace or network body holds the object's own fields; its children
  * (child_kinds, extra_child) are managed through their own routes: 422
  * naming the first one present. */

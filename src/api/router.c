@@ -48,6 +48,7 @@ static const api_route routes[] = {
     R("POST",   "/users",                       ADMIN,  NONE, NONE, API_BODY, SMALL, h_user_create),
     R("POST",   "/users/{user}/tokens",         SELF,   NONE, NONE, API_BODY, SMALL, h_token_create),
     R("GET",    "/regions",                     ADMIN,  NONE, NONE, 0, 0, h_regions_list),
+    R("GET",    "/regions/{region}",            ADMIN,  NONE, NONE, 0, 0, h_region_get),
     R("PUT",    "/regions/{region}",            ADMIN,  NONE, NONE, API_BODY | API_DRY_RUN, SMALL, h_region_put),
     R("DELETE", "/regions/{region}",            ADMIN,  NONE, NONE, API_DRY_RUN, 0, h_region_delete),
     R("GET",    "/oversight/regions",           ADMIN,  NONE, NONE, 0, 0, h_oversight),
@@ -62,6 +63,7 @@ static const api_route routes[] = {
     R("PUT",    W,                              USER,   NN_PERM_WRITE, NONE, API_BODY | API_DRY_RUN, OBJECT, h_workspace_put),
     R("DELETE", W,                              USER,   NN_PERM_DELETE_WORKSPACE, NONE, API_DRY_RUN, 0, h_workspace_delete),
     R("GET",    W "/members",                   USER,   NN_PERM_MEMBERS, NONE, 0, 0, h_members_list),
+    R("GET",    W "/members/{user}",            USER,   NN_PERM_MEMBERS, NONE, 0, 0, h_member_get),
     R("PUT",    W "/members/{user}",            USER,   NN_PERM_MEMBERS, NONE, API_BODY | API_DRY_RUN, SMALL, h_member_put),
     R("DELETE", W "/members/{user}",            USER,   NN_PERM_MEMBERS, NONE, API_DRY_RUN, 0, h_member_delete),
     R("GET",    W "/audit",                     USER,   NN_PERM_AUDIT, NONE, 0, 0, h_audit),
@@ -383,6 +385,10 @@ static bool find_route(ctx *c)
         snprintf(c->resp->allow, sizeof(c->resp->allow), "%s", allow);
         return false;
     }
+    for (size_t i = 0; strcmp(method, "GET") != 0 && i < NROUTES; i++)
+        if (strcmp(routes[i].pattern, c->route->pattern) == 0 &&
+            strcmp(routes[i].method, "GET") == 0)
+            c->twin = &routes[i];
     const pattern *p = &patterns[c->route - routes];
     for (size_t i = 0; i < p->n; i++)
         if (p->param[i] && c->nparam < API_MAX_PARAMS) {
@@ -430,6 +436,27 @@ static bool parse_body(ctx *c)
     return true;
 }
 
+/* Every object carries an ETag: a read's is the SHA-256 of its bytes
+ * (unless the handler set one), and If-None-Match naming it answers 304; a
+ * write answers with its object's new ETag. */
+static void tag(ctx *c)
+{
+    nn_api_response *resp = c->resp;
+    if (resp->status < 200 || resp->status > 299)
+        return;
+    if (!strcmp(c->route->method, "GET")) {
+        if (!resp->etag[0])
+            api_set_etag(resp);
+        const char *inm = c->req->if_none_match;
+        if (resp->status == 200 && inm && api_etag_listed(inm, resp->etag)) {
+            resp->status = 304;
+            nn_buf_reset(&resp->body);
+        }
+    } else if (c->twin && !c->dry_run && strcmp(c->route->method, "DELETE") != 0) {
+        api_twin_etag(c, resp->etag);
+    }
+}
+
 bool api_route_request(const api_services *svc, nn_store *store, const nn_api_request *req,
                        nn_api_response *resp, bool admit_only, size_t *body_max)
 {
@@ -453,8 +480,10 @@ bool api_route_request(const api_services *svc, nn_store *store, const nn_api_re
         admitted = true;
         goto out;
     }
-    if (parse_body(c))
+    if (parse_body(c)) {
         c->route->handler(c);
+        tag(c);
+    }
 out:
     nn_row_clear(&c->ws);
     nn_row_clear(&c->net);

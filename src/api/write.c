@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/notify.h"
+#include "api/route.h"
 #include "api/wsdoc.h"
 #include "model/intent.h"
 
@@ -312,6 +313,36 @@ static bool validate(ctx *c, const api_change *ch)
     return r == 0;
 }
 
+/* If-Match and If-None-Match on a write, checked against the object as it
+ * is inside the transaction: a stale If-Match (a lost update) or an
+ * If-None-Match: * on an object that exists (create only) is a 412 and
+ * nothing is written. */
+static int preconditions(ctx *c)
+{
+    const char *im = c->req->if_match, *inm = c->req->if_none_match;
+    if (!im && !inm)
+        return 0;
+    if (!c->twin) {
+        api_reply_error(c->resp, 400, "bad_precondition", NULL,
+                        "%s %s has no representation (GET) to match", c->route->method,
+                        c->route->pattern);
+        return -ECANCELED;
+    }
+    char etag[72];
+    bool exists = api_twin_etag(c, etag) == 200;
+    bool ok = (!im || (exists && api_etag_listed(im, etag))) &&
+              (!inm || !(exists && api_etag_listed(inm, etag)));
+    if (!ok) {
+        if (exists)
+            api_reply_error(c->resp, 412, "precondition_failed", NULL,
+                            "the object's ETag is now %s: it changed since it was read", etag);
+        else
+            api_reply_error(c->resp, 412, "precondition_failed", NULL, "the object does not exist");
+        return -ECANCELED;
+    }
+    return 0;
+}
+
 /* Replies for a failed step r (unless the step replied itself). */
 static void reply_failure(ctx *c, int r)
 {
@@ -334,8 +365,9 @@ bool api_write_run(ctx *c, api_write *w)
         return false;
     }
     bool ok = false;
-    if ((r = snapshot(c->store, &c->ws, &ch)) || (w->build && (r = w->build(c, &ch, w->arg))) ||
-        (r = apply_ops(c->store, &ch)) || (w->in_lock && (r = w->in_lock(c, w->arg)))) {
+    if ((r = preconditions(c)) || (r = snapshot(c->store, &c->ws, &ch)) ||
+        (w->build && (r = w->build(c, &ch, w->arg))) || (r = apply_ops(c->store, &ch)) ||
+        (w->in_lock && (r = w->in_lock(c, w->arg)))) {
         reply_failure(c, r);
         goto out;
     }
@@ -367,13 +399,15 @@ bool api_tx_run(ctx *c, int (*fn)(ctx *c, void *arg), void *arg, int64_t ws_id, 
                 const char *target, const char *detail)
 {
     if (c->dry_run) {
-        int r = fn(c, arg);
+        int r = preconditions(c);
+        if (r == 0)
+            r = fn(c, arg);
         if (r)
             reply_failure(c, r);
         return r == 0;
     }
     int r = nn_store_begin(c->store);
-    if (r == 0 && (r = fn(c, arg)) == 0 &&
+    if (r == 0 && (r = preconditions(c)) == 0 && (r = fn(c, arg)) == 0 &&
         (r = nn_store_audit(c->store, c->user.id, ws_id, action, target, detail)) == 0)
         r = nn_store_commit(c->store);
     nn_store_rollback(c->store);

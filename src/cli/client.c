@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -234,6 +235,26 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+/* Keeps the answer's ETag header. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    nn_client *c = ud;
+    size_t n = size * nmemb;
+    if (n > 6 && strncasecmp(data, "ETag:", 5) == 0) {
+        const char *v = data + 5;
+        size_t len = n - 5;
+        while (len && (*v == ' ' || *v == '\t'))
+            v++, len--;
+        while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+            len--;
+        if (len < sizeof(c->etag)) {
+            memcpy(c->etag, v, len);
+            c->etag[len] = '\0';
+        }
+    }
+    return n;
+}
+
 int nn_client_request(nn_client *c, const char *method, const char *path, const char *body,
                       size_t body_len, long *status, const char **content_type, nn_buf *resp,
                       nn_error *err)
@@ -254,6 +275,13 @@ int nn_client_request(nn_client *c, const char *method, const char *path, const 
     struct curl_slist *more = hdrs ? curl_slist_append(hdrs, "Accept: application/json") : NULL;
     if (more && body)
         more = curl_slist_append(more, "Content-Type: application/json");
+    nn_buf im = NN_BUF_INIT;
+    if (more && c->if_match[0]) {
+        nn_buf_printf(&im, "If-Match: %s", c->if_match);
+        more = curl_slist_append(more, im.data);
+    }
+    nn_buf_free(&im);
+    c->etag[0] = '\0';
     int r = 0;
     if (!more) {
         nn_error_set(err, "libcurl", "out of memory");
@@ -272,6 +300,8 @@ int nn_client_request(nn_client *c, const char *method, const char *path, const 
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
     if (body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);

@@ -32,6 +32,10 @@ typedef struct nn_client {
     char base[NN_CLIENT_URL_MAX + 8]; /* ends in /api/v1, no trailing slash */
     char token[NN_CLIENT_TOKEN_MAX];  /* wiped by nn_client_free */
     void *curl;                       /* CURL *, reused across requests */
+    /* Sent as If-Match with every request when not empty: a write then
+     * fails with 412 if the object changed since the client read it. */
+    char if_match[128];
+    char etag[72]; /* the last answer's ETag header, "" when none */
 } nn_client;
 
 /* Resolves the settings (see above). flags may be NULL. 0, or -EINVAL /

@@ -3,9 +3,10 @@
  *
  *   apply -f FILE [--dry-run]   converge each workspace of an intent document
  *   export WORKSPACE            the workspace's intent document
- *   get PATH                    any GET route, as a table (--json: raw)
- *   put|post PATH (-f FILE | -d JSON) [--dry-run]
- *   delete PATH [--dry-run]
+ *   get PATH                    any GET route, as a table (--json: raw; --etag: the
+ *                               object's ETag alone, for --if-match)
+ *   put|post PATH (-f FILE | -d JSON) [--dry-run] [--if-match ETAG]
+ *   delete PATH [--dry-run] [--if-match ETAG]
  *
  * Exit status: 0 done; 2 the server refused the request (4xx) or the
  * command line is wrong; 1 the server failed (5xx) or could not be
@@ -24,8 +25,8 @@
 #include "model/intent.h"
 
 typedef struct options {
-    const char *server, *token, *file, *data;
-    bool json, dry_run;
+    const char *server, *token, *file, *data, *if_match;
+    bool json, dry_run, etag;
     const char *args[2]; /* positional */
     size_t nargs;
 } options;
@@ -44,6 +45,10 @@ static int parse_options(const char *cmd, int argc, char **argv, size_t want_arg
             o->dry_run = true;
             continue;
         }
+        if (!strcmp(a, "--etag")) {
+            o->etag = true;
+            continue;
+        }
         if (!strcmp(a, "--server"))
             slot = &o->server;
         else if (!strcmp(a, "--token"))
@@ -52,6 +57,8 @@ static int parse_options(const char *cmd, int argc, char **argv, size_t want_arg
             slot = &o->file;
         else if (!strcmp(a, "-d") || !strcmp(a, "--data"))
             slot = &o->data;
+        else if (!strcmp(a, "--if-match"))
+            slot = &o->if_match;
         if (slot) {
             if (i + 1 >= argc)
                 return cli_invalid(a, "%s", "needs a value");
@@ -328,6 +335,10 @@ static int cmd_request(const char *method, int argc, char **argv)
         return cli_invalid(method, "%s", "takes no body");
     if (o.dry_run && !strcmp(method, "GET"))
         return cli_invalid("--dry-run", "%s", "only applies to changes");
+    if (o.if_match && (!strcmp(method, "GET") || strlen(o.if_match) >= 128))
+        return cli_invalid("--if-match", "%s", "only applies to changes, with one ETag");
+    if (o.etag && strcmp(method, "GET") != 0)
+        return cli_invalid("--etag", "%s", "only applies to get");
     char *body = NULL;
     size_t len = 0;
     if (o.file && (r = nn_file_read(o.file, NN_INTENT_MAX_BYTES, &body, &len)) != 0) {
@@ -341,6 +352,8 @@ static int cmd_request(const char *method, int argc, char **argv)
         free(body);
         return transport_error(r, &err);
     }
+    if (o.if_match)
+        snprintf(c.if_match, sizeof(c.if_match), "%s", o.if_match);
     if ((r = path_arg(o.args[0], o.dry_run, &path)) == 0) {
         long status;
         const char *ct;
@@ -353,6 +366,8 @@ static int cmd_request(const char *method, int argc, char **argv)
             r = transport_error(t, &err);
         else if (status >= 400)
             r = report_error(status, &resp, o.args[0]);
+        else if (o.etag)
+            r = printf("%s\n", c.etag) < 0 || fflush(stdout) ? 1 : 0;
         else
             r = print_answer(&o, ct, &resp);
     }

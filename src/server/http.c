@@ -524,6 +524,7 @@ static enum MHD_Result handle(listener *lst, struct MHD_Connection *mc, request 
             MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
         .if_none_match =
             MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .if_match = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH),
         .body = rq->data,
         .body_len = rq->len,
         .client_fp = have_fp ? fp : NULL,

@@ -135,9 +135,20 @@ run 2 post workspaces/acme/networks/corp/firewall_rules -d '{"name":"dns","actio
 has "$ERR" '409'
 run 2 put "$R" -d '{"action":"accept","colour":"red"}'
 has "$ERR" '^error: networks/corp/firewall_rules/dns/colour: unknown field \(422 invalid_intent\)$'
+# lost updates: a write that read an older version is refused
+run 0 get "$R" --etag
+ETAG=$OUT
+[[ $ETAG =~ ^\"[0-9a-f]{64}\"$ ]] && ok || bad "get --etag: $ETAG"
+run 0 put "$R" -d '{"action":"accept","protocol":"udp","ports":[53,5353]}' --if-match "$ETAG"
+run 2 put "$R" -d '{"action":"drop"}' --if-match "$ETAG"
+has "$ERR" '\(412 precondition_failed\)$'
+run 2 delete "$R" --if-match "$ETAG"
+run 0 get "$R" --json
+[[ $(jq -c .ports <<<"$OUT") == '[53,5353]' ]] && ok || bad "a stale write changed the rule: $OUT"
+run 2 get "$R" --if-match "$ETAG"
 run 0 delete "$R" --dry-run
 run 0 get "$R"
-run 0 delete "$R"
+run 0 delete "$R" --if-match "$(cd "$TMP" && "$CTL" get "$R" --etag)"
 run 2 get "$R"
 
 # --- who may ------------------------------------------------------------------------

@@ -38,7 +38,11 @@ typedef struct answer {
     int status;
     char body[4096];
     char allow[64];
+    char etag[72];
 } answer;
+
+/* Request headers beyond the token: If-Match, If-None-Match. */
+static const char *g_if_match, *g_if_none_match;
 
 static void call(const char *method, const char *target, int who, const char *body,
                  nn_api_listener listener, answer *out)
@@ -49,6 +53,8 @@ static void call(const char *method, const char *target, int who, const char *bo
                           .target = target,
                           .listener = listener,
                           .authorization = who >= 0 ? auth : NULL,
+                          .if_match = g_if_match,
+                          .if_none_match = g_if_none_match,
                           .body = body,
                           .body_len = body ? strlen(body) : 0};
     nn_api_response resp;
@@ -58,6 +64,7 @@ static void call(const char *method, const char *target, int who, const char *bo
     snprintf(out->body, sizeof(out->body), "%.*s", (int)resp.body.len,
              resp.body.data ? resp.body.data : "");
     snprintf(out->allow, sizeof(out->allow), "%s", resp.allow);
+    snprintf(out->etag, sizeof(out->etag), "%s", resp.etag);
     nn_api_response_free(&resp);
 }
 
@@ -498,6 +505,83 @@ static void test_intent_duplicates(void **state)
     assert_string_equal(before.body, after.body);
 }
 
+/* Every object carries an ETag; If-None-Match reads cheaply, If-Match
+ * refuses a lost update, If-None-Match: * creates only. */
+static void test_etags(void **state)
+{
+    (void)state;
+    const char *p1 = "/api/v1/workspaces/ws-a/networks/corp/peers/p1";
+    char k[45], body[256], e1[72], e2[72];
+    answer a;
+    call("GET", p1, OWNER, NULL, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(strlen(a.etag), 66);
+    snprintf(e1, sizeof(e1), "%s", a.etag);
+    g_if_none_match = e1;
+    call("GET", p1, OWNER, NULL, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 304);
+    assert_string_equal(a.body, "");
+    g_if_none_match = NULL;
+    /* a write that read the current version goes through, and says the new one */
+    key(k);
+    snprintf(body, sizeof(body), "{\"public_key\":\"%s\",\"tags\":[\"ws-a-secret\"]}", k);
+    g_if_match = e1;
+    call("PUT", p1, OPERATOR, body, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 200);
+    snprintf(e2, sizeof(e2), "%s", a.etag);
+    assert_string_not_equal(e1, e2);
+    /* the same stale version again: 412, nothing written */
+    key(k);
+    snprintf(body, sizeof(body), "{\"public_key\":\"%s\"}", k);
+    call("PUT", p1, OPERATOR, body, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 412);
+    assert_non_null(strstr(a.body, "precondition_failed"));
+    call("DELETE", p1, OPERATOR, NULL, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 412);
+    g_if_match = NULL;
+    call("GET", p1, OWNER, NULL, NN_LISTENER_API, &a);
+    assert_string_equal(a.etag, e2);
+    /* a list of ETags, and "*" */
+    char list[160];
+    snprintf(list, sizeof(list), "\"nope\", %s", e2);
+    g_if_match = list;
+    call("PUT", p1, OPERATOR, "{\"public_key\":\"Cu6HSiTawhFvktwrxzl48+VtBmq3azpeNne1Vk51pnc=\"}",
+         NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 200);
+    g_if_match = "*";
+    call("PUT", "/api/v1/workspaces/ws-a/networks/corp/peers/p-none?dry_run=true", OPERATOR, body,
+         NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 412); /* "*" needs the object to exist */
+    g_if_match = NULL;
+    /* create only */
+    g_if_none_match = "*";
+    key(k);
+    snprintf(body, sizeof(body), "{\"public_key\":\"%s\"}", k);
+    call("PUT", "/api/v1/workspaces/ws-a/networks/corp/peers/p-new", OPERATOR, body,
+         NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 201);
+    call("PUT", "/api/v1/workspaces/ws-a/networks/corp/peers/p-new", OPERATOR, body,
+         NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 412);
+    g_if_none_match = NULL;
+    /* the whole document, and a membership */
+    call("GET", "/api/v1/workspaces/ws-a/intent", OWNER, NULL, NN_LISTENER_API, &a);
+    g_if_match = "\"0000000000000000000000000000000000000000000000000000000000000000\"";
+    call("PUT", "/api/v1/workspaces/ws-a/intent", OWNER, "{\"workspaces\":[{\"name\":\"ws-a\"}]}",
+         NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 412);
+    call("PUT", "/api/v1/workspaces/ws-a/members/u-viewer", OWNER, "{\"role\":\"admin\"}",
+         NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 412);
+    /* a route with nothing to match */
+    call("DELETE", "/api/v1/workspaces/ws-a/networks/corp/peers/p1/enrollment-tokens/1", OWNER,
+         NULL, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 400);
+    g_if_match = NULL;
+    call("GET", "/api/v1/workspaces/ws-a/members/u-viewer", OWNER, NULL, NN_LISTENER_API, &a);
+    assert_non_null(strstr(a.body, "\"role\":\"viewer\""));
+}
+
 /* Admission runs everything but the handler and the body, against the
  * length the client declared. */
 static void test_admission(void **state)
@@ -535,10 +619,13 @@ static void test_admission(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_isolation_matrix),    cmocka_unit_test(test_platform_routes),
-        cmocka_unit_test(test_member_owns_devices), cmocka_unit_test(test_router_answers),
+        cmocka_unit_test(test_isolation_matrix),
+        cmocka_unit_test(test_platform_routes),
+        cmocka_unit_test(test_member_owns_devices),
+        cmocka_unit_test(test_router_answers),
         cmocka_unit_test(test_admission),
         cmocka_unit_test(test_intent_duplicates),
+        cmocka_unit_test(test_etags),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
