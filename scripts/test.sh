@@ -11,6 +11,7 @@ JOBS=$(nproc)
 FUZZ_RUNS=${FUZZ_RUNS:-200000}
 FUZZ_API_RUNS=${FUZZ_API_RUNS:-200000}
 FUZZ_AGENT_RUNS=${FUZZ_AGENT_RUNS:-200000}
+FUZZ_HTTP_RUNS=${FUZZ_HTTP_RUNS:-6000}
 
 echo "== build (RelWithDebInfo, warnings as errors)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNANAMI_WERROR=ON >/dev/null
@@ -19,14 +20,17 @@ ninja -C build
 
 echo "== fuzz: intent parser and compiler, $FUZZ_RUNS runs"
 CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNANAMI_FUZZ=ON -DNANAMI_WERROR=ON >/dev/null
-ninja -C build-fuzz fuzz_intent fuzz_api fuzz_agent
-corpus=$(mktemp -d) corpus_api=$(mktemp -d) corpus_agent=$(mktemp -d)
-trap 'rm -rf "$corpus" "$corpus_api" "$corpus_agent"' EXIT
+ninja -C build-fuzz fuzz_intent fuzz_api fuzz_agent fuzz_http
+corpus=$(mktemp -d) corpus_api=$(mktemp -d) corpus_agent=$(mktemp -d) corpus_http=$(mktemp -d)
+trap 'rm -rf "$corpus" "$corpus_api" "$corpus_agent" "$corpus_http"' EXIT
 ./build-fuzz/fuzz_intent -runs="$FUZZ_RUNS" -max_total_time=300 -max_len=8192 \
   -dict=tests/fuzz/intent.dict -artifact_prefix=build-fuzz/ "$corpus" tests/fuzz/corpus 2>&1 | tail -3
 echo "== fuzz: API request handling, $FUZZ_API_RUNS runs"
 ./build-fuzz/fuzz_api -runs="$FUZZ_API_RUNS" -max_total_time=300 -max_len=4096 \
   -dict=tests/fuzz/intent.dict -artifact_prefix=build-fuzz/ "$corpus_api" tests/fuzz/corpus_api 2>&1 | tail -3
+echo "== fuzz: raw HTTP through nanamid's transport, router and API, $FUZZ_HTTP_RUNS runs"
+./build-fuzz/fuzz_http -runs="$FUZZ_HTTP_RUNS" -max_total_time=90 -max_len=4096 \
+  -dict=tests/fuzz/http.dict -artifact_prefix=build-fuzz/ "$corpus_http" tests/fuzz/corpus_http 2>&1 | tail -3
 echo "== fuzz: gateway-daemon parsers (UAPI answers, kernel netlink dumps, envelopes with OVN plans, ovn-nbctl answers, manager frames, endpoints), $FUZZ_AGENT_RUNS runs"
 ./build-fuzz/fuzz_agent -runs="$FUZZ_AGENT_RUNS" -max_total_time=300 -max_len=16384 \
   -dict=tests/fuzz/agent.dict -artifact_prefix=build-fuzz/ "$corpus_agent" tests/fuzz/corpus_agent 2>&1 | tail -3

@@ -763,8 +763,8 @@ int nn_http_listen(nn_http *h, const nn_http_listener *l, char *err, size_t errl
                      MHD_ALLOW_SUSPEND_RESUME;
     if (lst->tls)
         flags |= MHD_USE_TLS;
-    if (l->no_socket)
-        flags |= MHD_USE_NO_LISTEN_SOCKET;
+    if (l->no_socket) /* woken by an added connection */
+        flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     else if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* Room past max_conns: those connections get the clean 503, and only

@@ -8,7 +8,7 @@ NANAMID=${1:?usage: api.sh NANAMID NANAMICTL}
 NANAMICTL=${2:?usage: api.sh NANAMID NANAMICTL}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
-require_tools curl jq wg sqlite3
+require_tools curl jq wg sqlite3 openssl
 TMP=$(mktemp -d)
 trap 'stop_nanamid; rm -rf "$TMP"' EXIT
 ADMIN=$("$NANAMID" init --db "$TMP/db.sqlite" 2>/dev/null)
@@ -261,6 +261,26 @@ expect 200 GET /workspaces/ws-a/networks/corp/peers/p3; field_is .ipv4 "$p3_ip"
 TOK=${T[admin]}; expect 200 GET /workspaces/ws-a/audit
 field_is '[.[] | select(.action == "intent.apply" and .user == "u-operator")] | length > 0' true
 field_is '[.[] | select(.target == "networks/corp/peers/p3" and .action == "create")] | length' 1
+
+# --- the operator API over TLS, on IPv6 and IPv4 at once ------------------------
+stop_nanamid
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -keyout "$TMP/api.key" -out "$TMP/api.crt" -subj /CN=localhost \
+  -addext 'subjectAltName=DNS:localhost,IP:::1,IP:127.0.0.1' 2>/dev/null
+TPORT=$((PORT + 2))
+"$NANAMID" serve --db "$TMP/db.sqlite" --listen "[::1]:$TPORT" --listen "127.0.0.1:$TPORT" \
+  --tls-cert "$TMP/api.crt" --tls-key "$TMP/api.key" >"$TMP/tls.log" 2>&1 &
+NANAMID_PID=$!
+for _ in $(seq 1 50); do curl -sf --cacert "$TMP/api.crt" "https://[::1]:$TPORT/api/v1/health" >/dev/null && break; sleep 0.1; done
+for base in "https://[::1]:$TPORT" "https://127.0.0.1:$TPORT"; do
+  code=$(curl -s -o "$TMP/body" -w '%{http_code}' --cacert "$TMP/api.crt" -H "Authorization: Bearer $ADMIN" "$base/api/v1/me")
+  [[ $code == 200 && $(jq -r .name "$TMP/body") == admin ]] && ok || bad "$base/api/v1/me over TLS: $code"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://[::1]:$TPORT/api/v1/health" || true)
+[[ $code != 200 ]] && ok || bad "the TLS listener answered plain HTTP"
+"$NANAMID" serve --db "$TMP/db.sqlite" --listen "127.0.0.1:$TPORT" --tls-cert "$TMP/api.crt" >/dev/null 2>&1 &&
+  bad "--tls-cert without --tls-key started" || ok
+stop_nanamid
 
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
