@@ -95,6 +95,12 @@ static const char *const migrations[] = {
     "CREATE TABLE node_observed ("
     "  peer_id INTEGER PRIMARY KEY REFERENCES objects(id) ON DELETE CASCADE,"
     "  reported_at TEXT NOT NULL, body TEXT NOT NULL);",
+    /* 5: a network's members by (network, kind, name), for lookups that
+     * know the network and for the cascade when a network is deleted (the
+     * partial unique index leads with the workspace and cannot serve
+     * either); every row of a workspace in export order */
+    "CREATE INDEX objects_by_network ON objects (network_id, kind, name);"
+    "CREATE INDEX objects_by_workspace ON objects (workspace_id, network_id, kind, name);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -728,18 +734,28 @@ static void bind_network(sqlite3_stmt *st, int col, int64_t network_id)
         sqlite3_bind_null(st, col);
 }
 
+/* "network_id IS ?" would fit both scopes in one statement, but SQLite
+ * then uses neither partial index and scans every row of the install: one
+ * statement per scope, each matching its index's WHERE. */
+#define IN_SCOPE(network_id, in_network, in_workspace) ((network_id) ? (in_network) : (in_workspace))
+
 int nn_store_row_get(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
                      const char *name, nn_row *out)
 {
     sqlite3_stmt *st;
     memset(out, 0, sizeof(*out));
-    int r = prepare(s, "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ? "
-                       "AND network_id IS ? AND kind = ? AND name = ?",
+    int r = prepare(s,
+                    IN_SCOPE(network_id,
+                             "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ?1 "
+                             "AND network_id = ?2 AND kind = ?3 AND name = ?4",
+                             "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ?1 "
+                             "AND network_id IS NULL AND kind = ?3 AND name = ?4"),
                     &st);
     if (r)
         return r;
     sqlite3_bind_int64(st, 1, ws_id);
-    bind_network(st, 2, network_id);
+    if (network_id)
+        sqlite3_bind_int64(st, 2, network_id);
     sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -755,13 +771,18 @@ int nn_store_row_list(nn_store *s, int64_t ws_id, int64_t network_id, const char
                       nn_row **out, size_t *n)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ? "
-                       "AND network_id IS ? AND kind = ? ORDER BY name",
+    int r = prepare(s,
+                    IN_SCOPE(network_id,
+                             "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ?1 "
+                             "AND network_id = ?2 AND kind = ?3 ORDER BY name",
+                             "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ?1 "
+                             "AND network_id IS NULL AND kind = ?3 ORDER BY name"),
                     &st);
     if (r)
         return r;
     sqlite3_bind_int64(st, 1, ws_id);
-    bind_network(st, 2, network_id);
+    if (network_id)
+        sqlite3_bind_int64(st, 2, network_id);
     sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
     return read_rows(s, st, out, n);
 }
@@ -770,7 +791,7 @@ int nn_store_row_all(nn_store *s, int64_t ws_id, nn_row **out, size_t *n)
 {
     sqlite3_stmt *st;
     int r = prepare(s, "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ? "
-                       "ORDER BY coalesce(network_id, 0), kind, name",
+                       "ORDER BY network_id, kind, name", /* NULL (workspace scope) first */
                     &st);
     if (r)
         return r;
@@ -848,7 +869,8 @@ int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id)
                     network_id ? "UPDATE objects SET revision = MAX(revision + 1, ?2) "
                                  "WHERE id = ?1"
                                : "UPDATE objects SET revision = MAX(revision + 1, ?2) "
-                                 "WHERE workspace_id = ?1 AND kind = 'networks'",
+                                 "WHERE workspace_id = ?1 AND network_id IS NULL "
+                                 "AND kind = 'networks'",
                     &st);
     if (r)
         return r;
