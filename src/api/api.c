@@ -9,6 +9,7 @@
 #include "api/keys.h"
 #include "api/notify.h"
 #include "api/router.h"
+#include "api/wscache.h"
 #include "util/cidr.h"
 
 struct nn_api {
@@ -26,7 +27,8 @@ int nn_api_new(nn_api **out)
     api_services *s = &api->svc;
     int r;
     if ((r = nn_envcache_new(&s->envelopes)) || (r = nn_keys_new(&s->keys)) ||
-        (r = nn_notify_new(&s->notify)) || (r = nn_auth_new(&s->auth))) {
+        (r = nn_notify_new(&s->notify)) || (r = nn_auth_new(&s->auth)) ||
+        (r = nn_wscache_new(&s->workspaces))) {
         nn_api_free(api);
         return r;
     }
@@ -42,12 +44,19 @@ void nn_api_free(nn_api *api)
     nn_keys_free(api->svc.keys);
     nn_notify_free(api->svc.notify);
     nn_auth_free(api->svc.auth);
+    nn_wscache_free(api->svc.workspaces);
     free(api);
 }
 
 void nn_api_stats_get(nn_api *api, nn_api_stats *out)
 {
-    nn_envcache_stats_get(api->svc.envelopes, out);
+    nn_envcache_stats_get(api->svc.envelopes, &out->envelopes);
+    nn_wscache_counts(api->svc.workspaces, &out->writes_incremental, &out->writes_full);
+}
+
+void nn_api_set_incremental(nn_api *api, bool on)
+{
+    nn_wscache_set_incremental(api->svc.workspaces, on);
 }
 
 void nn_api_handle(nn_api *api, nn_store *store, const nn_api_request *req, nn_api_response *resp)

@@ -24,8 +24,17 @@ typedef struct nn_api nn_api;
 int nn_api_new(nn_api **out);
 void nn_api_free(nn_api *api);
 
-typedef nn_envcache_stats nn_api_stats;
+typedef struct nn_api_stats {
+    nn_envcache_stats envelopes;
+    /* committed intent writes decided one member at a time, or by
+     * validating the whole workspace */
+    unsigned long writes_incremental, writes_full;
+} nn_api_stats;
 void nn_api_stats_get(nn_api *api, nn_api_stats *out);
+/* Whether a plain one-member write is validated incrementally (default
+ * on). Off, every write validates the whole workspace: tests compare the
+ * two. */
+void nn_api_set_incremental(nn_api *api, bool on);
 
 /* Answers one request using store (the calling thread's connection).
  * resp must be initialised with nn_api_response_init; free its body with

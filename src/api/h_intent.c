@@ -124,6 +124,10 @@ static int build_converge(ctx *c, api_change *ch, void *arg)
     (void)c;
     converge *cv = arg;
     int r = 0;
+    /* built again when another write commits first: start over */
+    json_array_clear(cv->created);
+    json_array_clear(cv->changed);
+    json_array_clear(cv->deleted);
     if (!json_equal(cv->ws_body, api_snap_workspace(ch)->body)) {
         json_array_append_new(cv->changed, json_string("workspace"));
         r = api_change_workspace(ch, json_incref(cv->ws_body));

@@ -8,6 +8,7 @@
 #include "api/envcache.h"
 #include "api/handlers.h"
 #include "api/write.h"
+#include "api/wscache.h"
 #include "model/intent.h"
 
 extern const char nn_openapi_json[];
@@ -35,19 +36,22 @@ void h_me(ctx *c)
                              c->user.platform_admin, "workspaces", list));
 }
 
-/* The envelope cache's counters. */
+/* The envelope cache's and the write path's counters. */
 void h_stats(ctx *c)
 {
     nn_envcache_stats st;
+    unsigned long incremental, full;
     nn_envcache_stats_get(c->svc->envelopes, &st);
+    nn_wscache_counts(c->svc->workspaces, &incremental, &full);
     api_reply_json(c->resp, 200,
-                   json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "envelope_cache", "networks_compiled",
-                             (json_int_t)st.networks_compiled, "envelopes_rendered",
-                             (json_int_t)st.envelopes_rendered, "envelopes_added",
-                             (json_int_t)st.envelopes_added, "envelopes_changed",
+                   json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I}, s:{s:I, s:I}}", "envelope_cache",
+                             "networks_compiled", (json_int_t)st.networks_compiled,
+                             "envelopes_rendered", (json_int_t)st.envelopes_rendered,
+                             "envelopes_added", (json_int_t)st.envelopes_added, "envelopes_changed",
                              (json_int_t)st.envelopes_changed, "envelopes_unchanged",
                              (json_int_t)st.envelopes_unchanged, "envelopes_carried",
-                             (json_int_t)st.envelopes_carried));
+                             (json_int_t)st.envelopes_carried, "writes", "incremental",
+                             (json_int_t)incremental, "full", (json_int_t)full));
 }
 
 void h_users_list(ctx *c)

@@ -144,7 +144,7 @@ static int set_grants(ctx *c, void *arg)
 }
 
 /* A revoked region must not strand a placed host: the grants change inside
- * an intent write, which validates the workspace against them. */
+ * an intent write, which validates the workspace against the new ones. */
 void h_workspace_regions_put(ctx *c)
 {
     static const char *const fields[] = {"regions", NULL};
@@ -158,7 +158,7 @@ void h_workspace_regions_put(ctx *c)
     if (!valid)
         return api_reply_error(c->resp, 422, "invalid", "regions",
                                "regions must be an array of region names");
-    api_write w = {.in_lock = set_grants, .action = "regions", .target = "regions"};
+    api_write w = {.in_lock = set_grants, .grants = list, .action = "regions", .target = "regions"};
     if (api_write_run(c, &w))
         api_reply_json(c->resp, 200,
                        json_pack("{s:O, s:b}", "regions", list, "dry_run", c->dry_run));

@@ -5,6 +5,7 @@
 
 #include "api/handlers.h"
 #include "api/write.h"
+#include "api/wscache.h"
 #include "api/wsdoc.h"
 #include "model/intent.h"
 
@@ -127,9 +128,12 @@ static int delete_workspace(ctx *c, void *arg)
 
 void h_workspace_delete(ctx *c)
 {
-    if (api_tx_run(c, delete_workspace, NULL, 0, "workspace.delete", c->ws.name, NULL))
-        api_reply_json(c->resp, 200,
-                       json_pack("{s:s, s:b}", "deleted", c->ws.name, "dry_run", c->dry_run));
+    if (!api_tx_run(c, delete_workspace, NULL, 0, "workspace.delete", c->ws.name, NULL))
+        return;
+    if (!c->dry_run)
+        nn_wscache_drop(c->svc->workspaces, c->ws.id);
+    api_reply_json(c->resp, 200,
+                   json_pack("{s:s, s:b}", "deleted", c->ws.name, "dry_run", c->dry_run));
 }
 
 void h_members_list(ctx *c)

@@ -3,11 +3,14 @@
  * An intent write (api_write_run) is described, not performed, by the
  * handler: its build() reads the workspace as a snapshot and records the
  * rows it puts and deletes in an api_change. The engine then applies the
- * change, validates the whole workspace exactly as the compiler will see
- * it, records what the allocators chose, bumps the revisions of the
- * networks the change touched, writes the audit entry and commits -- or
- * rolls everything back for a dry run or a refusal. Nothing invalid is
- * ever committed, so a stored workspace always compiles.
+ * change to a copy of the snapshot, validates the result exactly as the
+ * compiler will see it (incremental.h: a plain member without parsing the
+ * rest), records what the allocators chose, and only then takes the write
+ * lock: stores the rows that changed, bumps the revisions of the networks
+ * the change touched, writes the audit entry and commits. One tenant's
+ * large write holds the lock only while its rows are written. A refusal or
+ * a dry run never takes the lock. Nothing invalid is ever committed, so a
+ * stored workspace always compiles.
  *
  * Anything else (users, tokens, members, regions, enrollment tokens, node
  * state) is a short transaction (api_tx_run) with its audit entry. */
@@ -22,6 +25,9 @@
 typedef struct api_change api_change;
 
 /* --- the snapshot build() reads -------------------------------------- */
+/* (The workspace as of its version, from the cache: build() may run more
+ * than once when another write commits in between, so it must only read
+ * the snapshot and record the change.) */
 
 /* The row (net "" for workspace scope, or a network's name) or NULL.
  * Borrowed for the duration of the write. */
@@ -57,15 +63,22 @@ typedef struct api_write {
     int (*build)(ctx *c, api_change *ch, void *arg);
     /* Statements that are part of the same transaction (a consumed
      * enrollment token, a certificate), run after the change; or NULL.
-     * Same return convention. A dry run runs them too, and rolls back. */
+     * Same return convention. A dry run does not run them. */
     int (*in_lock)(ctx *c, void *arg);
     void *arg;
+    /* The region grants the write leaves the workspace with (a PUT of its
+     * regions), which validation checks hosts against; NULL: as stored. */
+    const json_t *grants;
     const char *action; /* the audit entry: "create", "intent.apply", ... */
     char target[320];   /* "networks/corp/peers/db-1" (build() may set it) */
     char detail[96];
 } api_write;
 
-/* Runs w on c->ws. true when it succeeded (the caller replies); false when
+/* Runs w on c->ws: the change is validated outside the write lock (one
+ * plain member incrementally, anything else against the whole workspace)
+ * and committed only if nobody wrote the workspace since its snapshot was
+ * read -- else it is built again on the newer one. A dry run never takes
+ * the write lock. true when it succeeded (the caller replies); false when
  * it has replied with the error. */
 bool api_write_run(ctx *c, api_write *w);
 

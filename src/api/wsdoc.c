@@ -176,13 +176,11 @@ int nn_wsdoc_validate(const json_t *doc, nn_doc **model, char *field, size_t fle
                       size_t mlen)
 {
     *model = NULL;
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!text)
-        return -ENOMEM;
     nn_error err = {{0}, {0}};
     nn_doc *d;
-    int r = nn_intent_parse(text, strlen(text), &d, &err);
-    free(text);
+    /* Parsed from the JSON tree itself: a dump and a re-parse of a large
+     * workspace cost more than the validation. */
+    int r = nn_intent_parse_json((json_t *)doc, &d, &err);
     if (r == 0 && (r = nn_alloc_assign(d, &err)) != 0)
         nn_doc_free(d);
     if (r) {
@@ -204,29 +202,26 @@ static bool set_if_absent(json_t *alloc, const json_t *body, const char *key, js
     return true;
 }
 
-int nn_wsdoc_save_alloc(nn_store *s, const nn_row *ws, const nn_doc *model)
+int nn_wsdoc_alloc_diff(const nn_row *ws, const nn_row *rows, size_t n, const nn_doc *model,
+                        json_t **ws_alloc, json_t **row_alloc)
 {
     const nn_workspace *w = nn_doc_find_workspace(model, ws->name);
+    *ws_alloc = NULL;
+    for (size_t i = 0; i < n; i++)
+        row_alloc[i] = NULL;
     if (!w)
         return -ENOENT;
-    int r = 0;
     if (w->bgp_enabled && !w->bgp_as_pin) {
-        json_t *want = json_pack("{s:{s:I}}", "bgp", "as_number", (json_int_t)w->bgp_as);
-        if (!json_equal(json_object_get(ws->alloc, "bgp"), json_object_get(want, "bgp"))) {
-            json_t *alloc = json_deep_copy(ws->alloc);
-            json_object_set(alloc, "bgp", json_object_get(want, "bgp"));
-            r = nn_store_workspace_update(s, ws->id, NULL, alloc);
-            json_decref(alloc);
+        json_t *want = json_pack("{s:I}", "as_number", (json_int_t)w->bgp_as);
+        if (!json_equal(json_object_get(ws->alloc, "bgp"), want)) {
+            *ws_alloc = json_deep_copy(ws->alloc);
+            json_object_set(*ws_alloc, "bgp", want);
         }
         json_decref(want);
     }
-    nn_row *rows;
-    size_t n;
-    if (r || (r = nn_store_row_all(s, ws->id, &rows, &n)))
-        return r;
     json_t *index = nn_wsdoc_network_index(rows, n);
     char buf[64];
-    for (size_t i = 0; i < n && r == 0; i++) {
+    for (size_t i = 0; i < n; i++) {
         bool peer = strcmp(rows[i].kind, "peers") == 0;
         if (!peer && strcmp(rows[i].kind, "devices") != 0)
             continue;
@@ -248,10 +243,36 @@ int nn_wsdoc_save_alloc(nn_store *s, const nn_row *ws, const nn_doc *model)
             changed |= set_if_absent(alloc, rows[i].body, "bgp_router_id", json_string(buf));
         }
         if (changed)
-            r = nn_store_row_set_alloc(s, rows[i].id, alloc);
-        json_decref(alloc);
+            row_alloc[i] = alloc;
+        else
+            json_decref(alloc);
     }
     json_decref(index);
+    return 0;
+}
+
+int nn_wsdoc_save_alloc(nn_store *s, const nn_row *ws, const nn_doc *model)
+{
+    nn_row *rows;
+    size_t n;
+    int r = nn_store_row_all(s, ws->id, &rows, &n);
+    if (r)
+        return r;
+    json_t *ws_alloc, **row_alloc = calloc(n + 1, sizeof(*row_alloc));
+    if (!row_alloc) {
+        nn_rows_free(rows, n);
+        return -ENOMEM;
+    }
+    r = nn_wsdoc_alloc_diff(ws, rows, n, model, &ws_alloc, row_alloc);
+    if (r == 0 && ws_alloc)
+        r = nn_store_workspace_update(s, ws->id, NULL, ws_alloc);
+    for (size_t i = 0; i < n; i++) {
+        if (r == 0 && row_alloc[i])
+            r = nn_store_row_set_alloc(s, rows[i].id, row_alloc[i]);
+        json_decref(row_alloc[i]);
+    }
+    json_decref(ws_alloc);
+    free(row_alloc);
     nn_rows_free(rows, n);
     return r;
 }

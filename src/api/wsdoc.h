@@ -36,6 +36,11 @@ int nn_wsdoc_load(nn_store *s, const nn_row *ws, nn_doc **model, char *field, si
  * ids, the AS number) where the rows do not pin it yet, so the next
  * compile, a restart or an export keeps it. */
 int nn_wsdoc_save_alloc(nn_store *s, const nn_row *ws, const nn_doc *model);
+/* The same in memory: what model chose that ws and rows[] do not record
+ * yet -- *ws_alloc and row_alloc[i] become the alloc objects to store
+ * (new references), or NULL where nothing changes. */
+int nn_wsdoc_alloc_diff(const nn_row *ws, const nn_row *rows, size_t n, const nn_doc *model,
+                        json_t **ws_alloc, json_t **row_alloc);
 
 /* The network rows among rows (as nn_store_row_all returns them), by id:
  * {"<id>": position in rows}. O(rows) once, so members find their network

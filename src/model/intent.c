@@ -2483,6 +2483,25 @@ static int parse_doc(parser *p, json_t *root, nn_doc *doc)
     return 0;
 }
 
+int nn_intent_parse_json(json_t *root, nn_doc **out, nn_error *err)
+{
+    *out = NULL;
+    nn_doc *doc = calloc(1, sizeof(*doc));
+    if (!doc)
+        return -ENOMEM;
+    doc->json_root = json_incref(root);
+    parser p = {.err = err};
+    int r = parse_doc(&p, root, doc);
+    if (r) {
+        if (r == -ENOMEM)
+            nn_error_set(err, "(document)", "out of memory");
+        nn_doc_free(doc);
+        return r;
+    }
+    *out = doc;
+    return 0;
+}
+
 int nn_intent_parse(const char *data, size_t len, nn_doc **out, nn_error *err)
 {
     *out = NULL;
@@ -2499,20 +2518,28 @@ int nn_intent_parse(const char *data, size_t len, nn_doc **out, nn_error *err)
         nn_error_set(err, where, "invalid JSON: %s", jerr.text);
         return -EINVAL;
     }
-    nn_doc *doc = calloc(1, sizeof(*doc));
-    if (!doc) {
-        json_decref(root);
-        return -ENOMEM;
-    }
-    doc->json_root = root;
+    int r = nn_intent_parse_json(root, out, err);
+    json_decref(root);
+    return r;
+}
+
+int nn_intent_check_member(json_t *obj, bool is_device, const nn_prefix *ipv4_cidr,
+                           nn_member_facts *out, nn_error *err)
+{
     parser p = {.err = err};
-    int r = parse_doc(&p, root, doc);
-    if (r) {
-        if (r == -ENOMEM)
-            nn_error_set(err, "(document)", "out of memory");
-        nn_doc_free(doc);
-        return r;
+    nn_network net = {0};
+    if (ipv4_cidr) {
+        net.has_ipv4 = true;
+        net.ipv4_cidr = *ipv4_cidr;
     }
-    *out = doc;
-    return 0;
+    nn_member m = {0};
+    int r = parse_member(&p, obj, is_device, &net, &m);
+    if (r == 0) {
+        memset(out, 0, sizeof(*out));
+        out->public_key = m.public_key;
+        out->ipv4_pinned = m.ipv4_pinned;
+        out->ipv4_pin = m.ipv4_pin;
+    }
+    nn_member_clear(&m);
+    return r;
 }

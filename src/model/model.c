@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void member_free(nn_member *m)
+void nn_member_clear(nn_member *m)
 {
     free(m->lan_subnets);
     free(m->tags);
@@ -29,9 +29,9 @@ static void policies_free(nn_route_policy *rp, size_t n)
 static void network_free(nn_network *n)
 {
     for (size_t i = 0; i < n->npeers; i++)
-        member_free(&n->peers[i]);
+        nn_member_clear(&n->peers[i]);
     for (size_t i = 0; i < n->ndevices; i++)
-        member_free(&n->devices[i]);
+        nn_member_clear(&n->devices[i]);
     for (size_t i = 0; i < n->nrules; i++)
         free(n->rules[i].ports);
     free(n->peers);

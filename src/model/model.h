@@ -386,6 +386,8 @@ typedef struct nn_doc {
 } nn_doc;
 
 void nn_doc_free(nn_doc *doc);
+/* Frees what a member owns (not the member itself). */
+void nn_member_clear(nn_member *m);
 
 /* Binary search over a name-sorted array of n structs of size bytes whose
  * first field is the name. NULL when absent. */

@@ -56,6 +56,11 @@ struct request {
     uint64_t seen;
     double deadline; /* monotonic seconds; 0 until the first answer */
     bool parked;
+    /* a write, answered by a worker while the connection is suspended */
+    nn_api_request job;
+    uint8_t fp[NN_PKI_FP_LEN];
+    nn_api_response *answer; /* set by the worker */
+    request *job_next;
     request *next, **pprev;   /* the parked list */
     request *inext, **ipprev; /* the in-flight list */
 };
@@ -84,6 +89,15 @@ struct nn_http {
     bool stopping;
     volatile int stop;
     pthread_t waker, sweeper;
+    /* Writes are answered by workers, not by the connection's pool thread:
+     * a large write (seconds of validation) must not stall every other
+     * connection that thread serves. */
+    pthread_mutex_t job_lock;
+    pthread_cond_t job_cond;
+    request *jobs, *jobs_tail;
+    bool jobs_stop;
+    pthread_t *workers;
+    size_t nworkers;
 };
 
 void nn_http_limits_default(nn_http_limits *lim)
@@ -499,11 +513,82 @@ static void uncount(listener *lst, request *rq)
     pthread_mutex_unlock(&lst->lock);
 }
 
-/* Answers rq through the API (and parks a long-poll's 304). */
+static void *worker_main(void *arg)
+{
+    nn_http *h = arg;
+    for (;;) {
+        pthread_mutex_lock(&h->job_lock);
+        while (!h->jobs && !h->jobs_stop)
+            pthread_cond_wait(&h->job_cond, &h->job_lock);
+        request *rq = h->jobs;
+        if (rq && !(h->jobs = rq->job_next))
+            h->jobs_tail = NULL;
+        pthread_mutex_unlock(&h->job_lock);
+        if (!rq)
+            return NULL; /* stopping, and nothing left */
+        nn_api_response *resp = malloc(sizeof(*resp));
+        nn_store *store = thread_store(h);
+        if (resp) {
+            nn_api_response_init(resp);
+            if (store) {
+                nn_api_handle(h->api, store, &rq->job, resp);
+            } else {
+                resp->status = 503;
+                nn_buf_puts(&resp->body, "{\"error\":{\"code\":\"unavailable\",\"field\":null,"
+                                         "\"message\":\"the database cannot be opened\"}}\n");
+            }
+        }
+        rq->answer = resp;
+        MHD_resume_connection(rq->mc);
+    }
+}
+
+static bool is_read(const char *method)
+{
+    return !strcmp(method, "GET") || !strcmp(method, "HEAD");
+}
+
+/* Answers rq through the API (and parks a long-poll's 304). Reads are
+ * answered here, on the connection's thread; writes by a worker. */
 static enum MHD_Result handle(listener *lst, struct MHD_Connection *mc, request *rq,
                               const char *method)
 {
     nn_http *h = lst->http;
+    if (rq->answer) { /* back from a worker */
+        enum MHD_Result ret = send_response(mc, rq->answer, false);
+        nn_api_response_free(rq->answer);
+        free(rq->answer);
+        rq->answer = NULL;
+        return ret;
+    }
+    if (!is_read(method)) {
+        bool have_fp = lst->tls && lst->kind == NN_LISTENER_NODE && client_fingerprint(mc, rq->fp);
+        rq->job = (nn_api_request){
+            .method = method,
+            .target = rq->target,
+            .listener = lst->kind,
+            .authorization =
+                MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+            .if_none_match =
+                MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+            .if_match = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH),
+            .body = rq->data,
+            .body_len = rq->len,
+            .client_fp = have_fp ? rq->fp : NULL,
+        };
+        rq->mc = mc;
+        MHD_suspend_connection(mc); /* before the worker can resume it */
+        pthread_mutex_lock(&h->job_lock);
+        rq->job_next = NULL;
+        if (h->jobs_tail)
+            h->jobs_tail->job_next = rq;
+        else
+            h->jobs = rq;
+        h->jobs_tail = rq;
+        pthread_cond_signal(&h->job_cond);
+        pthread_mutex_unlock(&h->job_lock);
+        return MHD_YES;
+    }
     nn_api_response resp;
     nn_api_response_init(&resp);
     nn_store *store = thread_store(h);
@@ -673,6 +758,10 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         cn->head_since = now_mono();
         cn->body_since = 0;
     }
+    if (rq->answer) {
+        nn_api_response_free(rq->answer);
+        free(rq->answer);
+    }
     free(rq->target);
     free(rq->data);
     free(rq);
@@ -719,6 +808,8 @@ int nn_http_new(nn_api *api, const char *db_path, const nn_http_limits *lim, nn_
     h->db_path = db_path;
     h->lim = *lim;
     pthread_mutex_init(&h->wait_lock, NULL);
+    pthread_mutex_init(&h->job_lock, NULL);
+    pthread_cond_init(&h->job_cond, NULL);
     if (pthread_key_create(&h->store_key, close_store) != 0) {
         free(h);
         return -EAGAIN;
@@ -733,6 +824,15 @@ int nn_http_new(nn_api *api, const char *db_path, const nn_http_limits *lim, nn_
         pthread_join(h->waker, NULL);
         pthread_key_delete(h->store_key);
         free(h);
+        return -EAGAIN;
+    }
+    size_t want = lim->workers ? lim->workers : 2;
+    h->workers = calloc(want, sizeof(*h->workers));
+    for (size_t i = 0; h->workers && i < want; i++)
+        if (pthread_create(&h->workers[h->nworkers], NULL, worker_main, h) == 0)
+            h->nworkers++;
+    if (!h->nworkers) {
+        nn_http_free(h);
         return -EAGAIN;
     }
     *out = h;
@@ -828,6 +928,14 @@ void nn_http_free(nn_http *h)
     h->stopping = true;
     pthread_mutex_unlock(&h->wait_lock);
     wake_waiters(h, 0, true);
+    /* Workers finish what is queued (resuming its connections) first. */
+    pthread_mutex_lock(&h->job_lock);
+    h->jobs_stop = true;
+    pthread_cond_broadcast(&h->job_cond);
+    pthread_mutex_unlock(&h->job_lock);
+    for (size_t i = 0; i < h->nworkers; i++)
+        pthread_join(h->workers[i], NULL);
+    free(h->workers);
     h->stop = 1;
     pthread_join(h->waker, NULL);
     pthread_join(h->sweeper, NULL);
@@ -838,5 +946,7 @@ void nn_http_free(nn_http *h)
     }
     pthread_key_delete(h->store_key);
     pthread_mutex_destroy(&h->wait_lock);
+    pthread_mutex_destroy(&h->job_lock);
+    pthread_cond_destroy(&h->job_cond);
     free(h);
 }

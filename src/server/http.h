@@ -23,8 +23,12 @@
  *     which comes from X-Forwarded-For only when the peer is a trusted
  *     proxy.
  *
- * Long-polls (a 304 with long_poll set) are parked without a thread and
- * woken when a write commits or their wait ends. */
+ * Reads are answered on the connection's pool thread; writes are handed to
+ * a few worker threads while their connection is suspended, so that one
+ * tenant's large write (seconds of validation) does not stall the other
+ * connections its pool thread serves. Long-polls (a 304 with long_poll
+ * set) are parked without a thread and woken when a write commits or
+ * their wait ends. */
 #ifndef NN_SERVER_HTTP_H
 #define NN_SERVER_HTTP_H
 
@@ -44,6 +48,7 @@ typedef struct nn_http_limits {
     unsigned head_timeout;            /* s for a whole request head (a TLS handshake included) */
     unsigned request_timeout;         /* s for a request's body, once its head is in */
     unsigned idle_timeout;            /* s of silence */
+    unsigned workers;                 /* threads that answer writes (0: 2) */
     const nn_prefix *trusted;         /* reverse proxies whose X-Forwarded-For is believed */
     size_t ntrusted;
 } nn_http_limits;

@@ -20,7 +20,7 @@ static const char usage[] =
     "                         its API token (shown once). The install's IPv6 ULA /40 is\n"
     "                         random unless pinned (to rebuild an install from an export\n"
     "                         with the same addresses)\n"
-    "       nanamid serve --db FILE [--listen ADDR:PORT]... [--threads N]\n"
+    "       nanamid serve --db FILE [--listen ADDR:PORT]... [--threads N] [--workers N]\n"
     "                         [--tls-cert FILE --tls-key FILE]\n"
     "                         [--node-listen ADDR:PORT [--tls-name NAME]...]\n"
     "                         [--max-conns N] [--max-conns-per-ip N] [--node-max-conns-per-ip N]\n"
@@ -293,6 +293,8 @@ int main(int argc, char **argv)
             so.lim.ntrusted++;
         } else if (strcmp(a, "--threads") == 0) {
             ok = number(a, v, 1, 256, &so.threads);
+        } else if (strcmp(a, "--workers") == 0) {
+            ok = number(a, v, 1, 256, &so.lim.workers);
         } else if (strcmp(a, "--max-conns") == 0) {
             ok = number(a, v, 1, 100000, &so.lim.max_conns);
         } else if (strcmp(a, "--max-conns-per-ip") == 0) {

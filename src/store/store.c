@@ -96,11 +96,17 @@ static const char *const migrations[] = {
     "  peer_id INTEGER PRIMARY KEY REFERENCES objects(id) ON DELETE CASCADE,"
     "  reported_at TEXT NOT NULL, body TEXT NOT NULL);",
     /* 5: a network's members by (network, kind, name), for lookups that
-     * know the network and for the cascade when a network is deleted (the
-     * partial unique index leads with the workspace and cannot serve
-     * either); every row of a workspace in export order */
-    "CREATE INDEX objects_by_network ON objects (network_id, kind, name);"
-    "CREATE INDEX objects_by_workspace ON objects (workspace_id, network_id, kind, name);",
+     * know the network, for reading a workspace network by network, and
+     * for the foreign-key check when a row is deleted (the partial unique
+     * index leads with the workspace and cannot serve them). Every index
+     * costs each insert: a 20,000-row write holds the write lock while it
+     * inserts, so there is no second one by workspace. */
+    "CREATE INDEX objects_by_network ON objects (network_id, kind, name);",
+    /* 6: a workspace's version, bumped by every write to its rows: a write
+     * validated outside the lock commits only if nobody wrote the
+     * workspace since it read it (optimistic concurrency), and cached
+     * snapshots are exact by version */
+    "ALTER TABLE workspaces ADD COLUMN version INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -190,6 +196,19 @@ static int exec_by_id(nn_store *s, const char *sql, int64_t id)
         return r;
     sqlite3_bind_int64(st, 1, id);
     return step_done(s, st);
+}
+
+/* Runs sql (a literal: statements are cached by its address) with two
+ * id parameters; -ENOENT when it changed no row. */
+static int change_by_ids(nn_store *s, const char *sql, int64_t a, int64_t b)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, sql, &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    return step_changed(s, st);
 }
 
 static void now_utc(char buf[32])
@@ -391,6 +410,16 @@ int nn_store_begin(nn_store *s)
     return exec(s, "BEGIN IMMEDIATE");
 }
 
+int nn_store_read_begin(nn_store *s)
+{
+    return exec(s, "BEGIN DEFERRED");
+}
+
+void nn_store_read_end(nn_store *s)
+{
+    nn_store_rollback(s);
+}
+
 int nn_store_commit(nn_store *s)
 {
     return exec(s, "COMMIT");
@@ -537,7 +566,7 @@ int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out)
 {
     sqlite3_stmt *st;
     memset(out, 0, sizeof(*out));
-    int r = prepare(s, "SELECT id, name, body, alloc FROM workspaces WHERE name = ?", &st);
+    int r = prepare(s, "SELECT id, name, body, alloc, version FROM workspaces WHERE name = ?", &st);
     if (r)
         return r;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -548,11 +577,35 @@ int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out)
         snprintf(out->name, sizeof(out->name), "%s", (const char *)sqlite3_column_text(st, 1));
         out->body = load_col(st, 2);
         out->alloc = load_col(st, 3);
+        out->revision = sqlite3_column_int64(st, 4);
     } else {
         r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
     }
     finish(s, st);
     return r;
+}
+
+int nn_store_workspace_version(nn_store *s, int64_t id, int64_t *version)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "SELECT version FROM workspaces WHERE id = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int64(st, 0);
+    else
+        r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
+    finish(s, st);
+    return r;
+}
+
+int nn_store_workspace_claim(nn_store *s, int64_t id, int64_t version)
+{
+    int r = change_by_ids(s, "UPDATE workspaces SET version = version + 1 WHERE id = ? AND version = ?",
+                          id, version);
+    return r == -ENOENT ? -ESTALE : r;
 }
 
 int nn_store_workspace_update(nn_store *s, int64_t id, json_t *body, json_t *alloc)
@@ -640,19 +693,6 @@ int nn_store_member_set(nn_store *s, int64_t ws_id, int64_t user_id, nn_role rol
     return step_done(s, st);
 }
 
-/* Runs sql (a literal: statements are cached by its address) with two
- * id parameters; -ENOENT when it changed no row. */
-static int change_by_ids(nn_store *s, const char *sql, int64_t a, int64_t b)
-{
-    sqlite3_stmt *st;
-    int r = prepare(s, sql, &st);
-    if (r)
-        return r;
-    sqlite3_bind_int64(st, 1, a);
-    sqlite3_bind_int64(st, 2, b);
-    return step_changed(s, st);
-}
-
 int nn_store_member_delete(nn_store *s, int64_t ws_id, int64_t user_id)
 {
     return change_by_ids(s, "DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?",
@@ -683,6 +723,17 @@ void nn_rows_free(nn_row *rows, size_t n)
 }
 
 #define ROW_COLS "id, coalesce(network_id, 0), kind, name, body, alloc, revision"
+#define ROW_M_COLS "id, m.network_id, m.kind, m.name, m.body, m.alloc, m.revision"
+
+/* Export order: workspace scope first, then by network id, kind, name. */
+static int cmp_export(const void *a, const void *b)
+{
+    const nn_row *x = a, *y = b;
+    if (x->network_id != y->network_id)
+        return x->network_id < y->network_id ? -1 : 1;
+    int c = strcmp(x->kind, y->kind);
+    return c ? c : strcmp(x->name, y->name);
+}
 
 static void read_row(sqlite3_stmt *st, nn_row *out)
 {
@@ -789,14 +840,24 @@ int nn_store_row_list(nn_store *s, int64_t ws_id, int64_t network_id, const char
 
 int nn_store_row_all(nn_store *s, int64_t ws_id, nn_row **out, size_t *n)
 {
+    /* Workspace scope first (its partial index), then each network's rows
+     * by (network, kind, name) through the network index: no scan of
+     * other workspaces' rows, and no sort. */
     sqlite3_stmt *st;
-    int r = prepare(s, "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ? "
-                       "ORDER BY network_id, kind, name", /* NULL (workspace scope) first */
+    int r = prepare(s,
+                    "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ?1 AND network_id IS NULL "
+                    "UNION ALL SELECT m." ROW_M_COLS " FROM objects n JOIN objects m "
+                    "ON m.network_id = n.id WHERE n.workspace_id = ?1 AND n.network_id IS NULL "
+                    "AND n.kind = 'networks'",
                     &st);
     if (r)
         return r;
     sqlite3_bind_int64(st, 1, ws_id);
-    return read_rows(s, st, out, n);
+    if ((r = read_rows(s, st, out, n)))
+        return r;
+    if (*n > 1) /* never qsort(NULL, 0): undefined */
+        qsort(*out, *n, sizeof(**out), cmp_export);
+    return 0;
 }
 
 int nn_store_row_put(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
@@ -840,6 +901,41 @@ int nn_store_row_put(nn_store *s, int64_t ws_id, int64_t network_id, const char 
     return r;
 }
 
+int nn_store_row_insert_text(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
+                             const char *name, const char *body, const char *alloc, int64_t *id)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "INSERT INTO objects (workspace_id, network_id, kind, name, body, alloc) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    bind_network(st, 2, network_id);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, body, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, alloc ? alloc : "{}", -1, SQLITE_STATIC);
+    if ((r = step_done(s, st)) == 0)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return r;
+}
+
+int nn_store_row_update_text(nn_store *s, int64_t id, const char *body, const char *alloc)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s,
+                    "UPDATE objects SET body = coalesce(?, body), alloc = coalesce(?, alloc) "
+                    "WHERE id = ?",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, body, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, alloc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, id);
+    return step_changed(s, st);
+}
+
 int nn_store_row_set_alloc(nn_store *s, int64_t id, json_t *alloc)
 {
     sqlite3_stmt *st;
@@ -859,7 +955,19 @@ int nn_store_row_delete(nn_store *s, int64_t id)
     return exec_by_id(s, "DELETE FROM objects WHERE id = ?", id);
 }
 
+int64_t nn_store_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id)
+{
+    return nn_store_bump_revision_at(s, ws_id, network_id, nn_store_now_ms());
+}
+
+int nn_store_bump_revision_at(nn_store *s, int64_t ws_id, int64_t network_id, int64_t now_ms)
 {
     sqlite3_stmt *st;
     /* At least the wall clock in ms: revisions sign envelopes, and nodes
@@ -874,10 +982,8 @@ int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id)
                     &st);
     if (r)
         return r;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     sqlite3_bind_int64(st, 1, network_id ? network_id : ws_id);
-    sqlite3_bind_int64(st, 2, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    sqlite3_bind_int64(st, 2, now_ms);
     return step_done(s, st);
 }
 

@@ -45,7 +45,7 @@ typedef struct nn_row {
     char name[64];
     json_t *body;
     json_t *alloc;
-    int64_t revision; /* networks only */
+    int64_t revision; /* networks: the revision; workspaces: the version */
 } nn_row;
 
 /* Opens (creating) the database at path and applies pending migrations.
@@ -60,6 +60,10 @@ int nn_store_schema_version(nn_store *s);
 /* BEGIN IMMEDIATE (takes the write lock up front, so a transaction never
  * fails half-way on a lock upgrade), COMMIT, ROLLBACK. */
 int nn_store_begin(nn_store *s);
+/* A read transaction: the reads between see one snapshot of the database
+ * (WAL), and take no write lock. */
+int nn_store_read_begin(nn_store *s);
+void nn_store_read_end(nn_store *s);
 int nn_store_commit(nn_store *s);
 void nn_store_rollback(nn_store *s);
 
@@ -81,6 +85,12 @@ int nn_store_workspace_add(nn_store *s, const char *name, json_t *body, int64_t 
 /* body is owned by the caller afterwards when out->body is set. */
 int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out);
 int nn_store_workspace_update(nn_store *s, int64_t id, json_t *body, json_t *alloc);
+/* A workspace's version: bumped by every write to its rows (and the
+ * workspace's own fields). claim bumps it from version, inside the write's
+ * transaction: -ESTALE when somebody else wrote the workspace since version
+ * was read (the write is then retried against the newer state). */
+int nn_store_workspace_version(nn_store *s, int64_t id, int64_t *version);
+int nn_store_workspace_claim(nn_store *s, int64_t id, int64_t version);
 int nn_store_workspace_delete(nn_store *s, int64_t id);
 /* Workspace names the user may see (all for user_id 0), by name. */
 int nn_store_workspace_list(nn_store *s, int64_t user_id, json_t **out);
@@ -105,6 +115,12 @@ int nn_store_row_all(nn_store *s, int64_t ws_id, nn_row **out, size_t *n);
 int nn_store_row_put(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
                      const char *name, json_t *body, int64_t *id, bool *created);
 int nn_store_row_set_alloc(nn_store *s, int64_t id, json_t *alloc);
+/* A new row, body and alloc already serialised (alloc NULL: none yet);
+ * its id in *id. Serialising before the write lock keeps it short. */
+int nn_store_row_insert_text(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
+                             const char *name, const char *body, const char *alloc, int64_t *id);
+/* Replaces a row's body and/or alloc (NULL: keep); -ENOENT for no such row. */
+int nn_store_row_update_text(nn_store *s, int64_t id, const char *body, const char *alloc);
 /* Deletes the row (a network takes its members with it). */
 int nn_store_row_delete(nn_store *s, int64_t id);
 void nn_row_clear(nn_row *r);
@@ -113,6 +129,11 @@ void nn_rows_free(nn_row *rows, size_t n);
 /* Per-network revision: bumped by every change that can alter a network's
  * envelopes (network 0: every network of the workspace). */
 int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id);
+/* The same with the clock given: a network's revision becomes
+ * MAX(revision + 1, now_ms), which a caller can compute too. */
+int nn_store_bump_revision_at(nn_store *s, int64_t ws_id, int64_t network_id, int64_t now_ms);
+/* The wall clock in ms, as revisions use it. */
+int64_t nn_store_now_ms(void);
 
 int nn_store_audit(nn_store *s, int64_t user_id, int64_t ws_id, const char *action,
                    const char *target, const char *detail);
