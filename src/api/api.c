@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/keys.h"
+#include "api/lookup.h"
 #include "api/notify.h"
 #include "api/router.h"
 #include "api/wscache.h"
@@ -28,7 +29,7 @@ int nn_api_new(nn_api **out)
     int r;
     if ((r = nn_envcache_new(&s->envelopes)) || (r = nn_keys_new(&s->keys)) ||
         (r = nn_notify_new(&s->notify)) || (r = nn_auth_new(&s->auth)) ||
-        (r = nn_wscache_new(&s->workspaces))) {
+        (r = nn_wscache_new(&s->workspaces)) || (r = nn_lookup_new(s->notify, &s->lookups))) {
         nn_api_free(api);
         return r;
     }
@@ -40,6 +41,7 @@ void nn_api_free(nn_api *api)
 {
     if (!api)
         return;
+    nn_lookup_free(api->svc.lookups);
     nn_envcache_free(api->svc.envelopes);
     nn_keys_free(api->svc.keys);
     nn_notify_free(api->svc.notify);
@@ -69,6 +71,14 @@ bool nn_api_admit(nn_api *api, nn_store *store, const nn_api_request *req, nn_ap
                   size_t *body_max)
 {
     return api_route_request(&api->svc, store, req, resp, true, body_max);
+}
+
+int nn_api_housekeeping(nn_api *api, nn_store *store)
+{
+    nn_wscache_write_lock(api->svc.workspaces);
+    int r = nn_auth_flush(api->svc.auth, store);
+    nn_wscache_write_unlock(api->svc.workspaces);
+    return r;
 }
 
 int nn_api_node_keys_load(nn_api *api, nn_store *store)

@@ -48,6 +48,11 @@ void nn_api_handle(nn_api *api, nn_store *store, const nn_api_request *req, nn_a
 bool nn_api_admit(nn_api *api, nn_store *store, const nn_api_request *req, nn_api_response *resp,
                   size_t *body_max);
 
+/* Work that must not run on a request's path (recording when tokens were
+ * last used): call it every second or so, from a thread with its own
+ * store connection. */
+int nn_api_housekeeping(nn_api *api, nn_store *store);
+
 /* Loads the node PKI from the store, creating it on first use: the CA
  * that signs node certificates and the envelope signing key (Ed25519)
  * whose public half nodes pin at enrollment. Call once before serving

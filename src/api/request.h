@@ -24,6 +24,7 @@ typedef struct nn_keys nn_keys;
 typedef struct nn_notify nn_notify;
 typedef struct nn_auth nn_auth;
 typedef struct nn_wscache nn_wscache;
+typedef struct nn_lookup nn_lookup;
 
 /* The service objects nanamid's API is made of; owned by nn_api. */
 typedef struct api_services {
@@ -32,6 +33,7 @@ typedef struct api_services {
     nn_notify *notify;      /* committed-write generation, long-poll wake-ups */
     nn_auth *auth;          /* API tokens: verification and its cache */
     nn_wscache *workspaces; /* each workspace's rows at its version */
+    nn_lookup *lookups;     /* callers, workspaces, roles, networks: cached */
 } api_services;
 
 #define API_MAX_PARAMS 6

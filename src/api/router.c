@@ -8,6 +8,7 @@
 
 #include "api/auth.h"
 #include "api/handlers.h"
+#include "api/lookup.h"
 #include "api/target.h"
 #include "api/wsdoc.h"
 #include "model/intent.h"
@@ -267,7 +268,8 @@ static bool authenticate(ctx *c)
         return r == 0;
     }
     const char *why = NULL;
-    int r = nn_auth_bearer(c->svc->auth, c->store, c->req->authorization, &c->user, &why);
+    int r = nn_auth_bearer(c->svc->auth, c->svc->lookups, c->store, c->req->authorization, &c->user,
+                           &why);
     if (r == -EACCES || r == -ENOENT) {
         api_reply_error(c->resp, 401, "unauthenticated", NULL, "%s", why);
         return false;
@@ -296,11 +298,11 @@ static bool authenticate(ctx *c)
 static bool enter_workspace(ctx *c)
 {
     const char *name = api_param(c, "ws");
-    int r = nn_store_workspace_find(c->store, name, &c->ws);
+    int r = nn_lookup_workspace(c->svc->lookups, c->store, name, &c->ws);
     if (r == 0 && c->user.platform_admin)
         c->role = NN_ROLE_OWNER;
     else if (r == 0)
-        r = nn_store_role(c->store, c->ws.id, c->user.id, &c->role);
+        r = nn_lookup_role(c->svc->lookups, c->store, c->ws.id, c->user.id, &c->role);
     if (r == -ENOENT || (r == 0 && !nn_rbac_allows(c->role, NN_PERM_SEE))) {
         api_not_found(c, "workspace", name);
         return false;
@@ -322,7 +324,7 @@ static bool enter_workspace(ctx *c)
 static bool enter_network(ctx *c)
 {
     const char *name = api_param(c, "net");
-    int r = nn_store_row_get(c->store, c->ws.id, 0, "networks", name, &c->net);
+    int r = nn_lookup_network(c->svc->lookups, c->store, c->ws.id, name, &c->net);
     if (r == -ENOENT)
         api_not_found(c, "network", name);
     else if (r)

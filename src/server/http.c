@@ -307,14 +307,22 @@ static void sweep(listener *lst, double now)
     pthread_mutex_unlock(&lst->lock);
 }
 
+/* Enforces the deadlines, and once a second does the API's housekeeping
+ * (on this thread's own store connection). */
 static void *sweeper_main(void *arg)
 {
     nn_http *h = arg;
     struct timespec pause_ts = {0, SWEEP_MS * 1000000L};
+    double chores = 0;
     while (!h->stop) {
         double now = now_mono();
         for (size_t i = 0; i < h->nlisteners; i++)
             sweep(h->listeners[i], now);
+        nn_store *store;
+        if (now >= chores && (store = thread_store(h))) {
+            nn_api_housekeeping(h->api, store);
+            chores = now + 1;
+        }
         nanosleep(&pause_ts, NULL);
     }
     return NULL;
@@ -656,8 +664,11 @@ static enum MHD_Result admit(listener *lst, struct MHD_Connection *mc, request *
         return refuse(mc, 503, "busy", "too many connections; retry");
     if (!rq->counted)
         return refuse(mc, 429, "too_many_requests", "too many requests in flight from one client");
-    if (!chunked && length == 0) /* no body: answer now */
-        return handle(lst, mc, rq, method);
+    /* No body: answered in the next call. (An answer queued now, before
+     * libmicrohttpd has seen the end of the request, closes the
+     * connection: no keep-alive.) */
+    if (!chunked && length == 0)
+        return MHD_YES;
     nn_store *store = thread_store(h);
     if (!store)
         return refuse(mc, 503, "unavailable", "the database cannot be opened");

@@ -107,6 +107,9 @@ static const char *const migrations[] = {
      * workspace since it read it (optimistic concurrency), and cached
      * snapshots are exact by version */
     "ALTER TABLE workspaces ADD COLUMN version INTEGER NOT NULL DEFAULT 0;",
+    /* 7: when a token was last used (unix seconds), recorded at most once
+     * a minute and never on the request's own path */
+    "ALTER TABLE api_tokens ADD COLUMN last_used INTEGER;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -491,6 +494,8 @@ static int user_row(nn_store *s, sqlite3_stmt *st, nn_user *out)
         out->id = sqlite3_column_int64(st, 0);
         snprintf(out->name, sizeof(out->name), "%s", (const char *)sqlite3_column_text(st, 1));
         out->platform_admin = sqlite3_column_int(st, 2) != 0;
+        out->token_id = sqlite3_column_count(st) > 3 ? sqlite3_column_int64(st, 3) : 0;
+        out->token_used = sqlite3_column_count(st) > 4 ? sqlite3_column_int64(st, 4) : 0;
     } else {
         r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
     }
@@ -538,13 +543,29 @@ int nn_store_token_add(nn_store *s, int64_t user_id, const char *name, const uin
 int nn_store_token_user(nn_store *s, const uint8_t hash[32], nn_user *out)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "SELECT u.id, u.name, u.platform_admin FROM api_tokens t "
-                       "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+    int r = prepare(s, "SELECT u.id, u.name, u.platform_admin, t.id, coalesce(t.last_used, 0) "
+                       "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
                     &st);
     if (r)
         return r;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     return user_row(s, st, out);
+}
+
+int nn_store_tokens_used(nn_store *s, const int64_t *ids, size_t n, int64_t now)
+{
+    bool own = sqlite3_get_autocommit(s->db);
+    int r = own ? nn_store_begin(s) : 0;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = change_by_ids(s, "UPDATE api_tokens SET last_used = ? WHERE id = ?", now, ids[i]);
+        if (r == -ENOENT)
+            r = 0; /* revoked meanwhile */
+    }
+    if (own && r == 0)
+        r = nn_store_commit(s);
+    if (own && r)
+        nn_store_rollback(s);
+    return r;
 }
 
 int nn_store_workspace_add(nn_store *s, const char *name, json_t *body, int64_t *id)

@@ -35,6 +35,10 @@ typedef struct nn_user {
     int64_t id;
     char name[64];
     bool platform_admin;
+    /* when found by a token: the token's id and when it was last used
+     * (unix seconds, 0 never) */
+    int64_t token_id;
+    int64_t token_used;
 } nn_user;
 
 /* A stored intent object. body and alloc are owned (json_decref). */
@@ -80,6 +84,9 @@ int nn_store_user_list(nn_store *s, json_t **out);
  * leak usable tokens (they are 256-bit random, so no slow hash is needed). */
 int nn_store_token_add(nn_store *s, int64_t user_id, const char *name, const uint8_t hash[32]);
 int nn_store_token_user(nn_store *s, const uint8_t hash[32], nn_user *out);
+/* Records that tokens were used at unix time now (a batch, in its own
+ * transaction when called outside one). */
+int nn_store_tokens_used(nn_store *s, const int64_t *ids, size_t n, int64_t now);
 
 int nn_store_workspace_add(nn_store *s, const char *name, json_t *body, int64_t *id);
 /* body is owned by the caller afterwards when out->body is set. */

@@ -257,6 +257,26 @@ start_nanamid
 TOK=${T[operator]}
 expect 200 GET /workspaces/ws-a/networks/corp/peers/p3; field_is .ipv4 "$p3_ip"
 
+# --- cached lookups: a change made elsewhere holds for at most a second ------
+# (callers, workspaces, roles and networks are cached for a second; this
+# nanamid's own writes drop the cache at once). A token deleted behind
+# nanamid's back -- another instance, or the database by hand -- stops
+# working within a second.
+TOK=${T[viewer]}; expect 200 GET /workspaces/ws-a
+sqlite3 "$TMP/db.sqlite" "delete from api_tokens where user_id = (select id from users where name = 'u-viewer')"
+sleep 1.2
+expect 401 GET /workspaces/ws-a
+# this nanamid's own change is seen by the very next request
+TOK=${T[admin]}; expect 200 DELETE /workspaces/ws-a/members/u-operator
+TOK=${T[operator]}; expect 404 GET /workspaces/ws-a/networks
+TOK=${T[admin]}; expect 200 PUT /workspaces/ws-a/members/u-operator '{"role":"operator"}'
+TOK=${T[operator]}; expect 200 GET /workspaces/ws-a/networks
+# when tokens were last used is recorded off the request path, once a minute
+sleep 1.5
+used=$(sqlite3 "$TMP/db.sqlite" "select last_used from api_tokens t join users u on u.id = t.user_id where u.name = 'u-operator' and t.name = 'test'")
+now=$(date +%s)
+[[ -n $used ]] && ((used <= now && used > now - 30)) && ok || bad "the operator's token use was not recorded ($used, now $now)"
+
 # --- audit ------------------------------------------------------------------
 TOK=${T[admin]}; expect 200 GET /workspaces/ws-a/audit
 field_is '[.[] | select(.action == "intent.apply" and .user == "u-operator")] | length > 0' true
