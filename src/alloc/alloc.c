@@ -33,6 +33,36 @@ static uint64_t be64(const uint8_t *b)
 
 /* --- workspace /48 inside the /40: 8 bits, 256 slots ------------------- */
 
+int nn_alloc_workspace48(const nn_prefix *ula40, const char *name,
+                         bool (*taken)(const nn_prefix *p, void *arg), void *arg, nn_prefix *out)
+{
+    const char *parts[] = {name};
+    nn_prefix p = *ula40;
+    p.len = 48;
+    for (uint32_t c = 0; c < MAX_DRAWS; c++) {
+        uint8_t h[NN_HASH_LEN];
+        nn_hash_parts("nanami/workspace48", parts, 1, c, h);
+        p.addr[5] = h[0];
+        if (!taken(&p, arg)) {
+            *out = p;
+            return 0;
+        }
+    }
+    for (int s = 0; s < 256; s++) {
+        p.addr[5] = (uint8_t)s;
+        if (!taken(&p, arg)) {
+            *out = p;
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+static bool slot_taken(const nn_prefix *p, void *arg)
+{
+    return ((const bool *)arg)[p->addr[5]];
+}
+
 static int assign_workspaces(nn_doc *doc, nn_error *err)
 {
     bool taken[256] = {false};
@@ -57,27 +87,13 @@ static int assign_workspaces(nn_doc *doc, nn_error *err)
         nn_workspace *ws = &doc->workspaces[w];
         if (ws->ipv6_pinned)
             continue;
-        const char *parts[] = {ws->name};
-        int slot = -1;
-        for (uint32_t c = 0; c < MAX_DRAWS && slot < 0; c++) {
-            uint8_t h[NN_HASH_LEN];
-            nn_hash_parts("nanami/workspace48", parts, 1, c, h);
-            if (!taken[h[0]])
-                slot = h[0];
-        }
-        for (int s = 0; s < 256 && slot < 0; s++)
-            if (!taken[s])
-                slot = s;
-        if (slot < 0) {
+        if (nn_alloc_workspace48(&doc->ula40, ws->name, slot_taken, taken, &ws->prefix48)) {
             char path[64];
             snprintf(path, sizeof(path), "workspaces[%zu]", ws->doc_index);
             nn_error_set(err, path, "the install /40 has no free /48 left (256 workspaces)");
             return -EINVAL;
         }
-        taken[slot] = true;
-        ws->prefix48 = doc->ula40;
-        ws->prefix48.len = 48;
-        ws->prefix48.addr[5] = (uint8_t)slot;
+        taken[ws->prefix48.addr[5]] = true;
     }
     return 0;
 }

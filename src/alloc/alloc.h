@@ -19,6 +19,13 @@
  * draws its own random /40 once and persists it. */
 void nn_alloc_default_ula(nn_prefix *out);
 
+/* The /48 a workspace named name draws inside the /40 ula40: SHA-256 draws
+ * (rejection sampling) past those taken() says are taken, then the first
+ * free one. 0, or -ENOSPC when all 256 are taken. nn_alloc_assign uses it
+ * within a document; a server, against every workspace of the install. */
+int nn_alloc_workspace48(const nn_prefix *ula40, const char *name,
+                         bool (*taken)(const nn_prefix *p, void *arg), void *arg, nn_prefix *out);
+
 /* Fills every "allocated" field of doc. Returns 0, or -EINVAL with err
  * naming the JSON path (a full address space, a clash of pinned prefixes). */
 int nn_alloc_assign(nn_doc *doc, nn_error *err);

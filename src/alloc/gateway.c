@@ -134,8 +134,7 @@ static int assign_function(const nn_workspace *ws, nn_gw_function f, const char 
         size_t k = 0;
         for (size_t i = 0; i < net->npeers; i++)
             if (eligible(&net->peers[i], f, down, ndown))
-                cand[k++] = (scored){&net->peers[i], score(ws, net, f, net->peers[i].host),
-                                     false};
+                cand[k++] = (scored){&net->peers[i], score(ws, net, f, net->peers[i].host), false};
         qsort(cand, k, sizeof(*cand), cmp_scored);
         /* Highest score with room first; then, if every candidate is full,
          * the highest scores regardless. */

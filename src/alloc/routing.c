@@ -128,56 +128,84 @@ static int assign_router_ids(nn_network *net, nn_error *err)
 
 /* --- VRFs per (host, iBGP network) ------------------------------------------ */
 
+/* Adds a VRF for peer i of net on its host with table id table. */
+static int add_vrf(nn_host *h, const nn_network *net, const nn_member *peer, uint32_t table)
+{
+    nn_vrf *grown = realloc(h->vrfs, (h->nvrfs + 1) * sizeof(nn_vrf));
+    if (!grown)
+        return -ENOMEM;
+    h->vrfs = grown;
+    nn_vrf *v = &h->vrfs[h->nvrfs++];
+    memset(v, 0, sizeof(*v));
+    v->network = net;
+    v->peer = peer;
+    v->network_name = net->name;
+    v->table_id = table;
+    return 0;
+}
+
+/* Table ids: a host's vrfs pins first, then the peers' own vrf_table pins
+ * (a server records each table id there when it is first made, so adding
+ * a network to a host never moves another's), then the lowest free id for
+ * the rest, network by network. */
 static int assign_vrfs(nn_workspace *ws, nn_error *err)
 {
-    for (size_t n = 0; n < ws->nnetworks; n++) {
-        const nn_network *net = &ws->networks[n];
-        if (net->routing_mode != NN_ROUTING_IBGP)
-            continue;
-        for (size_t i = 0; i < net->npeers; i++) {
-            nn_host *h = &ws->hosts[net->peers[i].host_ref - ws->hosts];
-            nn_vrf *pinned = (nn_vrf *)nn_host_find_vrf(h, net);
-            if (pinned && pinned->peer) {
-                char path[128];
-                snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu].peers[%zu].host",
-                         ws->doc_index, net->doc_index, net->peers[i].doc_index);
-                nn_error_set(err, path,
-                             "host \"%s\" already runs peer \"%s\" of this network (one "
-                             "interface and one BGP instance per host and network)",
-                             h->name, pinned->peer->name);
-                return -EINVAL;
-            }
-            if (pinned) {
-                pinned->peer = &net->peers[i];
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t n = 0; n < ws->nnetworks; n++) {
+            const nn_network *net = &ws->networks[n];
+            if (net->routing_mode != NN_ROUTING_IBGP)
                 continue;
+            for (size_t i = 0; i < net->npeers; i++) {
+                const nn_member *peer = &net->peers[i];
+                nn_host *h = &ws->hosts[peer->host_ref - ws->hosts];
+                nn_vrf *pinned = (nn_vrf *)nn_host_find_vrf(h, net);
+                char path[128];
+                snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu].peers[%zu]",
+                         ws->doc_index, net->doc_index, peer->doc_index);
+                if (pinned && pinned->peer && pinned->peer != peer) {
+                    strncat(path, ".host", sizeof(path) - strlen(path) - 1);
+                    nn_error_set(err, path,
+                                 "host \"%s\" already runs peer \"%s\" of this network (one "
+                                 "interface and one BGP instance per host and network)",
+                                 h->name, pinned->peer->name);
+                    return -EINVAL;
+                }
+                if (pinned) { /* by the host, or by this peer in pass 0 */
+                    pinned->peer = peer;
+                    continue;
+                }
+                if (pass == 0 && !peer->vrf_table)
+                    continue;
+                uint32_t table = peer->vrf_table;
+                for (size_t v = 0; table && v < h->nvrfs; v++)
+                    if (h->vrfs[v].table_id == table) {
+                        strncat(path, ".vrf_table", sizeof(path) - strlen(path) - 1);
+                        nn_error_set(err, path,
+                                     "vrf_table %u is network \"%s\"'s on host \"%s\"; leave "
+                                     "vrf_table out to get a free one",
+                                     table, h->vrfs[v].network_name, h->name);
+                        return -EINVAL;
+                    }
+                if (!table) {
+                    uint32_t *used = malloc((h->nvrfs + 1) * sizeof(*used));
+                    if (!used)
+                        return -ENOMEM;
+                    for (size_t v = 0; v < h->nvrfs; v++)
+                        used[v] = h->vrfs[v].table_id;
+                    int r = nn_alloc_table_id(used, h->nvrfs, &table);
+                    free(used);
+                    if (r) {
+                        snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu]", ws->doc_index,
+                                 net->doc_index);
+                        nn_error_set(err, path, "host \"%s\" has no free routing table id left",
+                                     h->name);
+                        return r == -ENOSPC ? -EINVAL : r;
+                    }
+                }
+                if (add_vrf(h, net, peer, table))
+                    return -ENOMEM;
             }
-            uint32_t *used = malloc((h->nvrfs + 1) * sizeof(*used));
-            if (!used)
-                return -ENOMEM;
-            for (size_t v = 0; v < h->nvrfs; v++)
-                used[v] = h->vrfs[v].table_id;
-            uint32_t table;
-            int r = nn_alloc_table_id(used, h->nvrfs, &table);
-            free(used);
-            if (r) {
-                char path[96];
-                snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu]", ws->doc_index,
-                         net->doc_index);
-                nn_error_set(err, path, "host \"%s\" has no free routing table id left", h->name);
-                return r == -ENOSPC ? -EINVAL : r;
-            }
-            nn_vrf *grown = realloc(h->vrfs, (h->nvrfs + 1) * sizeof(nn_vrf));
-            if (!grown)
-                return -ENOMEM;
-            h->vrfs = grown;
-            nn_vrf *v = &h->vrfs[h->nvrfs++];
-            memset(v, 0, sizeof(*v));
-            v->network = net;
-            v->peer = &net->peers[i];
-            v->network_name = net->name;
-            v->table_id = table;
         }
-    }
     for (size_t hi = 0; hi < ws->nhosts; hi++) {
         nn_host *h = &ws->hosts[hi];
         for (size_t v = 0; v < h->nvrfs; v++) {

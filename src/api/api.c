@@ -8,6 +8,7 @@
 
 #include "api/keys.h"
 #include "api/lookup.h"
+#include "api/prefixes.h"
 #include "api/notify.h"
 #include "api/router.h"
 #include "api/wscache.h"
@@ -71,6 +72,11 @@ bool nn_api_admit(nn_api *api, nn_store *store, const nn_api_request *req, nn_ap
                   size_t *body_max)
 {
     return api_route_request(&api->svc, store, req, resp, true, body_max);
+}
+
+int nn_api_upgrade(nn_store *store, FILE *log)
+{
+    return nn_prefixes_backfill(store, log);
 }
 
 int nn_api_housekeeping(nn_api *api, nn_store *store)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "api/auth.h"
 #include "api/envcache.h"
@@ -47,6 +48,11 @@ void nn_api_handle(nn_api *api, nn_store *store, const nn_api_request *req, nn_a
  * resp holds the refusal. nn_api_handle checks all of it again. */
 bool nn_api_admit(nn_api *api, nn_store *store, const nn_api_request *req, nn_api_response *resp,
                   size_t *body_max);
+
+/* Brings a database made by an older nanamid up to what this one keeps
+ * (records every workspace's /48 install-wide). Once, before serving;
+ * what needs an operator goes to log. */
+int nn_api_upgrade(nn_store *store, FILE *log);
 
 /* Work that must not run on a request's path (recording when tokens were
  * last used): call it every second or so, from a thread with its own

@@ -128,7 +128,13 @@ static int build_converge(ctx *c, api_change *ch, void *arg)
     json_array_clear(cv->created);
     json_array_clear(cv->changed);
     json_array_clear(cv->deleted);
-    if (!json_equal(cv->ws_body, api_snap_workspace(ch)->body)) {
+    /* An export holds the allocations as pins: the same document, applied
+     * back, changes nothing. */
+    const nn_row *ws = api_snap_workspace(ch);
+    json_t *ws_merged = nn_wsdoc_merge(ws->body, ws->alloc);
+    bool ws_same = json_equal(cv->ws_body, ws->body) || json_equal(cv->ws_body, ws_merged);
+    json_decref(ws_merged);
+    if (!ws_same) {
         json_array_append_new(cv->changed, json_string("workspace"));
         r = api_change_workspace(ch, json_incref(cv->ws_body));
     }

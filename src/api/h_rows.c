@@ -107,18 +107,7 @@ static int build_put(ctx *c, api_change *ch, void *arg)
     }
     t->created = !old;
     p->w.action = old ? "update" : "create";
-    int r = api_change_put(ch, t->net, t->kind, t->name, json_incref(p->body));
-    /* A network moved to another IPv4 range gives up its members' IPv4
-     * allocations (they would be outside it); the allocators choose again. */
-    bool renumber =
-        old && strcmp(t->kind, "networks") == 0 &&
-        !json_equal(json_object_get(old->body, "ipv4_cidr"), json_object_get(p->body, "ipv4_cidr"));
-    size_t n;
-    const nn_row *rows = api_snap_rows(ch, &n);
-    for (size_t i = 0; renumber && r == 0 && i < n; i++)
-        if (rows[i].network_id == old->id && json_object_get(rows[i].alloc, "ipv4"))
-            r = api_change_forget(ch, t->name, rows[i].kind, rows[i].name, "ipv4");
-    return r;
+    return api_change_put(ch, t->net, t->kind, t->name, json_incref(p->body));
 }
 
 static void put(ctx *c, target *t, bool post)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "api/prefixes.h"
 #include "api/write.h"
 #include "api/wscache.h"
 #include "api/wsdoc.h"
@@ -14,6 +15,21 @@ void h_workspaces_list(ctx *c)
     json_t *list;
     int r = nn_store_workspace_list(c->store, c->user.platform_admin ? 0 : c->user.id, &list);
     api_reply_read(c->resp, c->store, r, list);
+}
+
+/* The replies for a /48 that cannot be had. */
+static int prefix_refusal(ctx *c, int r)
+{
+    if (r == -ENOSPC)
+        api_reply_error(c->resp, 409, "address_pool_exhausted", "ipv6_prefix",
+                        "the install's /40 has no free /48 left: it holds 256 workspaces; delete "
+                        "one, or pin an ipv6_prefix outside it");
+    else if (r == -EEXIST)
+        api_reply_error(c->resp, 409, "exists", "ipv6_prefix",
+                        "another workspace has this ipv6_prefix");
+    else
+        return r;
+    return -ECANCELED;
 }
 
 typedef struct new_workspace {
@@ -33,15 +49,26 @@ static int add_workspace(ctx *c, void *arg)
         api_reply_error(c->resp, 409, "exists", "name", "a workspace named \"%s\" exists", w->name);
         return -ECANCELED;
     }
-    if (r != -ENOENT || c->dry_run)
-        return r == -ENOENT ? 0 : r;
+    if (r != -ENOENT)
+        return r;
+    /* Its /48, drawn against every workspace of the install. */
+    char prefix[NN_PREFIX_STRLEN];
+    if ((r = nn_prefixes_workspace(c->store, 0, w->name, w->body, NULL, false, prefix)))
+        return prefix_refusal(c, r);
+    if (c->dry_run)
+        return 0;
     int64_t id;
     if ((r = nn_store_workspace_add(c->store, w->name, w->body, &id)) ||
         (r = nn_store_member_set(c->store, id, w->owner.id, NN_ROLE_OWNER)) ||
-        (r = nn_store_workspace_find(c->store, w->name, &ws)))
-        return r;
-    r = nn_wsdoc_save_alloc(c->store, &ws, w->model);
-    nn_row_clear(&ws);
+        (r = nn_prefixes_workspace(c->store, id, w->name, w->body, NULL, true, prefix)))
+        return prefix_refusal(c, r);
+    json_t *alloc = json_pack("{s:s}", "ipv6_prefix", prefix);
+    r = nn_store_workspace_update(c->store, id, NULL, alloc);
+    json_decref(alloc);
+    if (r == 0 && (r = nn_store_workspace_find(c->store, w->name, &ws)) == 0) {
+        r = nn_wsdoc_save_alloc(c->store, &ws, w->model);
+        nn_row_clear(&ws);
+    }
     return r;
 }
 

@@ -32,6 +32,29 @@ void api_reply_json(nn_api_response *resp, int status, json_t *v)
     }
 }
 
+/* Makes s valid UTF-8 in place: a message may quote a caller's string cut
+ * at a byte count ("%.80s"), which can split a character, and jansson
+ * refuses to carry invalid UTF-8 -- the error would lose its body. Invalid
+ * bytes become '?'. */
+static void utf8_clean(char *s)
+{
+    for (unsigned char *p = (unsigned char *)s; *p;) {
+        size_t n = *p < 0x80             ? 1
+                   : (*p & 0xe0) == 0xc0 ? 2
+                   : (*p & 0xf0) == 0xe0 ? 3
+                   : (*p & 0xf8) == 0xf0 ? 4
+                                         : 0;
+        bool ok = n > 0 && (n == 1 || *p >= 0xc2);
+        for (size_t i = 1; ok && i < n; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 void api_reply_error(nn_api_response *resp, int status, const char *code, const char *field,
                      const char *fmt, ...)
 {
@@ -40,6 +63,7 @@ void api_reply_error(nn_api_response *resp, int status, const char *code, const 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    utf8_clean(msg);
     json_t *err = json_pack("{s:s, s:s}", "code", code, "message", msg);
     json_object_set_new(err, "field", field ? json_string(field) : json_null());
     /* An error is never cached, never signed and has no ETag. */

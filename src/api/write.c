@@ -7,6 +7,7 @@
 
 #include "api/incremental.h"
 #include "api/notify.h"
+#include "api/prefixes.h"
 #include "api/route.h"
 #include "api/wscache.h"
 #include "api/wsdoc.h"
@@ -16,12 +17,11 @@
  * workspace committed between its read and its lock. */
 #define ATTEMPTS 5
 
-typedef enum op_kind { OP_PUT, OP_DELETE, OP_WORKSPACE, OP_FORGET } op_kind;
+typedef enum op_kind { OP_PUT, OP_DELETE, OP_WORKSPACE } op_kind;
 
 typedef struct op {
     op_kind kind;
     char net[64], row_kind[32], name[64];
-    char key[32]; /* OP_FORGET: the allocation key */
     json_t *body; /* OP_PUT, OP_WORKSPACE: owned */
 } op;
 
@@ -115,16 +115,6 @@ int api_change_workspace(api_change *ch, json_t *body)
     return 0;
 }
 
-int api_change_forget(api_change *ch, const char *net, const char *kind, const char *name,
-                      const char *key)
-{
-    op *o = push(ch, OP_FORGET, net, kind, name);
-    if (!o)
-        return -ENOMEM;
-    snprintf(o->key, sizeof(o->key), "%s", key);
-    return 0;
-}
-
 static void change_clear(api_change *ch)
 {
     for (size_t i = 0; i < ch->nops; i++)
@@ -200,6 +190,45 @@ static void outcome_clear(outcome *oc)
     memset(oc, 0, sizeof(*oc));
 }
 
+/* Drops allocation key from row (a copy, marked to be stored). */
+static int forget(outcome *oc, const nn_row *row, const char *key)
+{
+    if (!json_object_get(row->alloc, key))
+        return 0;
+    nn_row copy = *row;
+    copy.body = json_incref(row->body);
+    copy.alloc = json_deep_copy(row->alloc);
+    json_object_del(copy.alloc, key);
+    int r = nn_wsstate_put(oc->next, &copy);
+    return r ? r : mark(oc, copy.network_id, copy.kind, copy.name, false);
+}
+
+static const char *host_of(const json_t *body, const char *name)
+{
+    const char *h = json_string_value(json_object_get(body, "host"));
+    return h ? h : name;
+}
+
+/* Allocations a change of their premise gives up, so that the allocators
+ * choose again: a network moved to another IPv4 range gives up its
+ * members' addresses (they would lie outside it); a peer moved to another
+ * host gives up its VRF table (it was free on the old host). */
+static int give_up(outcome *oc, const nn_row *old, const json_t *body, int64_t network_id,
+                   const char *kind, const char *name)
+{
+    nn_wsstate *st = oc->next;
+    if (!strcmp(kind, "peers") && strcmp(host_of(old->body, name), host_of(body, name)) != 0)
+        return forget(oc, nn_wsstate_find(st, network_id, kind, name), "vrf_table");
+    if (network_id || strcmp(kind, "networks") != 0 ||
+        json_equal(json_object_get(old->body, "ipv4_cidr"), json_object_get(body, "ipv4_cidr")))
+        return 0;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < st->nrows; i++)
+        if (st->rows[i].id && st->rows[i].network_id == old->id)
+            r = forget(oc, &st->rows[i], "ipv4");
+    return r;
+}
+
 /* Applies the change's operations to a copy of the snapshot, in order. */
 static int apply_ops(const api_change *ch, outcome *oc)
 {
@@ -231,6 +260,12 @@ static int apply_ops(const api_change *ch, outcome *oc)
         else
             oc->all = true;
         if (o->kind == OP_PUT) {
+            nn_row old = {0};
+            if (have) { /* kept for give_up: the put releases the row */
+                old = *have;
+                old.body = json_incref(have->body);
+                old.alloc = NULL;
+            }
             nn_row row = {.network_id = network_id,
                           .body = json_incref(o->body),
                           .alloc = have ? json_incref(have->alloc) : json_object()};
@@ -238,17 +273,13 @@ static int apply_ops(const api_change *ch, outcome *oc)
             snprintf(row.name, sizeof(row.name), "%s", o->name);
             if ((r = nn_wsstate_put(st, &row)) == 0)
                 r = mark(oc, network_id, o->row_kind, o->name, true);
+            if (r == 0 && have)
+                r = give_up(oc, &old, o->body, network_id, o->row_kind, o->name);
+            nn_row_clear(&old);
         } else if (o->kind == OP_DELETE) {
             if (have && have->id > 0)
                 oc->deleted[oc->ndeleted++] = have->id;
             nn_wsstate_remove(st, network_id, o->row_kind, o->name);
-        } else if (have) { /* OP_FORGET */
-            nn_row row = *have;
-            row.body = json_incref(have->body);
-            row.alloc = json_deep_copy(have->alloc);
-            json_object_del(row.alloc, o->key);
-            if ((r = nn_wsstate_put(st, &row)) == 0)
-                r = mark(oc, network_id, o->row_kind, o->name, false);
         }
     }
     return r;
@@ -370,6 +401,33 @@ static bool validate_member(ctx *c, const api_change *ch, outcome *oc)
             return false;
     }
     return true;
+}
+
+/* A change of the workspace's own fields may re-pin its /48: it must stay
+ * its own across the install (prefixes.h), and is recorded in its alloc.
+ * Replies on failure. */
+static int workspace_prefix(ctx *c, outcome *oc, bool claim)
+{
+    nn_wsstate *st = oc->next;
+    char prefix[NN_PREFIX_STRLEN];
+    int r = nn_prefixes_workspace(c->store, c->ws.id, c->ws.name, st->ws.body, st->ws.alloc, claim,
+                                  prefix);
+    if (r == -EEXIST) {
+        api_reply_error(c->resp, 409, "exists", "ipv6_prefix",
+                        "another workspace has the ipv6_prefix %s", prefix);
+        return -ECANCELED;
+    }
+    if (r || claim)
+        return r;
+    const char *have = json_string_value(json_object_get(st->ws.alloc, "ipv6_prefix"));
+    if (!have || strcmp(have, prefix) != 0) {
+        json_t *alloc = json_deep_copy(st->ws.alloc);
+        json_object_set_new(alloc, "ipv6_prefix", json_string(prefix));
+        json_decref(st->ws.alloc);
+        st->ws.alloc = alloc;
+        oc->ws_alloc = true;
+    }
+    return 0;
 }
 
 /* --- the transaction ------------------------------------------------------- */
@@ -511,6 +569,8 @@ static int attempt(ctx *c, api_write *w)
         r = -ECANCELED;
         goto out;
     }
+    if (oc.ws_body && (r = workspace_prefix(c, &oc, false)))
+        goto failed;
     if (c->dry_run) { /* decided without taking the write lock */
         if ((r = preconditions(c)))
             goto failed;
@@ -533,7 +593,8 @@ static int attempt(ctx *c, api_write *w)
         nn_wscache_write_unlock(c->svc->workspaces);
         goto out;
     }
-    if (r || (r = preconditions(c)) || (r = store_rows(c->store, c->ws.id, &oc, stored)) ||
+    if (r || (r = preconditions(c)) || (oc.ws_body && (r = workspace_prefix(c, &oc, true))) ||
+        (r = store_rows(c->store, c->ws.id, &oc, stored)) ||
         (w->in_lock && (r = w->in_lock(c, w->arg))) ||
         (r = bump_revisions(c->store, c->ws.id, &oc, stored)) ||
         (r = nn_store_audit(c->store, c->user.id, c->ws.id, w->action, w->target,

@@ -51,11 +51,6 @@ int api_change_put(api_change *ch, const char *net, const char *kind, const char
 int api_change_delete(api_change *ch, const char *net, const char *kind, const char *name);
 /* Replaces the workspace's own fields; takes body. */
 int api_change_workspace(api_change *ch, json_t *body);
-/* Forgets allocation key of (net, kind, name) so the allocators choose it
- * again (a network moved to another IPv4 range gives up its members'). */
-int api_change_forget(api_change *ch, const char *net, const char *kind, const char *name,
-                      const char *key);
-
 typedef struct api_write {
     /* Records the change against the snapshot (NULL: the write changes no
      * row, only what in_lock does). 0, or a negative errno: -ECANCELED

@@ -223,6 +223,17 @@ int nn_wsdoc_alloc_diff(const nn_row *ws, const nn_row *rows, size_t n, const nn
     char buf[64];
     for (size_t i = 0; i < n; i++) {
         bool peer = strcmp(rows[i].kind, "peers") == 0;
+        if (rows[i].network_id == 0 && strcmp(rows[i].kind, "networks") == 0) {
+            /* a network's /64, as a pin: it never moves */
+            const nn_network *net = nn_workspace_find_network(w, rows[i].name);
+            json_t *alloc = json_deep_copy(rows[i].alloc);
+            if (net && set_if_absent(alloc, rows[i].body, "ipv6_prefix",
+                                     json_string(nn_prefix_format(&net->prefix6, true, buf))))
+                row_alloc[i] = alloc;
+            else
+                json_decref(alloc);
+            continue;
+        }
         if (!peer && strcmp(rows[i].kind, "devices") != 0)
             continue;
         const nn_row *net_row = nn_wsdoc_network_row(index, rows, rows[i].network_id);
@@ -242,6 +253,11 @@ int nn_wsdoc_alloc_diff(const nn_row *ws, const nn_row *rows, size_t n, const nn
                      m->router_id[2], m->router_id[3]);
             changed |= set_if_absent(alloc, rows[i].body, "bgp_router_id", json_string(buf));
         }
+        /* the VRF table on its host, unless the host pins it */
+        const nn_vrf *vrf = peer && m->host_ref ? nn_host_find_vrf(m->host_ref, net) : NULL;
+        if (vrf && vrf->peer == m && !vrf->pinned)
+            changed |= set_if_absent(alloc, rows[i].body, "vrf_table",
+                                     json_integer((json_int_t)vrf->table_id));
         if (changed)
             row_alloc[i] = alloc;
         else

@@ -373,8 +373,7 @@ static int routing_fields(parser *p, json_t *v, nn_routing_layer *l)
 /* obj.key: {"routing_mode", "traffic_mode", "ingress", "egress"}. */
 static int parse_routing_layer(parser *p, json_t *obj, const char *key, nn_routing_layer *l)
 {
-    static const char *const fields[] = {"routing_mode", "traffic_mode", "ingress", "egress",
-                                         NULL};
+    static const char *const fields[] = {"routing_mode", "traffic_mode", "ingress", "egress", NULL};
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v))
         return 0;
@@ -433,8 +432,8 @@ static int resolve_routing_layer(parser *p, const nn_network *net, nn_routing_la
         const nn_member *g = nn_network_find_peer(net, name);
         *refs[i] = g;
         if (!g)
-            return fail_at(p, keys[i], "rule in_network: no peer named \"%s\" in network %s",
-                           name, net->name);
+            return fail_at(p, keys[i], "rule in_network: no peer named \"%s\" in network %s", name,
+                           net->name);
         if (i == 0 && !(g->gw_roles & NN_GW_INGRESS))
             return fail_at(p, keys[i],
                            "rule gateway_role: peer \"%s\" does not have the role "
@@ -456,8 +455,8 @@ static int resolve_routing_layer(parser *p, const nn_network *net, nn_routing_la
 
 static int parse_user_routing(parser *p, json_t *obj, void *elem, void *ctx)
 {
-    static const char *const fields[] = {"name", "routing_mode", "traffic_mode", "ingress",
-                                         "egress", NULL};
+    static const char *const fields[] = {"name",    "routing_mode", "traffic_mode",
+                                         "ingress", "egress",       NULL};
     nn_user_routing *u = elem;
     (void)ctx;
     int r;
@@ -469,14 +468,12 @@ static int parse_user_routing(parser *p, json_t *obj, void *elem, void *ctx)
 
 static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network *net, nn_member *m)
 {
-    static const char *const peer_fields[] = {"name",          "public_key",  "publicly_reachable",
-                                              "endpoint",      "lan_subnets", "tags",
-                                              "host",          "listen_port", "ipv4",
-                                              "bgp_router_id", "roles",       "allowed_users",
-                                              "description",   NULL};
-    static const char *const device_fields[] = {"name",  "public_key",  "tags",
-                                                "ipv4",  "owner",       "routing_preference",
-                                                "description", NULL};
+    static const char *const peer_fields[] = {
+        "name",  "public_key",    "publicly_reachable", "endpoint",    "lan_subnets",
+        "tags",  "host",          "listen_port",        "ipv4",        "bgp_router_id",
+        "roles", "allowed_users", "vrf_table",          "description", NULL};
+    static const char *const device_fields[] = {
+        "name", "public_key", "tags", "ipv4", "owner", "routing_preference", "description", NULL};
     int r;
     if ((r = expect_object(p, obj)) ||
         (r = check_fields(p, obj, is_device ? device_fields : peer_fields)))
@@ -528,6 +525,13 @@ static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network
             m->has_router_id = true;
         }
         m->listen_port = (uint16_t)lp;
+        int64_t table;
+        if ((r = get_int(p, obj, "vrf_table", false, 100, 65535, 0, &table))) /* as hosts' vrfs */
+            return r;
+        if (table >= 253 && table <= 255)
+            return fail_at(p, "vrf_table", "%lld is reserved by the kernel (253-255)",
+                           (long long)table);
+        m->vrf_table = (uint32_t)table;
         json_t *lans;
         if ((r = get_array(p, obj, "lan_subnets", false, &lans)))
             return r;
@@ -1850,8 +1854,8 @@ static int cmp_vrf(const void *a, const void *b)
 
 static int parse_host(parser *p, json_t *obj, void *elem, void *ctx)
 {
-    static const char *const fields[] = {"name", "profile",     "bridges", "vrfs",
-                                         "ovn",  "region",      "description", NULL};
+    static const char *const fields[] = {"name", "profile", "bridges",     "vrfs",
+                                         "ovn",  "region",  "description", NULL};
     static const char *const ovn_fields[] = {"deployment", "encap_ip", NULL};
     static const char *const profiles[] = {"standard", "heavyweight", NULL};
     nn_host *h = elem;

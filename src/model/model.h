@@ -102,6 +102,7 @@ struct nn_member {
     bool has_router_id;
     uint8_t router_id[4]; /* BGP router id: override, or derived by nn_alloc_assign */
     uint16_t listen_port; /* 0 = the network's */
+    uint32_t vrf_table;   /* peers of iBGP networks: the pinned table id on its host, 0 = allocate */
     bool ipv4_pinned;
     nn_prefix ipv4_pin; /* host prefix when ipv4_pinned */
     unsigned gw_roles;  /* peers: NN_GW_* */

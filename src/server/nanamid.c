@@ -138,12 +138,16 @@ static int cmd_serve(const char *db, serve_options *o)
     char *key = NULL, *cert = NULL, *api_key = NULL, *api_cert = NULL;
     char err[256];
     int status = 1;
-    if ((r = nn_api_new(&api)) == 0)
-        r = nn_api_node_keys_load(api, probe);
-    nn_store_close(probe);
-    if (r) {
+    if ((r = nn_api_new(&api)) || (r = nn_api_node_keys_load(api, probe))) {
         fprintf(stderr, "error: %s: loading the node CA and signing key failed (%s)\n", db,
                 strerror(-r));
+        nn_store_close(probe);
+        goto out;
+    }
+    r = nn_api_upgrade(probe, stderr);
+    nn_store_close(probe);
+    if (r) {
+        fprintf(stderr, "error: %s: upgrading the database failed (%s)\n", db, strerror(-r));
         goto out;
     }
     if (o->tls_cert_file && (load_pem("--tls-cert", o->tls_cert_file, &api_cert) ||

@@ -110,6 +110,12 @@ static const char *const migrations[] = {
     /* 7: when a token was last used (unix seconds), recorded at most once
      * a minute and never on the request's own path */
     "ALTER TABLE api_tokens ADD COLUMN last_used INTEGER;",
+    /* 8: each workspace's /48, unique across the install: a workspace's
+     * prefix was drawn seeing only itself, so 80 workspaces shared 64
+     * /48s; now the database refuses a clash (constraints, not luck) */
+    "CREATE TABLE workspace_prefixes ("
+    "  prefix TEXT PRIMARY KEY,"
+    "  workspace_id INTEGER NOT NULL UNIQUE REFERENCES workspaces(id) ON DELETE CASCADE);",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -627,6 +633,45 @@ int nn_store_workspace_claim(nn_store *s, int64_t id, int64_t version)
     int r = change_by_ids(s, "UPDATE workspaces SET version = version + 1 WHERE id = ? AND version = ?",
                           id, version);
     return r == -ENOENT ? -ESTALE : r;
+}
+
+int nn_store_prefix_claim(nn_store *s, int64_t ws_id, const char *prefix)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s, "SELECT workspace_id FROM workspace_prefixes WHERE prefix = ?", &st);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t holder = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, rc);
+    finish(s, st);
+    if (r || holder == ws_id)
+        return r;
+    if (holder)
+        return -EEXIST;
+    if ((r = exec_by_id(s, "DELETE FROM workspace_prefixes WHERE workspace_id = ?", ws_id)))
+        return r;
+    if ((r = prepare(s, "INSERT INTO workspace_prefixes (prefix, workspace_id) VALUES (?, ?)",
+                     &st)))
+        return r;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, ws_id);
+    return step_done(s, st);
+}
+
+static json_t *prefix_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:I}", "prefix", sqlite3_column_text(st, 0), "workspace_id",
+                     (json_int_t)sqlite3_column_int64(st, 1));
+}
+
+int nn_store_prefix_list(nn_store *s, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int r = prepare(s, "SELECT prefix, workspace_id FROM workspace_prefixes ORDER BY prefix", &st);
+    return r ? r : json_rows(s, st, prefix_json, out);
 }
 
 int nn_store_workspace_update(nn_store *s, int64_t id, json_t *body, json_t *alloc)

@@ -92,6 +92,11 @@ int nn_store_workspace_add(nn_store *s, const char *name, json_t *body, int64_t 
 /* body is owned by the caller afterwards when out->body is set. */
 int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out);
 int nn_store_workspace_update(nn_store *s, int64_t id, json_t *body, json_t *alloc);
+/* Each workspace's /48, unique across the install. claim records prefix
+ * (canonical text) as ws_id's, replacing its previous one: -EEXIST when
+ * another workspace has it. list: [{prefix, workspace_id}]. */
+int nn_store_prefix_claim(nn_store *s, int64_t ws_id, const char *prefix);
+int nn_store_prefix_list(nn_store *s, json_t **out);
 /* A workspace's version: bumped by every write to its rows (and the
  * workspace's own fields). claim bumps it from version, inside the write's
  * transaction: -ESTALE when somebody else wrote the workspace since version

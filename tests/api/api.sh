@@ -257,6 +257,24 @@ start_nanamid
 TOK=${T[operator]}
 expect 200 GET /workspaces/ws-a/networks/corp/peers/p3; field_is .ipv4 "$p3_ip"
 
+# --- a database from before /48s were recorded install-wide ------------------
+# nanamid records each old workspace's /48 at start without moving it; two
+# that already share one keep it, and the log says which to re-pin.
+TOK=$ADMIN
+expect 200 GET /workspaces/ws-a; pa=$(jq -r .ipv6_prefix <<<"$BODY")
+expect 200 GET /workspaces/ws-b; pb=$(jq -r .ipv6_prefix <<<"$BODY")
+[[ $pa == fd*::/48 && $pb == fd*::/48 && $pa != "$pb" ]] && ok || bad "ws-a $pa, ws-b $pb"
+stop_nanamid
+sqlite3 "$TMP/db.sqlite" "delete from workspace_prefixes;
+  update workspaces set alloc = json_remove(alloc, '$.ipv6_prefix') where name = 'ws-a';
+  update workspaces set alloc = json_set(alloc, '$.ipv6_prefix', '$pa') where name = 'ws-inc'"
+start_nanamid
+expect 200 GET /workspaces/ws-a; field_is .ipv6_prefix "$pa"
+expect 200 GET /workspaces/ws-b; field_is .ipv6_prefix "$pb"
+[[ $(sqlite3 "$TMP/db.sqlite" "select count(*) from workspace_prefixes") == \
+   $(( $(sqlite3 "$TMP/db.sqlite" "select count(*) from workspaces") - 1 )) ]] && ok || bad "not every workspace's /48 was recorded"
+grep -q "workspace ws-inc shares $pa" "$TMP/nanamid.log" && ok || bad "no word of the shared /48 in the log: $(cat "$TMP/nanamid.log")"
+
 # --- cached lookups: a change made elsewhere holds for at most a second ------
 # (callers, workspaces, roles and networks are cached for a second; this
 # nanamid's own writes drop the cache at once). A token deleted behind

@@ -478,6 +478,14 @@ static void test_router_answers(void **state)
     free(big);
     /* auth */
     expect("GET", "/api/v1/me", -1, NULL, api, 401, "unauthenticated");
+    /* a message quoting a caller's string cut mid-character keeps its body */
+    char wide[600] =
+        "{\"public_key\":\"Cu6HSiTawhFvktwrxzl48+VtBmq3azpeNne1Vk51pnc=\",\"endpoint\":\"x";
+    for (int i = 0; i < 60; i++)
+        strcat(wide, "\u00e9");
+    strcat(wide, "\"}");
+    snprintf(t, sizeof(t), "%s/networks/corp/peers/p-wide?dry_run=true", ws);
+    expect("PUT", t, OWNER, wide, api, 422, "endpoint");
 }
 
 /* A name given twice in a document is refused with the path of the
@@ -584,6 +592,134 @@ static void test_etags(void **state)
     assert_non_null(strstr(a.body, "\"role\":\"viewer\""));
 }
 
+static char *field_of(const char *body, const char *key, char *out, size_t len)
+{
+    json_t *j = json_loads(body, 0, NULL);
+    snprintf(out, len, "%s", json_string_value(json_object_get(j, key)) ?: "");
+    json_decref(j);
+    return out;
+}
+
+/* Every workspace of the install gets a /48 of its own (they were drawn
+ * seeing only themselves: 80 workspaces had 64 distinct ones); the 257th of
+ * a /40 is refused with a clear error; a pin another workspace holds is
+ * refused; every network's /64 is recorded as a pin. */
+static void test_install_wide_prefixes(void **state)
+{
+    (void)state;
+    json_t *seen = json_object();
+    answer a;
+    char body[128], path[160], prefix[64];
+    size_t made = 0;
+    for (int i = 0; i < 300; i++) {
+        snprintf(body, sizeof(body), "{\"name\":\"many-%03d\"}", i);
+        call("POST", "/api/v1/workspaces", ADMIN, body, NN_LISTENER_API, &a);
+        if (a.status == 409) {
+            assert_non_null(strstr(a.body, "address_pool_exhausted"));
+            break;
+        }
+        assert_int_equal(a.status, 201);
+        made++;
+        snprintf(path, sizeof(path), "/api/v1/workspaces/many-%03d", i);
+        call("GET", path, ADMIN, NULL, NN_LISTENER_API, &a);
+        field_of(a.body, "ipv6_prefix", prefix, sizeof(prefix));
+        assert_int_equal(strlen(prefix) > 8, 1);
+        if (json_object_get(seen, prefix))
+            fail_msg("many-%03d has %s, like %s", i, prefix,
+                     json_string_value(json_object_get(seen, prefix)));
+        json_object_set_new(seen, prefix, json_string(path));
+    }
+    /* ws-a and ws-b hold two of the 256 */
+    assert_int_equal(made, 254);
+    json_decref(seen);
+    /* a pin another workspace holds */
+    call("GET", "/api/v1/workspaces/many-000", ADMIN, NULL, NN_LISTENER_API, &a);
+    snprintf(body, sizeof(body), "{\"ipv6_prefix\":\"%s\"}",
+             field_of(a.body, "ipv6_prefix", prefix, sizeof(prefix)));
+    call("PUT", "/api/v1/workspaces/many-001", ADMIN, body, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 409);
+    assert_non_null(strstr(a.body, "\"field\":\"ipv6_prefix\""));
+    /* deleting one frees its /48 for the next */
+    call("DELETE", "/api/v1/workspaces/many-000", ADMIN, NULL, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 200);
+    call("POST", "/api/v1/workspaces", ADMIN, "{\"name\":\"late\"}", NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 201);
+    call("GET", "/api/v1/workspaces/late", ADMIN, NULL, NN_LISTENER_API, &a);
+    assert_string_equal(field_of(a.body, "ipv6_prefix", body, sizeof(body)), prefix);
+    for (int i = 1; i < (int)made; i++) {
+        snprintf(path, sizeof(path), "/api/v1/workspaces/many-%03d", i);
+        call("DELETE", path, ADMIN, NULL, NN_LISTENER_API, &a);
+        assert_int_equal(a.status, 200);
+    }
+    call("DELETE", "/api/v1/workspaces/late", ADMIN, NULL, NN_LISTENER_API, &a);
+    /* a network's /64 is recorded when first made */
+    call("GET", "/api/v1/workspaces/ws-a/networks/corp", ADMIN, NULL, NN_LISTENER_API, &a);
+    assert_non_null(strstr(a.body, "\"ipv6_prefix\":\"fd"));
+}
+
+/* A VRF's kernel table is recorded when first made: a network added to a
+ * host later, whose name sorts first, takes a free table instead of
+ * shifting the others'. */
+static void test_vrf_tables_stay(void **state)
+{
+    (void)state;
+    char k[3][45], body[2048];
+    key(k[0]), key(k[1]), key(k[2]);
+    answer a;
+    call("POST", "/api/v1/workspaces", ADMIN, "{\"name\":\"fab\",\"bgp\":{\"enabled\":true}}",
+         NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 201);
+    snprintf(
+        body, sizeof(body),
+        "{\"workspaces\":[{\"name\":\"fab\",\"bgp\":{\"enabled\":true},\"networks\":["
+        "{\"name\":\"b\",\"routing_mode\":\"ibgp\",\"peers\":[{\"name\":\"b1\",\"host\":\"h\","
+        "\"public_key\":\"%s\",\"publicly_reachable\":true,\"endpoint\":\"192.0.2.1:51820\"}]},"
+        "{\"name\":\"c\",\"routing_mode\":\"ibgp\",\"peers\":[{\"name\":\"c1\",\"host\":\"h\","
+        "\"public_key\":\"%s\",\"publicly_reachable\":true,\"endpoint\":\"192.0.2.1:51821\"}]}]}]}",
+        k[0], k[1]);
+    call("PUT", "/api/v1/workspaces/fab/intent", ADMIN, body, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 200);
+    char b1[256], c1[256];
+    call("GET", "/api/v1/workspaces/fab/networks/b/peers/b1", ADMIN, NULL, NN_LISTENER_API, &a);
+    snprintf(b1, sizeof(b1), "%s", strstr(a.body, "\"vrf_table\":") ?: "none");
+    call("GET", "/api/v1/workspaces/fab/networks/c/peers/c1", ADMIN, NULL, NN_LISTENER_API, &a);
+    snprintf(c1, sizeof(c1), "%s", strstr(a.body, "\"vrf_table\":") ?: "none");
+    assert_true(!strncmp(b1, "\"vrf_table\":100", 15));
+    assert_true(!strncmp(c1, "\"vrf_table\":101", 15));
+    /* network "a" joins host h */
+    call("POST", "/api/v1/workspaces/fab/networks", ADMIN,
+         "{\"name\":\"a\",\"routing_mode\":\"ibgp\"}", NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 201);
+    snprintf(body, sizeof(body),
+             "{\"host\":\"h\",\"public_key\":\"%s\",\"publicly_reachable\":true,\"endpoint\":"
+             "\"192.0.2.1:51822\"}",
+             k[2]);
+    call("PUT", "/api/v1/workspaces/fab/networks/a/peers/a1", ADMIN, body, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 201);
+    call("GET", "/api/v1/workspaces/fab/networks/a/peers/a1", ADMIN, NULL, NN_LISTENER_API, &a);
+    assert_non_null(strstr(a.body, "\"vrf_table\":102"));
+    call("GET", "/api/v1/workspaces/fab/networks/b/peers/b1", ADMIN, NULL, NN_LISTENER_API, &a);
+    assert_true(!strncmp(strstr(a.body, "\"vrf_table\":") ?: "", "\"vrf_table\":100", 15));
+    /* moved to another host, a peer gives its table up and gets a free one there */
+    snprintf(body, sizeof(body),
+             "{\"host\":\"g\",\"public_key\":\"%s\",\"publicly_reachable\":true,\"endpoint\":"
+             "\"192.0.2.2:51820\"}",
+             k[1]);
+    call("PUT", "/api/v1/workspaces/fab/networks/c/peers/c1", ADMIN, body, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 200);
+    call("GET", "/api/v1/workspaces/fab/networks/c/peers/c1", ADMIN, NULL, NN_LISTENER_API, &a);
+    assert_non_null(strstr(a.body, "\"vrf_table\":100"));
+    /* the export applies back unchanged */
+    static char doc[65536];
+    call("GET", "/api/v1/workspaces/fab/intent", ADMIN, NULL, NN_LISTENER_API, &a);
+    snprintf(doc, sizeof(doc), "%s", a.body);
+    call("PUT", "/api/v1/workspaces/fab/intent", ADMIN, doc, NN_LISTENER_API, &a);
+    assert_int_equal(a.status, 200);
+    assert_non_null(strstr(a.body, "\"changed\":[]"));
+    assert_non_null(strstr(a.body, "\"created\":[]"));
+    call("DELETE", "/api/v1/workspaces/fab", ADMIN, NULL, NN_LISTENER_API, &a);
+}
+
 /* Admission runs everything but the handler and the body, against the
  * length the client declared. */
 static void test_admission(void **state)
@@ -628,6 +764,8 @@ int main(void)
         cmocka_unit_test(test_admission),
         cmocka_unit_test(test_intent_duplicates),
         cmocka_unit_test(test_etags),
+        cmocka_unit_test(test_install_wide_prefixes),
+        cmocka_unit_test(test_vrf_tables_stay),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
