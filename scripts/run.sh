@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build nanamid nanamictl >/dev/null
+# every binary the README's walkthroughs use
+ninja -C build nanamid nanamictl gateway-daemon gateway-manager >/dev/null
 DATA=${NANAMI_DATA:-nanami-data}
 LISTEN=${NANAMI_LISTEN:-127.0.0.1:8420}
 mkdir -p "$DATA"
