@@ -309,7 +309,8 @@ TPORT=$((PORT + 2))
 "$NANAMID" serve --db "$TMP/db.sqlite" --listen "[::1]:$TPORT" --listen "127.0.0.1:$TPORT" \
   --tls-cert "$TMP/api.crt" --tls-key "$TMP/api.key" >"$TMP/tls.log" 2>&1 &
 NANAMID_PID=$!
-for _ in $(seq 1 50); do curl -sf --cacert "$TMP/api.crt" "https://[::1]:$TPORT/api/v1/health" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 50); do grep -q '^nanamid: serving' "$TMP/tls.log" && break; sleep 0.1; done
+kill -0 "$NANAMID_PID" && ok || bad "nanamid with TLS did not start: $(cat "$TMP/tls.log")"
 for base in "https://[::1]:$TPORT" "https://127.0.0.1:$TPORT"; do
   code=$(curl -s -o "$TMP/body" -w '%{http_code}' --cacert "$TMP/api.crt" -H "Authorization: Bearer $ADMIN" "$base/api/v1/me")
   [[ $code == 200 && $(jq -r .name "$TMP/body") == admin ]] && ok || bad "$base/api/v1/me over TLS: $code"

@@ -17,7 +17,10 @@ start_nanamid() { # start_nanamid -> sets PORT, URL, NANAMID_PID (and NODE_URL)
     NANAMID_PID=$!
     URL="http://127.0.0.1:$PORT/api/v1"
     for _ in $(seq 1 50); do
-      curl -sf "$URL/health" >/dev/null 2>&1 && return 0
+      # ours, not another test's nanamid on the same port: it says it serves
+      # only once every listener is bound
+      grep -q '^nanamid: serving' "$TMP/nanamid.log" 2>/dev/null && kill -0 "$NANAMID_PID" 2>/dev/null &&
+        curl -sf "$URL/health" >/dev/null 2>&1 && return 0
       kill -0 "$NANAMID_PID" 2>/dev/null || break
       sleep 0.1
     done
