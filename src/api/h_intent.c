@@ -166,8 +166,10 @@ static int build_converge(ctx *c, api_change *ch, void *arg)
         json_array_append_new(old ? cv->changed : cv->created, json_string(path));
         r = api_change_put(ch, wr->net, wr->kind, wr->name, body);
     }
-    size_t n;
-    const nn_row *rows = api_snap_rows(ch, &n);
+    size_t n = 0;
+    const nn_row *rows = NULL;
+    if (r == 0)
+        r = api_snap_rows(ch, &rows, &n);
     for (size_t i = 0; r == 0 && i < n; i++) {
         const char *net = api_snap_network_of(ch, &rows[i]);
         char *key = row_key(net, rows[i].kind, rows[i].name);

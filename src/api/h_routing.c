@@ -209,10 +209,8 @@ static const char *workspace_user(ctx *c)
 {
     const char *name = api_param(c, "user");
     nn_user u;
-    nn_role role = NN_ROLE_NONE;
-    int r = nn_store_user_find(c->store, name, &u);
-    if (r == 0)
-        r = nn_store_role(c->store, c->ws.id, u.id, &role);
+    nn_role role;
+    int r = api_user_role(c, name, &u, &role);
     if (r == 0 &&
         ((role == NN_ROLE_NONE && !u.platform_admin) || (c->own_only && !api_is_caller(c, name))))
         r = -ENOENT;

@@ -62,6 +62,8 @@ static int add_workspace(ctx *c, void *arg)
         (r = nn_store_member_set(c->store, id, w->owner.id, NN_ROLE_OWNER)) ||
         (r = nn_prefixes_workspace(c->store, id, w->name, w->body, NULL, true, prefix)))
         return prefix_refusal(c, r);
+    /* an id freed by a delete may come back: nothing cached may outlive it */
+    nn_wscache_drop(c->svc->workspaces, id);
     json_t *alloc = json_pack("{s:s}", "ipv6_prefix", prefix);
     r = nn_store_workspace_update(c->store, id, NULL, alloc);
     json_decref(alloc);
@@ -174,10 +176,8 @@ void h_member_get(ctx *c)
 {
     const char *name = api_param(c, "user");
     nn_user u;
-    nn_role role = NN_ROLE_NONE;
-    int r = nn_store_user_find(c->store, name, &u);
-    if (r == 0)
-        r = nn_store_role(c->store, c->ws.id, u.id, &role);
+    nn_role role;
+    int r = api_user_role(c, name, &u, &role);
     if (r == -ENOENT || (r == 0 && role == NN_ROLE_NONE))
         return api_not_found(c, "member", name);
     if (r)

@@ -156,10 +156,12 @@ int nn_lookup_workspace(nn_lookup *lk, nn_store *store, const char *name, nn_row
     return r;
 }
 
-int nn_lookup_role(nn_lookup *lk, nn_store *store, int64_t ws_id, int64_t user_id, nn_role *out)
+int nn_lookup_role(nn_lookup *lk, nn_store *store, int64_t ws_id, int64_t epoch, int64_t user_id,
+                   nn_role *out)
 {
     key k = {.kind = K_ROLE};
     key_add(&k, &ws_id, sizeof(ws_id));
+    key_add(&k, &epoch, sizeof(epoch));
     key_add(&k, &user_id, sizeof(user_id));
     entry e;
     if (get(lk, &k, &e)) {

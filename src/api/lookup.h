@@ -29,8 +29,10 @@ int nn_lookup_user(nn_lookup *lk, nn_store *store, const uint8_t hash[32], nn_us
 /* The workspace named name; out->body and ->alloc are shared and
  * read-only (nn_row_clear releases them as usual). */
 int nn_lookup_workspace(nn_lookup *lk, nn_store *store, const char *name, nn_row *out);
-/* The role of user_id in workspace ws_id (NN_ROLE_NONE for none). */
-int nn_lookup_role(nn_lookup *lk, nn_store *store, int64_t ws_id, int64_t user_id, nn_role *out);
+/* The role of user_id in workspace ws_id of that epoch (NN_ROLE_NONE for
+ * none): a workspace deleted and made again under the same id is another. */
+int nn_lookup_role(nn_lookup *lk, nn_store *store, int64_t ws_id, int64_t epoch, int64_t user_id,
+                   nn_role *out);
 /* The network named name in workspace ws_id (shared, read-only). */
 int nn_lookup_network(nn_lookup *lk, nn_store *store, int64_t ws_id, const char *name, nn_row *out);
 

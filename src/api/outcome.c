@@ -324,7 +324,7 @@ int api_outcome_store(api_outcome *oc, nn_store *store, int64_t ws_id, int64_t *
     nn_wsstate *st = oc->next;
     int r = 0;
     for (size_t i = 0; r == 0 && i < oc->ndeleted; i++)
-        if ((r = nn_store_row_delete(store, oc->deleted[i])) == -ENOENT)
+        if ((r = nn_store_row_remove(store, ws_id, oc->deleted[i])) == -ENOENT)
             r = 0; /* a member its deleted network took along */
     for (size_t i = 0; r == 0 && i < oc->ndirty; i++) {
         const dirty *d = &oc->dirty[i];
@@ -336,7 +336,7 @@ int api_outcome_store(api_outcome *oc, nn_store *store, int64_t ws_id, int64_t *
                                          row->kind, row->name, d->body_text, d->alloc_text,
                                          &stored[-row->id - 1]);
         else
-            r = nn_store_row_update_text(store, row->id, d->body_text, d->alloc_text);
+            r = nn_store_row_update_text(store, ws_id, row->id, d->body_text, d->alloc_text);
     }
     if (r == 0 && (oc->ws_body || oc->ws_alloc))
         r = nn_store_workspace_update(store, ws_id, oc->ws_body ? st->ws.body : NULL,

@@ -146,6 +146,13 @@ const char *api_body_string(ctx *c, const char *key, bool required)
     return json_string_value(v);
 }
 
+int api_user_role(ctx *c, const char *name, nn_user *user, nn_role *role)
+{
+    *role = NN_ROLE_NONE;
+    int r = nn_store_user_find(c->store, name, user);
+    return r ? r : nn_store_role(c->store, c->ws.id, user->id, role);
+}
+
 bool api_is_caller(const ctx *c, const char *name)
 {
     return name && strcmp(name, c->user.name) == 0;

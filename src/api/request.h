@@ -101,6 +101,9 @@ bool api_etag_listed(const char *header, const char *etag);
  * (child_kinds, extra_child) are managed through their own routes: 422
  * naming the first one present. */
 bool api_container_body(ctx *c, const char *const *child_kinds, const char *extra_child);
+/* The user called name and their role in c->ws (NN_ROLE_NONE: none): 0,
+ * -ENOENT for no such user, or a store error. */
+int api_user_role(ctx *c, const char *name, nn_user *user, nn_role *role);
 /* Is the caller name (a device's owner, a user a preference is for)? The
  * check an own_only route makes. */
 bool api_is_caller(const ctx *c, const char *name);

@@ -302,7 +302,7 @@ static bool enter_workspace(ctx *c)
     if (r == 0 && c->user.platform_admin)
         c->role = NN_ROLE_OWNER;
     else if (r == 0)
-        r = nn_lookup_role(c->svc->lookups, c->store, c->ws.id, c->user.id, &c->role);
+        r = nn_lookup_role(c->svc->lookups, c->store, c->ws.id, c->ws.epoch, c->user.id, &c->role);
     if (r == -ENOENT || (r == 0 && !nn_rbac_allows(c->role, NN_PERM_SEE))) {
         api_not_found(c, "workspace", name);
         return false;

@@ -33,13 +33,13 @@ const nn_row *api_snap_row(const api_change *ch, const char *net, const char *ki
     return n ? nn_wsstate_find(ch->snap, n->id, kind, name) : NULL;
 }
 
-const nn_row *api_snap_rows(const api_change *ch, size_t *n)
+int api_snap_rows(const api_change *ch, const nn_row **rows, size_t *n)
 {
     api_change *m = (api_change *)ch; /* made once, on first use */
-    if (!m->sorted && nn_wsstate_sorted(m->snap, &m->sorted, &m->nsorted))
-        m->nsorted = 0;
-    *n = m->nsorted;
-    return m->sorted;
+    int r = m->sorted ? 0 : nn_wsstate_sorted(m->snap, &m->sorted, &m->nsorted);
+    *rows = r ? NULL : m->sorted;
+    *n = r ? 0 : m->nsorted;
+    return r;
 }
 
 const char *api_snap_network_of(const api_change *ch, const nn_row *row)

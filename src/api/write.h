@@ -34,8 +34,8 @@ typedef struct api_change api_change;
 const nn_row *api_snap_row(const api_change *ch, const char *net, const char *kind,
                            const char *name);
 /* Every row of the workspace, by (network, kind, name); networks and other
- * workspace-scope rows first. Borrowed. */
-const nn_row *api_snap_rows(const api_change *ch, size_t *n);
+ * workspace-scope rows first. Borrowed. 0, or -ENOMEM. */
+int api_snap_rows(const api_change *ch, const nn_row **rows, size_t *n);
 /* The name of row's network, "" for a workspace-scope row. Borrowed. */
 const char *api_snap_network_of(const api_change *ch, const nn_row *row);
 /* The workspace row. Borrowed. */

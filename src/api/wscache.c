@@ -129,8 +129,10 @@ static bool is_network(const nn_row *r)
 static int state_new(const nn_row *ws, int64_t version, nn_row *rows, size_t n, nn_wsstate **out)
 {
     nn_wsstate *st = calloc(1, sizeof(*st));
-    if (!st)
+    if (!st) {
+        nn_rows_free(rows, n);
         return -ENOMEM;
+    }
     st->refs = 1;
     st->version = version;
     st->ws = *ws;
@@ -222,8 +224,10 @@ int nn_wsstate_put(nn_wsstate *st, nn_row *row)
     if (st->nrows == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 16;
         nn_row *grown = realloc(st->rows, cap * sizeof(*grown));
-        if (!grown)
+        if (!grown) {
+            nn_row_clear(row);
             return -ENOMEM;
+        }
         st->rows = grown;
         st->cap = cap;
     }
@@ -275,13 +279,25 @@ void nn_wsstate_remove(nn_wsstate *st, int64_t network_id, const char *kind, con
 
 int nn_wsstate_renumber(nn_wsstate *st, const int64_t *stored, size_t n)
 {
+    /* Removed rows leave holes; a state that is only ever edited would
+     * grow by every delete. The rehash below walks every row anyway, so
+     * the live ones move down to close the holes on the way. */
+    size_t k = 0;
+    st->nnets = 0;
     for (size_t i = 0; i < st->nrows; i++) {
         nn_row *r = &st->rows[i];
+        if (!r->id)
+            continue;
         if (r->id < 0 && (size_t)-r->id <= n)
             r->id = stored[-r->id - 1];
         if (r->network_id < 0 && (size_t)-r->network_id <= n)
             r->network_id = stored[-r->network_id - 1];
+        st->rows[k] = *r;
+        if (is_network(&st->rows[k]))
+            st->nets[st->nnets++] = k; /* fewer than before: fits */
+        k++;
     }
+    st->nrows = st->live = k;
     st->next_temp = -1;
     return rehash(st); /* a member's network_id is part of its key */
 }
@@ -369,7 +385,9 @@ void nn_wscache_install(nn_wscache *wc, nn_wsstate *st)
     pthread_mutex_lock(&wc->lock);
     bool hit;
     slot *s = slot_of(wc, st->ws.id, &hit);
-    if (!hit || s->st->version < st->version) {
+    /* another incarnation of the id (deleted and made again) replaces it
+     * whatever its version; the same one only by a newer version */
+    if (!hit || s->st->ws.epoch != st->ws.epoch || s->st->version < st->version) {
         nn_wsstate *old = s->st;
         __atomic_add_fetch(&st->refs, 1, __ATOMIC_ACQ_REL);
         *s = (slot){.ws_id = st->ws.id, .st = st, .used = ++wc->clock};
@@ -394,14 +412,14 @@ void nn_wscache_drop(nn_wscache *wc, int64_t ws_id)
 
 int nn_wscache_get(nn_wscache *wc, nn_store *store, const nn_row *ws, nn_wsstate **out)
 {
-    int64_t version;
-    int r = nn_store_workspace_version(store, ws->id, &version);
+    int64_t version, epoch;
+    int r = nn_store_workspace_version(store, ws->id, &version, &epoch);
     if (r)
         return r;
     pthread_mutex_lock(&wc->lock);
     bool hit;
     slot *s = slot_of(wc, ws->id, &hit);
-    if (hit && s->st->version == version) {
+    if (hit && s->st->version == version && s->st->ws.epoch == epoch) {
         s->used = ++wc->clock;
         __atomic_add_fetch(&s->st->refs, 1, __ATOMIC_ACQ_REL);
         *out = s->st;
@@ -417,8 +435,8 @@ int nn_wscache_get(nn_wscache *wc, nn_store *store, const nn_row *ws, nn_wsstate
     size_t n = 0;
     if ((r = nn_store_read_begin(store)) == 0) {
         r = nn_store_workspace_find(store, ws->name, &wsrow);
-        if (r == 0 && wsrow.id != ws->id)
-            r = -ENOENT; /* deleted and made again meanwhile */
+        if (r == 0 && (wsrow.id != ws->id || (ws->epoch && wsrow.epoch != ws->epoch)))
+            r = -ENOENT; /* deleted (and made again) meanwhile */
         if (r == 0)
             r = nn_store_row_all(store, ws->id, &rows, &n);
         nn_store_read_end(store);

@@ -78,13 +78,14 @@ const nn_row *nn_wsstate_network(const nn_wsstate *st, const char *name);
 const nn_row *nn_wsstate_network_by_id(const nn_wsstate *st, int64_t id);
 
 /* Changes (a private copy only). put inserts or replaces by (network_id,
- * kind, name) and takes row's body and alloc; a new row without an id
+ * kind, name) and takes row's body and alloc, even when it fails; a new row without an id
  * gets a temporary negative one. remove deletes a row, and a network's
  * members with it. */
 int nn_wsstate_put(nn_wsstate *st, nn_row *row);
 void nn_wsstate_remove(nn_wsstate *st, int64_t network_id, const char *kind, const char *name);
 /* Gives rows their stored ids once inserted: temporary id -(k + 1) becomes
- * stored[k] (members' network_id too). O(rows). */
+ * stored[k] (members' network_id too), and closes the holes removed rows
+ * left. O(rows). */
 int nn_wsstate_renumber(nn_wsstate *st, const int64_t *stored, size_t n);
 
 /* Every live row ordered as nn_store_row_all orders them: a new array of

@@ -32,22 +32,26 @@ typedef struct conn {
     listener *lst;
     int fd;
     char addr[ADDR_LEN]; /* the peer's address */
+    char key[ADDR_LEN];  /* what its limits count by (client_key) */
     bool trusted;        /* the peer is a trusted reverse proxy */
-    /* > 0: the connection owes a request head since then (accepted, or
-     * answered its last request); 0 while a request is being handled */
-    double head_since;
-    double body_since; /* > 0: the request's body is arriving since then */
-    bool shut;         /* the sweeper has shut it down */
+    /* Monotonic milliseconds, written by the connection's thread and read
+     * by the sweeper (so atomically): > 0, the connection owes a request
+     * head since then (accepted, or answered its last request), 0 while a
+     * request is being handled; body_since > 0, the request's body is
+     * arriving since then. */
+    int64_t head_since;
+    int64_t body_since;
+    bool shut; /* the sweeper has shut it down */
     struct conn *next, **pprev;
 } conn;
 
 /* One request (libmicrohttpd's request context). */
 struct request {
     conn *cn;
-    char *target; /* the request-target as sent (libmicrohttpd's url is decoded) */
-    char client[ADDR_LEN];
-    bool started; /* the first call (head read) is behind us */
-    bool counted; /* in the client's in-flight count */
+    char *target;          /* the request-target as sent (libmicrohttpd's url is decoded) */
+    char client[ADDR_LEN]; /* client_key of who the request is from */
+    bool started;          /* the first call (head read) is behind us */
+    bool counted;          /* in the client's in-flight count */
     size_t body_max;
     char *data;
     size_t len;
@@ -60,6 +64,7 @@ struct request {
     nn_api_request job;
     uint8_t fp[NN_PKI_FP_LEN];
     nn_api_response *answer; /* set by the worker */
+    bool worked;             /* the worker is done with it (answer or not) */
     request *job_next;
     request *next, **pprev;   /* the parked list */
     request *inext, **ipprev; /* the in-flight list */
@@ -88,7 +93,7 @@ struct nn_http {
     request *waiting;          /* parked long-polls */
     bool stopping;
     volatile int stop;
-    pthread_t waker, sweeper;
+    pthread_t waker, sweeper, chores;
     /* Writes are answered by workers, not by the connection's pool thread:
      * a large write (seconds of validation) must not stall every other
      * connection that thread serves. */
@@ -115,6 +120,18 @@ static double now_mono(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1; /* never 0 */
+}
+
+static void set_since(int64_t *at, int64_t v)
+{
+    __atomic_store_n(at, v, __ATOMIC_RELAXED);
 }
 
 static void close_store(void *p)
@@ -150,6 +167,22 @@ static void addr_text(const struct sockaddr *sa, char out[ADDR_LEN])
         else
             inet_ntop(AF_INET6, a, out, ADDR_LEN);
     }
+}
+
+/* What a client's limits count by: its IPv4 address, or its IPv6 /64 --
+ * one host is commonly given a whole /64, and would otherwise have 2^64
+ * addresses' worth of connections. */
+static void client_key(const char *addr, char out[ADDR_LEN])
+{
+    struct in6_addr a;
+    if (inet_pton(AF_INET6, addr, &a) != 1) {
+        snprintf(out, ADDR_LEN, "%s", addr);
+        return;
+    }
+    memset(&a.s6_addr[8], 0, 8);
+    char text[ADDR_LEN];
+    inet_ntop(AF_INET6, &a, text, sizeof(text));
+    snprintf(out, ADDR_LEN, "%.*s/64", ADDR_LEN - 4, text);
 }
 
 static bool is_trusted(const nn_http *h, const char *addr)
@@ -205,38 +238,39 @@ static enum MHD_Result xff_header(void *cls, enum MHD_ValueKind kind, const char
  * absent or malformed). */
 static void client_of(const conn *cn, struct MHD_Connection *mc, char out[ADDR_LEN])
 {
-    snprintf(out, ADDR_LEN, "%s", cn->addr);
+    snprintf(out, ADDR_LEN, "%s", cn->key);
     if (!cn->trusted)
         return;
     xff x = {.h = cn->lst->http};
     MHD_get_connection_values(mc, MHD_HEADER_KIND, xff_header, &x);
     if (!x.bad && x.client[0])
-        snprintf(out, ADDR_LEN, "%s", x.client);
+        client_key(x.client, out);
 }
 
 /* --- connections ---------------------------------------------------------- */
 
-static unsigned conns_from(const listener *lst, const char *addr)
+static unsigned conns_from(const listener *lst, const char *key)
 {
     unsigned n = 0;
     for (const conn *c = lst->conns; c; c = c->next)
-        n += strcmp(c->addr, addr) == 0;
+        n += strcmp(c->key, key) == 0;
     return n;
 }
 
 /* Accept policy: a peer (not a trusted proxy) holds at most
- * max_conns_per_ip connections. Pool threads accept in parallel, so the
- * limit may be passed by at most the number of threads. */
+ * max_conns_per_ip connections (per IPv6 /64, see client_key). Pool threads accept in parallel, so
+ * the limit may be passed by at most the number of threads. */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 {
     (void)len;
     listener *lst = cls;
-    char addr[ADDR_LEN];
+    char addr[ADDR_LEN], key[ADDR_LEN];
     addr_text(sa, addr);
     if (is_trusted(lst->http, addr))
         return MHD_YES;
+    client_key(addr, key);
     pthread_mutex_lock(&lst->lock);
-    bool ok = conns_from(lst, addr) < lst->max_conns_per_ip;
+    bool ok = conns_from(lst, key) < lst->max_conns_per_ip;
     pthread_mutex_unlock(&lst->lock);
     return ok ? MHD_YES : MHD_NO;
 }
@@ -256,8 +290,9 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         c->lst = lst;
         c->fd = fd ? fd->connect_fd : -1;
         addr_text(ad ? ad->client_addr : NULL, c->addr);
+        client_key(c->addr, c->key);
         c->trusted = is_trusted(lst->http, c->addr);
-        c->head_since = now_mono();
+        c->head_since = now_ms();
         pthread_mutex_lock(&lst->lock);
         c->next = lst->conns;
         if (c->next)
@@ -292,13 +327,16 @@ static conn *conn_of(struct MHD_Connection *mc)
 /* Shuts down every connection past its head or body deadline; the socket
  * reads EOF and libmicrohttpd closes it. Under the listener's lock, so the
  * fd still belongs to that connection (see on_connection). */
-static void sweep(listener *lst, double now)
+static void sweep(listener *lst, int64_t now)
 {
     const nn_http_limits *lim = &lst->http->lim;
+    int64_t head_ms = (int64_t)(lim->head_timeout * 1000);
+    int64_t body_ms = (int64_t)(lim->request_timeout * 1000);
     pthread_mutex_lock(&lst->lock);
     for (conn *c = lst->conns; c; c = c->next) {
-        bool late = (c->head_since > 0 && now - c->head_since > lim->head_timeout) ||
-                    (c->body_since > 0 && now - c->body_since > lim->request_timeout);
+        int64_t head = __atomic_load_n(&c->head_since, __ATOMIC_RELAXED);
+        int64_t body = __atomic_load_n(&c->body_since, __ATOMIC_RELAXED);
+        bool late = (head > 0 && now - head > head_ms) || (body > 0 && now - body > body_ms);
         if (late && !c->shut && c->fd >= 0) {
             shutdown(c->fd, SHUT_RDWR);
             c->shut = true;
@@ -307,21 +345,33 @@ static void sweep(listener *lst, double now)
     pthread_mutex_unlock(&lst->lock);
 }
 
-/* Enforces the deadlines, and once a second does the API's housekeeping
- * (on this thread's own store connection). */
+/* Enforces the deadlines. Nothing here waits on the database. */
 static void *sweeper_main(void *arg)
 {
     nn_http *h = arg;
     struct timespec pause_ts = {0, SWEEP_MS * 1000000L};
-    double chores = 0;
     while (!h->stop) {
-        double now = now_mono();
+        int64_t now = now_ms();
         for (size_t i = 0; i < h->nlisteners; i++)
             sweep(h->listeners[i], now);
+        nanosleep(&pause_ts, NULL);
+    }
+    return NULL;
+}
+
+/* Once a second, the API's housekeeping on this thread's own store
+ * connection: a write that waits for a busy database delays nothing but
+ * the next round. */
+static void *chores_main(void *arg)
+{
+    nn_http *h = arg;
+    struct timespec pause_ts = {0, 100 * 1000000L};
+    int64_t next = 0;
+    while (!h->stop) {
         nn_store *store;
-        if (now >= chores && (store = thread_store(h))) {
+        if (now_ms() >= next && (store = thread_store(h))) {
             nn_api_housekeeping(h->api, store);
-            chores = now + 1;
+            next = now_ms() + 1000;
         }
         nanosleep(&pause_ts, NULL);
     }
@@ -547,8 +597,30 @@ static void *worker_main(void *arg)
             }
         }
         rq->answer = resp;
+        rq->worked = true;
         MHD_resume_connection(rq->mc);
     }
+}
+
+/* The API's view of rq: the headers it reads, the body, the node's
+ * certificate (into fp) when it verified. */
+static nn_api_request describe(listener *lst, struct MHD_Connection *mc, request *rq,
+                               const char *method, uint8_t fp[NN_PKI_FP_LEN])
+{
+    bool have_fp = lst->tls && lst->kind == NN_LISTENER_NODE && client_fingerprint(mc, fp);
+    return (nn_api_request){
+        .method = method,
+        .target = rq->target,
+        .listener = lst->kind,
+        .authorization =
+            MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        .if_none_match =
+            MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .if_match = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH),
+        .body = rq->data,
+        .body_len = rq->len,
+        .client_fp = have_fp ? fp : NULL,
+    };
 }
 
 static bool is_read(const char *method)
@@ -562,7 +634,9 @@ static enum MHD_Result handle(listener *lst, struct MHD_Connection *mc, request 
                               const char *method)
 {
     nn_http *h = lst->http;
-    if (rq->answer) { /* back from a worker */
+    if (rq->worked) { /* back from a worker */
+        if (!rq->answer)
+            return refuse(mc, 500, "internal", "out of memory");
         enum MHD_Result ret = send_response(mc, rq->answer, false);
         nn_api_response_free(rq->answer);
         free(rq->answer);
@@ -570,23 +644,15 @@ static enum MHD_Result handle(listener *lst, struct MHD_Connection *mc, request 
         return ret;
     }
     if (!is_read(method)) {
-        bool have_fp = lst->tls && lst->kind == NN_LISTENER_NODE && client_fingerprint(mc, rq->fp);
-        rq->job = (nn_api_request){
-            .method = method,
-            .target = rq->target,
-            .listener = lst->kind,
-            .authorization =
-                MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-            .if_none_match =
-                MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
-            .if_match = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH),
-            .body = rq->data,
-            .body_len = rq->len,
-            .client_fp = have_fp ? rq->fp : NULL,
-        };
+        /* the header values stay valid while the connection is suspended */
+        rq->job = describe(lst, mc, rq, method, rq->fp);
         rq->mc = mc;
-        MHD_suspend_connection(mc); /* before the worker can resume it */
         pthread_mutex_lock(&h->job_lock);
+        if (h->jobs_stop) { /* no worker would ever resume it */
+            pthread_mutex_unlock(&h->job_lock);
+            return refuse(mc, 503, "unavailable", "nanamid is stopping");
+        }
+        MHD_suspend_connection(mc); /* before the worker can resume it */
         rq->job_next = NULL;
         if (h->jobs_tail)
             h->jobs_tail->job_next = rq;
@@ -605,23 +671,10 @@ static enum MHD_Result handle(listener *lst, struct MHD_Connection *mc, request 
         return refuse(mc, 503, "unavailable", "the database cannot be opened");
     }
     uint8_t fp[NN_PKI_FP_LEN];
-    bool have_fp = lst->tls && lst->kind == NN_LISTENER_NODE && client_fingerprint(mc, fp);
     /* Read before answering: a write landing in between still wakes the
      * poll, because its generation will differ. */
     uint64_t generation = nn_api_generation(h->api);
-    nn_api_request req = {
-        .method = method,
-        .target = rq->target,
-        .listener = lst->kind,
-        .authorization =
-            MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-        .if_none_match =
-            MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
-        .if_match = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH),
-        .body = rq->data,
-        .body_len = rq->len,
-        .client_fp = have_fp ? fp : NULL,
-    };
+    nn_api_request req = describe(lst, mc, rq, method, fp);
     nn_api_handle(h->api, store, &req, &resp);
     if (resp.status == 304 && resp.long_poll && park(h, rq, mc, resp.long_poll, generation)) {
         /* A parked poll is an authenticated node's and costs no thread: it
@@ -673,16 +726,8 @@ static enum MHD_Result admit(listener *lst, struct MHD_Connection *mc, request *
     if (!store)
         return refuse(mc, 503, "unavailable", "the database cannot be opened");
     uint8_t fp[NN_PKI_FP_LEN];
-    bool have_fp = lst->tls && lst->kind == NN_LISTENER_NODE && client_fingerprint(mc, fp);
-    nn_api_request req = {
-        .method = method,
-        .target = rq->target,
-        .listener = lst->kind,
-        .authorization =
-            MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-        .client_fp = have_fp ? fp : NULL,
-        .content_length = length,
-    };
+    nn_api_request req = describe(lst, mc, rq, method, fp);
+    req.content_length = length;
     nn_api_response resp;
     nn_api_response_init(&resp);
     if (!nn_api_admit(h->api, store, &req, &resp, &rq->body_max)) {
@@ -692,7 +737,7 @@ static enum MHD_Result admit(listener *lst, struct MHD_Connection *mc, request *
     }
     nn_api_response_free(&resp);
     if (cn)
-        cn->body_since = now_mono();
+        set_since(&cn->body_since, now_ms());
     return MHD_YES;
 }
 
@@ -725,7 +770,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (!rq->started) {
         rq->started = true;
         if (rq->cn) {
-            rq->cn->head_since = 0; /* the whole head is in */
+            set_since(&rq->cn->head_since, 0); /* the whole head is in */
             client_of(rq->cn, mc, rq->client);
         }
         return admit(lst, mc, rq, method);
@@ -747,7 +792,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         return MHD_YES;
     }
     if (rq->cn)
-        rq->cn->body_since = 0;
+        set_since(&rq->cn->body_since, 0);
     return handle(lst, mc, rq, method);
 }
 
@@ -766,8 +811,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     /* The connection owes its next request head from now. */
     conn *cn = conn_of(mc);
     if (cn) {
-        cn->head_since = now_mono();
-        cn->body_since = 0;
+        set_since(&cn->head_since, now_ms());
+        set_since(&cn->body_since, 0);
     }
     if (rq->answer) {
         nn_api_response_free(rq->answer);
@@ -833,6 +878,14 @@ int nn_http_new(nn_api *api, const char *db_path, const nn_http_limits *lim, nn_
     if (pthread_create(&h->sweeper, NULL, sweeper_main, h) != 0) {
         h->stop = 1;
         pthread_join(h->waker, NULL);
+        pthread_key_delete(h->store_key);
+        free(h);
+        return -EAGAIN;
+    }
+    if (pthread_create(&h->chores, NULL, chores_main, h) != 0) {
+        h->stop = 1;
+        pthread_join(h->waker, NULL);
+        pthread_join(h->sweeper, NULL);
         pthread_key_delete(h->store_key);
         free(h);
         return -EAGAIN;
@@ -950,6 +1003,7 @@ void nn_http_free(nn_http *h)
     h->stop = 1;
     pthread_join(h->waker, NULL);
     pthread_join(h->sweeper, NULL);
+    pthread_join(h->chores, NULL);
     for (size_t i = 0; i < h->nlisteners; i++) {
         MHD_stop_daemon(h->listeners[i]->d);
         pthread_mutex_destroy(&h->listeners[i]->lock);

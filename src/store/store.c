@@ -116,6 +116,10 @@ static const char *const migrations[] = {
     "CREATE TABLE workspace_prefixes ("
     "  prefix TEXT PRIMARY KEY,"
     "  workspace_id INTEGER NOT NULL UNIQUE REFERENCES workspaces(id) ON DELETE CASCADE);",
+    /* 9: a random number per incarnation of a workspace: ids are reused
+     * after a delete and versions start again at 0, so (id, version) alone
+     * could name a deleted workspace's cached rows */
+    "ALTER TABLE workspaces ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -156,8 +160,8 @@ static int prepare(nn_store *s, const char *sql, sqlite3_stmt **st)
         if (!e->sql && !free_slot)
             free_slot = e;
     }
-    int rc = sqlite3_prepare_v3(s->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, st,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v3(s->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL);
     if (rc != SQLITE_OK)
         return fail(s, rc);
     if (free_slot)
@@ -351,8 +355,8 @@ static int migrate(nn_store *s)
         int v = nn_store_schema_version(s);
         if (v < 0 || (size_t)v > NMIGRATIONS) {
             nn_store_rollback(s);
-            snprintf(s->err, sizeof(s->err), "database schema version %d is newer than this nanamid",
-                     v);
+            snprintf(s->err, sizeof(s->err),
+                     "database schema version %d is newer than this nanamid", v);
             return -EPROTO;
         }
         if ((size_t)v == NMIGRATIONS) {
@@ -374,9 +378,8 @@ int nn_store_open(const char *path, nn_store **out)
     nn_store *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
-    int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     int r;
     if (rc != SQLITE_OK) {
         r = s->db ? fail(s, rc) : -ENOMEM;
@@ -462,8 +465,9 @@ int nn_store_meta_get(nn_store *s, const char *key, char **out)
 int nn_store_meta_set(nn_store *s, const char *key, const char *value)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    int r = prepare(s,
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     &st);
     if (r)
         return r;
@@ -472,14 +476,15 @@ int nn_store_meta_set(nn_store *s, const char *key, const char *value)
     return step_done(s, st);
 }
 
-int nn_store_user_add(nn_store *s, const char *name, const char *password_hash,
-                      bool platform_admin, int64_t *id)
+int nn_store_user_add(nn_store *s, const char *name, const char *password_hash, bool platform_admin,
+                      int64_t *id)
 {
     sqlite3_stmt *st;
     char at[32];
     now_utc(at);
-    int r = prepare(s, "INSERT INTO users (name, password_hash, platform_admin, created_at) "
-                       "VALUES (?, ?, ?, ?)",
+    int r = prepare(s,
+                    "INSERT INTO users (name, password_hash, platform_admin, created_at) "
+                    "VALUES (?, ?, ?, ?)",
                     &st);
     if (r)
         return r;
@@ -534,8 +539,9 @@ int nn_store_token_add(nn_store *s, int64_t user_id, const char *name, const uin
     sqlite3_stmt *st;
     char at[32];
     now_utc(at);
-    int r = prepare(s, "INSERT INTO api_tokens (user_id, name, token_hash, created_at) "
-                       "VALUES (?, ?, ?, ?)",
+    int r = prepare(s,
+                    "INSERT INTO api_tokens (user_id, name, token_hash, created_at) "
+                    "VALUES (?, ?, ?, ?)",
                     &st);
     if (r)
         return r;
@@ -549,8 +555,9 @@ int nn_store_token_add(nn_store *s, int64_t user_id, const char *name, const uin
 int nn_store_token_user(nn_store *s, const uint8_t hash[32], nn_user *out)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "SELECT u.id, u.name, u.platform_admin, t.id, coalesce(t.last_used, 0) "
-                       "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+    int r = prepare(s,
+                    "SELECT u.id, u.name, u.platform_admin, t.id, coalesce(t.last_used, 0) "
+                    "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
                     &st);
     if (r)
         return r;
@@ -578,7 +585,11 @@ int nn_store_workspace_add(nn_store *s, const char *name, json_t *body, int64_t 
 {
     sqlite3_stmt *st;
     char *text = dump(body);
-    int r = text ? prepare(s, "INSERT INTO workspaces (name, body) VALUES (?, ?)", &st) : -ENOMEM;
+    int r = text ? prepare(s,
+                           "INSERT INTO workspaces (name, body, epoch) "
+                           "VALUES (?, ?, abs(random() >> 1) | 1)",
+                           &st)
+                 : -ENOMEM;
     if (r == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
@@ -593,7 +604,8 @@ int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out)
 {
     sqlite3_stmt *st;
     memset(out, 0, sizeof(*out));
-    int r = prepare(s, "SELECT id, name, body, alloc, version FROM workspaces WHERE name = ?", &st);
+    int r = prepare(
+        s, "SELECT id, name, body, alloc, version, epoch FROM workspaces WHERE name = ?", &st);
     if (r)
         return r;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -605,6 +617,7 @@ int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out)
         out->body = load_col(st, 2);
         out->alloc = load_col(st, 3);
         out->revision = sqlite3_column_int64(st, 4);
+        out->epoch = sqlite3_column_int64(st, 5);
     } else {
         r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
     }
@@ -612,17 +625,18 @@ int nn_store_workspace_find(nn_store *s, const char *name, nn_row *out)
     return r;
 }
 
-int nn_store_workspace_version(nn_store *s, int64_t id, int64_t *version)
+int nn_store_workspace_version(nn_store *s, int64_t id, int64_t *version, int64_t *epoch)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "SELECT version FROM workspaces WHERE id = ?", &st);
+    int r = prepare(s, "SELECT version, epoch FROM workspaces WHERE id = ?", &st);
     if (r)
         return r;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         *version = sqlite3_column_int64(st, 0);
-    else
+        *epoch = sqlite3_column_int64(st, 1);
+    } else
         r = rc == SQLITE_DONE ? -ENOENT : fail(s, rc);
     finish(s, st);
     return r;
@@ -630,8 +644,8 @@ int nn_store_workspace_version(nn_store *s, int64_t id, int64_t *version)
 
 int nn_store_workspace_claim(nn_store *s, int64_t id, int64_t version)
 {
-    int r = change_by_ids(s, "UPDATE workspaces SET version = version + 1 WHERE id = ? AND version = ?",
-                          id, version);
+    int r = change_by_ids(
+        s, "UPDATE workspaces SET version = version + 1 WHERE id = ? AND version = ?", id, version);
     return r == -ENOENT ? -ESTALE : r;
 }
 
@@ -678,8 +692,9 @@ int nn_store_workspace_update(nn_store *s, int64_t id, json_t *body, json_t *all
 {
     sqlite3_stmt *st;
     char *b = body ? dump(body) : NULL, *a = alloc ? dump(alloc) : NULL;
-    int r = prepare(s, "UPDATE workspaces SET body = coalesce(?, body), "
-                       "alloc = coalesce(?, alloc) WHERE id = ?",
+    int r = prepare(s,
+                    "UPDATE workspaces SET body = coalesce(?, body), "
+                    "alloc = coalesce(?, alloc) WHERE id = ?",
                     &st);
     if (r == 0) {
         sqlite3_bind_text(st, 1, b, -1, SQLITE_STATIC);
@@ -701,9 +716,10 @@ int nn_store_workspace_list(nn_store *s, int64_t user_id, json_t **out)
 {
     sqlite3_stmt *st;
     *out = NULL;
-    int r = prepare(s, user_id ? "SELECT w.name, m.role FROM workspaces w JOIN memberships m "
-                                 "ON m.workspace_id = w.id AND m.user_id = ? ORDER BY w.name"
-                               : "SELECT name, 'owner' FROM workspaces ORDER BY name",
+    int r = prepare(s,
+                    user_id ? "SELECT w.name, m.role FROM workspaces w JOIN memberships m "
+                              "ON m.workspace_id = w.id AND m.user_id = ? ORDER BY w.name"
+                            : "SELECT name, 'owner' FROM workspaces ORDER BY name",
                     &st);
     if (r)
         return r;
@@ -748,8 +764,9 @@ int nn_store_role(nn_store *s, int64_t ws_id, int64_t user_id, nn_role *out)
 int nn_store_member_set(nn_store *s, int64_t ws_id, int64_t user_id, nn_role role)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "INSERT INTO memberships (workspace_id, user_id, role) VALUES (?, ?, ?) "
-                       "ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+    int r = prepare(s,
+                    "INSERT INTO memberships (workspace_id, user_id, role) VALUES (?, ?, ?) "
+                    "ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
                     &st);
     if (r)
         return r;
@@ -761,8 +778,8 @@ int nn_store_member_set(nn_store *s, int64_t ws_id, int64_t user_id, nn_role rol
 
 int nn_store_member_delete(nn_store *s, int64_t ws_id, int64_t user_id)
 {
-    return change_by_ids(s, "DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?",
-                         ws_id, user_id);
+    return change_by_ids(s, "DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?", ws_id,
+                         user_id);
 }
 
 int nn_store_member_list(nn_store *s, int64_t ws_id, json_t **out)
@@ -854,7 +871,8 @@ static void bind_network(sqlite3_stmt *st, int col, int64_t network_id)
 /* "network_id IS ?" would fit both scopes in one statement, but SQLite
  * then uses neither partial index and scans every row of the install: one
  * statement per scope, each matching its index's WHERE. */
-#define IN_SCOPE(network_id, in_network, in_workspace) ((network_id) ? (in_network) : (in_workspace))
+#define IN_SCOPE(network_id, in_network, in_workspace)                                             \
+    ((network_id) ? (in_network) : (in_workspace))
 
 int nn_store_row_get(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
                      const char *name, nn_row *out)
@@ -910,12 +928,13 @@ int nn_store_row_all(nn_store *s, int64_t ws_id, nn_row **out, size_t *n)
      * by (network, kind, name) through the network index: no scan of
      * other workspaces' rows, and no sort. */
     sqlite3_stmt *st;
-    int r = prepare(s,
-                    "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ?1 AND network_id IS NULL "
-                    "UNION ALL SELECT m." ROW_M_COLS " FROM objects n JOIN objects m "
-                    "ON m.network_id = n.id WHERE n.workspace_id = ?1 AND n.network_id IS NULL "
-                    "AND n.kind = 'networks'",
-                    &st);
+    int r =
+        prepare(s,
+                "SELECT " ROW_COLS " FROM objects WHERE workspace_id = ?1 AND network_id IS NULL "
+                "UNION ALL SELECT m." ROW_M_COLS " FROM objects n JOIN objects m "
+                "ON m.network_id = n.id WHERE n.workspace_id = ?1 AND n.network_id IS NULL "
+                "AND n.kind = 'networks'",
+                &st);
     if (r)
         return r;
     sqlite3_bind_int64(st, 1, ws_id);
@@ -926,53 +945,13 @@ int nn_store_row_all(nn_store *s, int64_t ws_id, nn_row **out, size_t *n)
     return 0;
 }
 
-int nn_store_row_put(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
-                     const char *name, json_t *body, int64_t *id, bool *created)
-{
-    nn_row old;
-    int r = nn_store_row_get(s, ws_id, network_id, kind, name, &old);
-    if (r && r != -ENOENT)
-        return r;
-    bool exists = r == 0;
-    nn_row_clear(&old);
-    char *text = dump(body);
-    if (!text)
-        return -ENOMEM;
-    sqlite3_stmt *st;
-    if (exists)
-        r = prepare(s, "UPDATE objects SET body = ? WHERE id = ?", &st);
-    else
-        r = prepare(s, "INSERT INTO objects (body, workspace_id, network_id, kind, name) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                    &st);
-    if (r == 0) {
-        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-        if (exists) {
-            sqlite3_bind_int64(st, 2, old.id);
-        } else {
-            sqlite3_bind_int64(st, 2, ws_id);
-            bind_network(st, 3, network_id);
-            sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
-        }
-        r = step_done(s, st);
-    }
-    free(text);
-    if (r == 0) {
-        if (id)
-            *id = exists ? old.id : sqlite3_last_insert_rowid(s->db);
-        if (created)
-            *created = !exists;
-    }
-    return r;
-}
-
 int nn_store_row_insert_text(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
                              const char *name, const char *body, const char *alloc, int64_t *id)
 {
     sqlite3_stmt *st;
-    int r = prepare(s, "INSERT INTO objects (workspace_id, network_id, kind, name, body, alloc) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
+    int r = prepare(s,
+                    "INSERT INTO objects (workspace_id, network_id, kind, name, body, alloc) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     &st);
     if (r)
         return r;
@@ -987,19 +966,26 @@ int nn_store_row_insert_text(nn_store *s, int64_t ws_id, int64_t network_id, con
     return r;
 }
 
-int nn_store_row_update_text(nn_store *s, int64_t id, const char *body, const char *alloc)
+int nn_store_row_update_text(nn_store *s, int64_t ws_id, int64_t id, const char *body,
+                             const char *alloc)
 {
     sqlite3_stmt *st;
     int r = prepare(s,
                     "UPDATE objects SET body = coalesce(?, body), alloc = coalesce(?, alloc) "
-                    "WHERE id = ?",
+                    "WHERE id = ? AND workspace_id = ?",
                     &st);
     if (r)
         return r;
     sqlite3_bind_text(st, 1, body, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, alloc, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, id);
+    sqlite3_bind_int64(st, 4, ws_id);
     return step_changed(s, st);
+}
+
+int nn_store_row_remove(nn_store *s, int64_t ws_id, int64_t id)
+{
+    return change_by_ids(s, "DELETE FROM objects WHERE id = ? AND workspace_id = ?", id, ws_id);
 }
 
 int nn_store_row_set_alloc(nn_store *s, int64_t id, json_t *alloc)
@@ -1016,21 +1002,11 @@ int nn_store_row_set_alloc(nn_store *s, int64_t id, json_t *alloc)
     return r;
 }
 
-int nn_store_row_delete(nn_store *s, int64_t id)
-{
-    return exec_by_id(s, "DELETE FROM objects WHERE id = ?", id);
-}
-
 int64_t nn_store_now_ms(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id)
-{
-    return nn_store_bump_revision_at(s, ws_id, network_id, nn_store_now_ms());
 }
 
 int nn_store_bump_revision_at(nn_store *s, int64_t ws_id, int64_t network_id, int64_t now_ms)
@@ -1059,8 +1035,9 @@ int nn_store_audit(nn_store *s, int64_t user_id, int64_t ws_id, const char *acti
     sqlite3_stmt *st;
     char at[32];
     now_utc(at);
-    int r = prepare(s, "INSERT INTO audit_log (at, user_id, workspace_id, action, target, detail) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
+    int r = prepare(s,
+                    "INSERT INTO audit_log (at, user_id, workspace_id, action, target, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     &st);
     if (r)
         return r;
@@ -1083,9 +1060,10 @@ int nn_store_audit_list(nn_store *s, int64_t ws_id, int limit, json_t **out)
 {
     sqlite3_stmt *st;
     *out = NULL;
-    int r = prepare(s, "SELECT a.at, coalesce(u.name, ''), a.action, a.target, "
-                       "coalesce(a.detail, '') FROM audit_log a LEFT JOIN users u "
-                       "ON u.id = a.user_id WHERE a.workspace_id = ? ORDER BY a.id DESC LIMIT ?",
+    int r = prepare(s,
+                    "SELECT a.at, coalesce(u.name, ''), a.action, a.target, "
+                    "coalesce(a.detail, '') FROM audit_log a LEFT JOIN users u "
+                    "ON u.id = a.user_id WHERE a.workspace_id = ? ORDER BY a.id DESC LIMIT ?",
                     &st);
     if (r)
         return r;
@@ -1114,9 +1092,10 @@ int nn_store_node_state_set(nn_store *s, int64_t ws_id, const char *host, bool u
     char now[32];
     now_utc(now);
     sqlite3_stmt *st;
-    int r = prepare(s, "INSERT INTO node_status (workspace_id, host, state, reported_at) "
-                       "VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id, host) DO UPDATE SET "
-                       "state = excluded.state, reported_at = excluded.reported_at",
+    int r = prepare(s,
+                    "INSERT INTO node_status (workspace_id, host, state, reported_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id, host) DO UPDATE SET "
+                    "state = excluded.state, reported_at = excluded.reported_at",
                     &st);
     if (r)
         return r;
@@ -1151,8 +1130,9 @@ int nn_store_region_put(nn_store *s, const char *name, json_t *body, bool *creat
         free(text);
         return r ? r : -ENOMEM;
     }
-    if ((r = prepare(s, "INSERT INTO regions (name, body) VALUES (?, ?) ON CONFLICT (name) "
-                        "DO UPDATE SET body = excluded.body",
+    if ((r = prepare(s,
+                     "INSERT INTO regions (name, body) VALUES (?, ?) ON CONFLICT (name) "
+                     "DO UPDATE SET body = excluded.body",
                      &st))) {
         free(text);
         return r;
@@ -1203,8 +1183,9 @@ int nn_store_workspace_regions_set(nn_store *s, int64_t ws_id, const json_t *nam
     json_t *v;
     json_array_foreach(names, i, v)
     {
-        if ((r = prepare(s, "INSERT OR IGNORE INTO workspace_regions (workspace_id, region_id) "
-                            "SELECT ?, id FROM regions WHERE name = ?",
+        if ((r = prepare(s,
+                         "INSERT OR IGNORE INTO workspace_regions (workspace_id, region_id) "
+                         "SELECT ?, id FROM regions WHERE name = ?",
                          &st)))
             return r;
         sqlite3_bind_int64(st, 1, ws_id);
@@ -1229,9 +1210,10 @@ int nn_store_region_grants(nn_store *s, json_t **out)
 {
     sqlite3_stmt *st;
     *out = NULL;
-    int r = prepare(s, "SELECT r.name, w.name FROM workspace_regions g JOIN regions r ON r.id = "
-                       "g.region_id JOIN workspaces w ON w.id = g.workspace_id "
-                       "ORDER BY r.name, w.name",
+    int r = prepare(s,
+                    "SELECT r.name, w.name FROM workspace_regions g JOIN regions r ON r.id = "
+                    "g.region_id JOIN workspaces w ON w.id = g.workspace_id "
+                    "ORDER BY r.name, w.name",
                     &st);
     return r ? r : json_rows(s, st, oversight_json, out);
 }

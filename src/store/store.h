@@ -50,6 +50,7 @@ typedef struct nn_row {
     json_t *body;
     json_t *alloc;
     int64_t revision; /* networks: the revision; workspaces: the version */
+    int64_t epoch;    /* workspaces: random per incarnation (ids are reused) */
 } nn_row;
 
 /* Opens (creating) the database at path and applies pending migrations.
@@ -75,8 +76,8 @@ void nn_store_rollback(nn_store *s);
 int nn_store_meta_get(nn_store *s, const char *key, char **out);
 int nn_store_meta_set(nn_store *s, const char *key, const char *value);
 
-int nn_store_user_add(nn_store *s, const char *name, const char *password_hash,
-                      bool platform_admin, int64_t *id);
+int nn_store_user_add(nn_store *s, const char *name, const char *password_hash, bool platform_admin,
+                      int64_t *id);
 int nn_store_user_find(nn_store *s, const char *name, nn_user *out);
 /* [{name, platform_admin}], by name. */
 int nn_store_user_list(nn_store *s, json_t **out);
@@ -101,7 +102,7 @@ int nn_store_prefix_list(nn_store *s, json_t **out);
  * workspace's own fields). claim bumps it from version, inside the write's
  * transaction: -ESTALE when somebody else wrote the workspace since version
  * was read (the write is then retried against the newer state). */
-int nn_store_workspace_version(nn_store *s, int64_t id, int64_t *version);
+int nn_store_workspace_version(nn_store *s, int64_t id, int64_t *version, int64_t *epoch);
 int nn_store_workspace_claim(nn_store *s, int64_t id, int64_t version);
 int nn_store_workspace_delete(nn_store *s, int64_t id);
 /* Workspace names the user may see (all for user_id 0), by name. */
@@ -122,27 +123,25 @@ int nn_store_row_list(nn_store *s, int64_t ws_id, int64_t network_id, const char
                       nn_row **out, size_t *n);
 /* Every row of the workspace, ordered by (network, kind, name). */
 int nn_store_row_all(nn_store *s, int64_t ws_id, nn_row **out, size_t *n);
-/* Inserts, or replaces the body of, (ws, network, kind, name); the alloc
- * object is kept on replace. *created says which. */
-int nn_store_row_put(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
-                     const char *name, json_t *body, int64_t *id, bool *created);
 int nn_store_row_set_alloc(nn_store *s, int64_t id, json_t *alloc);
 /* A new row, body and alloc already serialised (alloc NULL: none yet);
  * its id in *id. Serialising before the write lock keeps it short. */
 int nn_store_row_insert_text(nn_store *s, int64_t ws_id, int64_t network_id, const char *kind,
                              const char *name, const char *body, const char *alloc, int64_t *id);
-/* Replaces a row's body and/or alloc (NULL: keep); -ENOENT for no such row. */
-int nn_store_row_update_text(nn_store *s, int64_t id, const char *body, const char *alloc);
-/* Deletes the row (a network takes its members with it). */
-int nn_store_row_delete(nn_store *s, int64_t id);
+/* Replaces a row's body and/or alloc (NULL: keep); -ENOENT for no such row
+ * in workspace ws_id. */
+int nn_store_row_update_text(nn_store *s, int64_t ws_id, int64_t id, const char *body,
+                             const char *alloc);
+/* Deletes row id of workspace ws_id (a network takes its members with it);
+ * -ENOENT when there is none. */
+int nn_store_row_remove(nn_store *s, int64_t ws_id, int64_t id);
 void nn_row_clear(nn_row *r);
 void nn_rows_free(nn_row *rows, size_t n);
 
 /* Per-network revision: bumped by every change that can alter a network's
- * envelopes (network 0: every network of the workspace). */
-int nn_store_bump_revision(nn_store *s, int64_t ws_id, int64_t network_id);
-/* The same with the clock given: a network's revision becomes
- * MAX(revision + 1, now_ms), which a caller can compute too. */
+ * envelopes (network 0: every network of the workspace). It becomes
+ * MAX(revision + 1, now_ms) -- the wall clock in ms as nn_store_now_ms
+ * gives it, which the caller passes so that it can compute the same. */
 int nn_store_bump_revision_at(nn_store *s, int64_t ws_id, int64_t network_id, int64_t now_ms);
 /* The wall clock in ms, as revisions use it. */
 int64_t nn_store_now_ms(void);

@@ -10,13 +10,17 @@ set -euo pipefail
 NANAMID=${1:?usage: hostile.sh NANAMID}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
-require_tools curl jq nc ss openssl timeout
+require_tools curl jq nc ss openssl timeout ip
 TMP=$(mktemp -d)
 FDS=() FLOOD=()
+NS=nn-hostile-$$
+V6PID=
 cleanup() {
   local fd
   for fd in "${FDS[@]}"; do { exec {fd}>&-; } 2>/dev/null || true; done
   ((${#FLOOD[@]} == 0)) || kill "${FLOOD[@]}" 2>/dev/null || true
+  [[ -z $V6PID ]] || kill "$V6PID" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
   stop_nanamid
   [[ ${KEEP:-} ]] && echo "kept $TMP" || rm -rf "$TMP"
 }
@@ -163,6 +167,36 @@ wait "${FLOOD[@]}" 2>/dev/null || true
 FLOOD=()
 code=$(xff 127.0.0.5 203.0.113.9)
 [[ $code == 200 ]] && ok || bad "203.0.113.9 is not served once its requests ended: $code"
+
+# --- IPv6: a /64 is one client -----------------------------------------------------
+# A host is commonly given a whole /64; counted by address it could open
+# 2^64 times the limit. In a namespace of our own: three connections from
+# two addresses of fd00:1::/64 use its limit of three; a fourth from that
+# /64 is closed at accept, one from fd00:2::/64 is served.
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+for a in fd00:1::1 fd00:1::2 fd00:1::3 fd00:2::1; do ip -n "$NS" addr add "$a/64" dev lo nodad; done
+"$NANAMID" init --db "$TMP/v6.sqlite" >/dev/null 2>&1
+ip netns exec "$NS" "$NANAMID" serve --db "$TMP/v6.sqlite" --listen "[fd00:1::1]:8080" \
+  --max-conns-per-ip 3 >"$TMP/v6.log" 2>&1 &
+V6PID=$!
+for _ in $(seq 1 50); do grep -q '^nanamid: serving' "$TMP/v6.log" && break; sleep 0.1; done
+v6() { ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}' --max-time 2 --interface "$1" "http://[fd00:1::1]:8080/api/v1/health" || true; }
+code=$(v6 fd00:1::3)
+[[ $code == 200 ]] && ok || bad "fd00:1::3 before the limit: $code ($(cat "$TMP/v6.log"))"
+for a in fd00:1::2 fd00:1::2 fd00:1::3; do
+  sleep 5 | ip netns exec "$NS" nc -s "$a" fd00:1::1 8080 >/dev/null 2>&1 &
+  FLOOD+=($!)
+done
+sleep 0.5
+held=$(ip netns exec "$NS" ss -Htn state established "( sport = :8080 )" | wc -l)
+((held == 3)) && ok || bad "the /64 holds $held connections, not 3"
+code=$(v6 fd00:1::3)
+[[ $code == 000 ]] && ok || bad "a fourth connection from fd00:1::/64 was served: $code"
+code=$(v6 fd00:2::1)
+[[ $code == 200 ]] && ok || bad "another /64 is not served: $code"
+kill "${FLOOD[@]}" 2>/dev/null || true
+FLOOD=()
 
 echo "hostile clients: $passes passed, $fails failed"
 ((fails == 0))

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "api/wscache.h"
 
 #define SEEDS 12
 #define EDITS 400
@@ -224,6 +225,134 @@ static void test_incremental_matches_full(void **state)
     assert_true(total_incremental > committed / 4);
 }
 
+/* Two nanamids on one database. One caches workspace A; the other
+ * deletes A and makes B, which SQLite gives A's id (the highest, freed)
+ * and whose version starts again at 0. Once B's version reaches the one
+ * the first cached for A, its snapshot must still be B's -- never A's rows
+ * (their ids may be another tenant's by then). */
+static void test_a_reused_id_is_another_workspace(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_write.XXXXXX", db[64], token[NN_API_TOKEN_LEN];
+    assert_non_null(mkdtemp(dir));
+    snprintf(db, sizeof(db), "%s/db.sqlite", dir);
+    side p[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(nn_api_new(&p[i].api), 0);
+        assert_int_equal(nn_store_open(db, &p[i].store), 0);
+    }
+    assert_int_equal(nn_api_init_install(p[0].store, NULL, token), 0);
+    for (int i = 0; i < 2; i++)
+        snprintf(p[i].auth, sizeof(p[i].auth), "Bearer %s", token);
+    char body[256], out[4096];
+    assert_int_equal(call(&p[0], "POST", "/api/v1/workspaces", "{\"name\":\"a\"}", NULL, 0), 201);
+    assert_int_equal(
+        call(&p[0], "POST", "/api/v1/workspaces/a/networks", "{\"name\":\"n\"}", NULL, 0), 201);
+    for (int i = 0; i < 3; i++) { /* a's rows, a's version 4, cached by p[1] */
+        snprintf(body, sizeof(body), "{\"public_key\":\"%.44s\"}", g_keys[i]);
+        char t[128];
+        snprintf(t, sizeof(t), "/api/v1/workspaces/a/networks/n/peers/secret-%d", i);
+        assert_int_equal(call(&p[1], "PUT", t, body, NULL, 0), 201);
+    }
+    assert_int_equal(call(&p[0], "DELETE", "/api/v1/workspaces/a", NULL, NULL, 0), 200);
+    assert_int_equal(call(&p[0], "POST", "/api/v1/workspaces", "{\"name\":\"b\"}", NULL, 0), 201);
+    assert_int_equal(
+        call(&p[0], "POST", "/api/v1/workspaces/b/networks", "{\"name\":\"n\"}", NULL, 0), 201);
+    for (int i = 0; i < 6; i++) { /* b's version passes a's */
+        snprintf(body, sizeof(body), "{\"public_key\":\"%.44s\"}", g_keys[10 + i]);
+        char t[128];
+        snprintf(t, sizeof(t), "/api/v1/workspaces/b/networks/n/peers/b-%d", i);
+        int st = call(i % 2 ? &p[1] : &p[0], "PUT", t, body, out, sizeof(out));
+        if (st != 201)
+            fail_msg("b-%d: %d %s", i, st, out);
+    }
+    call(&p[1], "GET", "/api/v1/workspaces/b/intent", NULL, out, sizeof(out));
+    if (strstr(out, "secret-"))
+        fail_msg("b holds a's rows: %s", out);
+    for (int i = 0; i < 2; i++) {
+        nn_store_close(p[i].store);
+        nn_api_free(p[i].api);
+    }
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A state that is only ever edited must not grow by every delete: once a
+ * write is published (renumbered), removed rows leave no holes, and every
+ * row -- networks, their members, the ones not stored yet -- is still
+ * found where it is. */
+static void test_deletes_leave_no_holes(void **state)
+{
+    (void)state;
+    side s;
+    open_side(&s, true);
+    assert_int_equal(call(&s, "POST", "/api/v1/workspaces", "{\"name\":\"w\"}", NULL, 0), 201);
+    for (int k = 0; k < 3; k++) {
+        char t[128], body[96];
+        snprintf(t, sizeof(t), "/api/v1/workspaces/w/networks");
+        snprintf(body, sizeof(body), "{\"name\":\"n%d\"}", k);
+        assert_int_equal(call(&s, "POST", t, body, NULL, 0), 201);
+        for (int i = 0; i < 6; i++) {
+            snprintf(t, sizeof(t), "/api/v1/workspaces/w/networks/n%d/peers/p%d", k, i);
+            snprintf(body, sizeof(body), "{\"public_key\":\"%.44s\"}", g_keys[k * 6 + i]);
+            assert_int_equal(call(&s, "PUT", t, body, NULL, 0), 201);
+        }
+    }
+    nn_row ws = {0};
+    assert_int_equal(nn_store_workspace_find(s.store, "w", &ws), 0);
+    nn_wscache *wc;
+    assert_int_equal(nn_wscache_new(&wc), 0);
+    nn_wsstate *read;
+    assert_int_equal(nn_wscache_get(wc, s.store, &ws, &read), 0);
+    assert_int_equal(read->live, 21);
+    nn_wsstate *st = nn_wsstate_copy(read);
+    assert_non_null(st);
+    const nn_row *n0 = nn_wsstate_network(st, "n0");
+    const nn_row *n2 = nn_wsstate_network(st, "n2");
+    assert_non_null(n0);
+    assert_non_null(n2);
+    int64_t n0_id = n0->id, n2_id = n2->id;
+    for (int i = 0; i < 6; i += 2) { /* holes between n2's members */
+        char name[8];
+        snprintf(name, sizeof(name), "p%d", i);
+        nn_wsstate_remove(st, n2_id, "peers", name);
+    }
+    nn_wsstate_remove(st, 0, "networks", "n1"); /* and its six members */
+    nn_row fresh = {.network_id = n0_id, .body = json_object(), .alloc = json_object()};
+    snprintf(fresh.kind, sizeof(fresh.kind), "peers");
+    snprintf(fresh.name, sizeof(fresh.name), "new");
+    assert_int_equal(nn_wsstate_put(st, &fresh), 0);
+    assert_int_equal(st->live, 21 - 3 - 7 + 1);
+    assert_true(st->nrows > st->live);
+    int64_t stored[] = {9999};
+    assert_int_equal(nn_wsstate_renumber(st, stored, 1), 0);
+    assert_int_equal(st->nrows, st->live);
+    assert_int_equal(st->nrows, 12);
+    assert_int_equal(st->nnets, 2);
+    for (size_t i = 0; i < st->nrows; i++)
+        assert_true(st->rows[i].id > 0);
+    assert_non_null(nn_wsstate_network_by_id(st, n0_id));
+    assert_non_null(nn_wsstate_network_by_id(st, n2_id));
+    assert_null(nn_wsstate_network(st, "n1"));
+    const nn_row *added = nn_wsstate_find(st, n0_id, "peers", "new");
+    assert_non_null(added);
+    assert_int_equal(added->id, 9999);
+    for (int i = 0; i < 6; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "p%d", i);
+        assert_non_null(nn_wsstate_find(st, n0_id, "peers", name));
+        assert_true((nn_wsstate_find(st, n2_id, "peers", name) != NULL) == (i % 2 == 1));
+    }
+    assert_int_equal(read->live, 21); /* the state it copied is untouched */
+    assert_non_null(nn_wsstate_network(read, "n1"));
+    nn_wsstate_release(st);
+    nn_wsstate_release(read);
+    nn_wscache_free(wc);
+    nn_row_clear(&ws);
+    close_side(&s);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -234,6 +363,10 @@ int main(void)
         sodium_bin2base64(g_keys[i], sizeof(g_keys[i]), k, sizeof(k),
                           sodium_base64_VARIANT_ORIGINAL);
     }
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_incremental_matches_full)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_incremental_matches_full),
+        cmocka_unit_test(test_a_reused_id_is_another_workspace),
+        cmocka_unit_test(test_deletes_leave_no_holes),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
