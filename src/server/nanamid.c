@@ -260,7 +260,7 @@ int main(int argc, char **argv)
     static serve_options so = {.threads = 2};
     nn_http_limits_default(&so.lim);
     so.lim.trusted = so.trusted;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) { /* every flag takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true, known = true;
         if (!v) {
@@ -321,7 +321,6 @@ int main(int argc, char **argv)
                 fprintf(stderr, "error: unknown argument \"%s\" (or no value)\n%s", a, usage);
             return 2;
         }
-        i++;
     }
     if (!db) {
         fprintf(stderr, "error: --db FILE is required\n%s", usage);
