@@ -307,6 +307,22 @@ static void assign_names(nn_network *net)
     snprintf(net->ifname, sizeof(net->ifname), "nn-%s", net->id8);
 }
 
+/* A host's shared interface: "nn-" + 8 hex of SHA-256 over the
+ * workspace's /48 and the host's name, so two workspaces' nodes on one
+ * machine never meet. */
+static void assign_host_names(nn_workspace *ws)
+{
+    for (size_t i = 0; i < ws->nhosts; i++) {
+        nn_host *h = &ws->hosts[i];
+        char prefix[NN_PREFIX_STRLEN], id8[9];
+        const char *parts[] = {nn_prefix_format(&ws->prefix48, true, prefix), h->name};
+        uint8_t hash[NN_HASH_LEN];
+        nn_hash_parts("nanami/host-interface", parts, 2, 0, hash);
+        nn_hash_hex(hash, 4, id8);
+        snprintf(h->ifname, sizeof(h->ifname), "nn-%s", id8);
+    }
+}
+
 int nn_alloc_assign(nn_doc *doc, nn_error *err)
 {
     int r;
@@ -325,6 +341,7 @@ int nn_alloc_assign(nn_doc *doc, nn_error *err)
                 return r;
             assign_names(&ws->networks[n]);
         }
+        assign_host_names(ws);
     }
     if ((r = nn_alloc_derive(doc, err)))
         return r;

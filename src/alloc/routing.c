@@ -126,7 +126,7 @@ static int assign_router_ids(nn_network *net, nn_error *err)
     return 0;
 }
 
-/* --- VRFs per (host, iBGP network) ------------------------------------------ */
+/* --- VRFs per (host, network with an interface of its own) ------------------ */
 
 /* Adds a VRF for peer i of net on its host with table id table. */
 static int add_vrf(nn_host *h, const nn_network *net, const nn_member *peer, uint32_t table)
@@ -153,11 +153,11 @@ static int assign_vrfs(nn_workspace *ws, nn_error *err)
     for (int pass = 0; pass < 2; pass++)
         for (size_t n = 0; n < ws->nnetworks; n++) {
             const nn_network *net = &ws->networks[n];
-            if (net->routing_mode != NN_ROUTING_IBGP)
-                continue;
             for (size_t i = 0; i < net->npeers; i++) {
                 const nn_member *peer = &net->peers[i];
                 nn_host *h = &ws->hosts[peer->host_ref - ws->hosts];
+                if (nn_host_shares(h, net))
+                    continue; /* the shared interface is in the main table */
                 nn_vrf *pinned = (nn_vrf *)nn_host_find_vrf(h, net);
                 char path[128];
                 snprintf(path, sizeof(path), "workspaces[%zu].networks[%zu].peers[%zu]",

@@ -84,13 +84,17 @@ static bool survey(const nn_wsstate *st, const nn_row *net, const nn_row *self, 
     uint32_t base = v4(&nv->cidr);
     for (size_t i = 0; i < st->nrows; i++) {
         const nn_row *r = &st->rows[i];
-        if (!r->id || r->network_id != net->id || r == self)
+        if (!r->id || r == self)
             continue;
         bool member = !strcmp(r->kind, "peers") || !strcmp(r->kind, "devices");
-        bool vip = !strcmp(r->kind, "virtual_ips");
         const char *theirs = json_string_value(json_object_get(r->body, "public_key"));
-        if (member && key && theirs && strcmp(theirs, key) == 0)
+        /* a key is one host (or device) across the workspace, and a host
+         * declared elsewhere may carry it: full validation decides */
+        if ((member || !strcmp(r->kind, "hosts")) && key && theirs && strcmp(theirs, key) == 0)
             return false;
+        if (r->network_id != net->id)
+            continue;
+        bool vip = !strcmp(r->kind, "virtual_ips");
         if (!nv->has_ipv4 || (!member && !vip))
             continue;
         nn_prefix a;
@@ -189,7 +193,7 @@ bool nn_incremental_member(const nn_wsstate *st, const nn_row *net, const char *
     json_object_set_new(obj, "name", json_string(name));
     int bad = nn_intent_check_member(obj, device, nv.has_ipv4 ? &nv.cidr : NULL, &facts, &err);
     json_decref(obj);
-    if (bad)
+    if (bad || !facts.has_key) /* a peer taking its host's key: not plain */
         return false;
     if (nv.has_ipv4) {
         nv.usable = (1ull << (32 - nv.cidr.len)) - 2;

@@ -19,7 +19,7 @@
 #include "cli/remote.h"
 #include "compile/compile.h"
 #include "compile/credential.h"
-#include "compile/host.h"
+#include "compile/node.h"
 #include "model/intent.h"
 #include "util/json_writer.h"
 
@@ -44,7 +44,8 @@ static const char usage[] =
     "       nanamictl put|post PATH (-f FILE | -d JSON) [--dry-run] [--if-match ETAG] [--json]\n"
     "       nanamictl delete PATH [--dry-run] [--if-match ETAG]\n"
     "\n"
-    "compile   prints canonical JSON envelopes (all networks and hosts when no target is given);\n"
+    "compile   prints canonical JSON: a peer's envelope, a network's, a host's node document\n"
+    "          (what its agent applies), or every network and host when no target is given;\n"
     "          with --signing-key each envelope carries a signed membership credential\n"
     "check     validates the document and prints a summary\n"
     "keygen    makes an Ed25519 signing key (file mode 0600)\n"
@@ -158,6 +159,38 @@ static int plan_new(const nn_network *net, nn_net_plan **plan)
     return r;
 }
 
+static void plans_free(nn_net_plan **plans, size_t n);
+
+/* Plans for every network of ws (free with plans_free). */
+static nn_net_plan **plans_new(const nn_workspace *ws)
+{
+    nn_net_plan **plans = calloc(ws->nnetworks + 1, sizeof(*plans));
+    for (size_t j = 0; plans && j < ws->nnetworks; j++)
+        if (plan_new(&ws->networks[j], &plans[j]) != 0) {
+            plans_free(plans, j);
+            return NULL;
+        }
+    return plans;
+}
+
+static void plans_free(nn_net_plan **plans, size_t n)
+{
+    for (size_t j = 0; plans && j < n; j++)
+        nn_compile_plan_free(plans[j]);
+    free(plans);
+}
+
+/* Host h's node document into out; 0, or an exit status (said). */
+static int node_document(const nn_workspace *ws, const nn_host *h, nn_net_plan *const *plans,
+                         nn_buf *out)
+{
+    nn_error err = {{0}, {0}};
+    int r = nn_compile_node(ws, h, plans, out, &err);
+    if (r == -EINVAL)
+        fprintf(stderr, "error: host %s/%s: %s: %s\n", ws->name, h->name, err.path, err.msg);
+    return r == 0 ? 0 : r == -EINVAL ? EXIT_INVALID : 1;
+}
+
 static int compile_all(const nn_doc *doc, nn_buf *out)
 {
     nn_jw w;
@@ -167,27 +200,30 @@ static int compile_all(const nn_doc *doc, nn_buf *out)
     nn_jw_obj_begin(&w);
     for (size_t i = 0; i < doc->nworkspaces; i++) {
         const nn_workspace *ws = &doc->workspaces[i];
+        nn_net_plan **plans = plans_new(ws);
+        if (!plans)
+            return 1;
         nn_jw_key(&w, ws->name);
         nn_jw_obj_begin(&w);
         nn_jw_key(&w, "hosts");
         nn_jw_obj_begin(&w);
-        for (size_t h = 0; h < ws->nhosts; h++) {
+        int r = 0;
+        for (size_t h = 0; h < ws->nhosts && r == 0; h++) {
             nn_jw_key(&w, ws->hosts[h].name);
             nn_jw_raw(&w, "", 0);
-            nn_host_compile(ws, &ws->hosts[h], out);
+            r = node_document(ws, &ws->hosts[h], plans, out);
         }
         nn_jw_obj_end(&w);
         nn_jw_key(&w, "networks");
         nn_jw_obj_begin(&w);
-        for (size_t j = 0; j < ws->nnetworks; j++) {
-            nn_net_plan *plan;
-            if (plan_new(&ws->networks[j], &plan) != 0)
-                return -ENOMEM;
+        for (size_t j = 0; j < ws->nnetworks && r == 0; j++) {
             nn_jw_key(&w, ws->networks[j].name);
             nn_jw_raw(&w, "", 0);
-            nn_compile_for_network(plan, out);
-            nn_compile_plan_free(plan);
+            nn_compile_for_network(plans[j], out);
         }
+        plans_free(plans, ws->nnetworks);
+        if (r)
+            return r;
         nn_jw_obj_end(&w);
         nn_jw_obj_end(&w);
     }
@@ -304,11 +340,16 @@ static int cmd_compile(int argc, char **argv)
         } else if (!(h = nn_workspace_find_host(ws, parts[1]))) {
             r = cli_invalid("--host", "no host named \"%s\" in that workspace", parts[1]);
         } else {
-            nn_host_compile(ws, h, &out);
-            r = write_out(&out);
+            nn_net_plan **plans = plans_new(ws);
+            r = !plans ? 1 : node_document(ws, h, plans, &out);
+            plans_free(plans, ws->nnetworks);
+            if (r == 0)
+                r = write_out(&out);
         }
     } else {
-        r = compile_all(doc, &out) ? 1 : write_out(&out);
+        r = compile_all(doc, &out);
+        if (r == 0)
+            r = write_out(&out);
     }
 out:
     nn_compile_plan_free(plan);

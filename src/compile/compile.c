@@ -45,8 +45,8 @@ typedef struct plan_impl {
     nn_buf host_text;       /* frr.conf texts, rendered on first use per host */
     nn_frag *host_frag;     /* [host index]; len 0 and off SIZE_MAX = not yet */
     bool *host_done;
-    bool digest;                                /* nn_compile_peer_digest is rendering */
-    nn_frag shared[SHARED_COUNT];               /* the plan's shared fragments, by SHARED_ */
+    bool digest;                  /* nn_compile_peer_digest is rendering */
+    nn_frag shared[SHARED_COUNT]; /* the plan's shared fragments, by SHARED_ */
     uint8_t shared_hash[SHARED_COUNT][NN_HASH_LEN];
     /* In digest mode the per-member and per-rule fragments are written as
      * their hashes too, made on the first digest: [peer keepalive off |
@@ -482,7 +482,7 @@ int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
     nn_jw_init(&w, &plan->frags);
     nn_jw_obj_begin(&w);
     nn_jw_key(&w, "ruleset");
-    nn_nat_compile(net, NULL, NULL, &text, NULL);
+    nn_nat_compile(net, NULL, NULL, NULL, &text, NULL);
     nn_jw_strn(&w, text.data, text.len);
     nn_jw_key(&w, "skipped");
     nn_jw_arr_begin(&w);
@@ -497,10 +497,14 @@ int nn_compile_plan_new(const nn_network *net, nn_net_plan **out)
     nn_buf_free(&text);
 
     const nn_frag shared[SHARED_COUNT] = {
-        [SHARED_FEDERATION] = plan->federation_frag, [SHARED_FIREWALL] = plan->firewall_frag,
-        [SHARED_FW_HEAD] = plan->fw_head,            [SHARED_FW_TAIL] = plan->fw_tail,
-        [SHARED_ROUTES] = plan->routes_frag,         [SHARED_NAT_EMPTY] = plan->nat_empty_frag,
-        [SHARED_PRIMARY] = plan->primary_frag,       [SHARED_MESH_PRIMARY] = plan->mesh_primary_frag,
+        [SHARED_FEDERATION] = plan->federation_frag,
+        [SHARED_FIREWALL] = plan->firewall_frag,
+        [SHARED_FW_HEAD] = plan->fw_head,
+        [SHARED_FW_TAIL] = plan->fw_tail,
+        [SHARED_ROUTES] = plan->routes_frag,
+        [SHARED_NAT_EMPTY] = plan->nat_empty_frag,
+        [SHARED_PRIMARY] = plan->primary_frag,
+        [SHARED_MESH_PRIMARY] = plan->mesh_primary_frag,
     };
     for (size_t i = 0; i < SHARED_COUNT; i++) {
         impl->shared[i] = shared[i];
@@ -557,7 +561,7 @@ static void shared_frag(nn_jw *w, const nn_net_plan *plan, int which)
 static void write_nat(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
 {
     nn_buf exits = NN_BUF_INIT;
-    nn_plan_exit_lines(plan, peer, false, &exits);
+    nn_plan_exit_lines(plan, peer, NULL, false, &exits);
     if (!exits.len && !nn_nat_peer_is_hub(plan->net, peer)) {
         shared_frag(w, plan, SHARED_NAT_EMPTY);
         return;
@@ -565,7 +569,7 @@ static void write_nat(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
     nn_buf text = NN_BUF_INIT, skipped = NN_BUF_INIT;
     nn_jw sw;
     nn_jw_init(&sw, &skipped);
-    nn_nat_compile(plan->net, peer, exits.len ? exits.data : NULL, &text, &sw);
+    nn_nat_compile(plan->net, NULL, peer, exits.len ? exits.data : NULL, &text, &sw);
     nn_buf_free(&exits);
     nn_jw_obj_begin(w);
     nn_jw_key(w, "ruleset");
@@ -581,12 +585,43 @@ static void write_nat(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
  * can matter on its own interface (nn_firewall_rule_needed_by) and the
  * admission lines of mappings that target it. On iBGP networks each
  * member's head is followed by the line admitting its own BGP sessions. */
+static bool wants_mapping(const nn_net_plan *plan, const nn_member *peer, size_t i)
+{
+    const char *why;
+    return plan->fw_map[i].len &&
+           (peer->publicly_reachable ||
+            nn_port_mapping_target(plan->net, &plan->net->mappings[i], &why) == peer);
+}
+
+static bool wants_rule(const nn_net_plan *plan, const nn_member *peer, size_t i)
+{
+    return plan->fw_rule[i].len &&
+           (peer->publicly_reachable || nn_firewall_rule_needed_by(&plan->net->rules[i], peer));
+}
+
+void nn_compile_peer_chain(const nn_net_plan *plan, const nn_member *peer, const char *ifname,
+                           nn_buf *out)
+{
+    const nn_network *net = plan->net;
+    nn_firewall_chain_open(net, out);
+    if (nn_bgp_active(net))
+        nn_bgp_firewall_rule(net, peer, out);
+    for (size_t i = 0; i < net->nmappings; i++)
+        if (wants_mapping(plan, peer, i))
+            nn_firewall_mapping_rule(net, &net->mappings[i], out);
+    for (size_t i = 0; i < net->nrules; i++)
+        if (wants_rule(plan, peer, i))
+            nn_firewall_rule(net, &net->rules[i], out);
+    nn_plan_exit_lines(plan, peer, ifname, true, out);
+    nn_firewall_chain_close(net, out);
+}
+
 static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *peer)
 {
     const nn_network *net = plan->net;
     bool bgp = nn_bgp_active(net);
     nn_buf exits = NN_BUF_INIT;
-    nn_plan_exit_lines(plan, peer, true, &exits);
+    nn_plan_exit_lines(plan, peer, NULL, true, &exits);
     if (peer->publicly_reachable && !bgp && !exits.len) {
         shared_frag(w, plan, SHARED_FIREWALL);
         return;
@@ -599,15 +634,11 @@ static void write_firewall(nn_jw *w, const nn_net_plan *plan, const nn_member *p
         nn_buf_put_json_escaped(out, line.data, line.len);
         nn_buf_free(&line);
     }
-    for (size_t i = 0; i < net->nmappings; i++) {
-        const char *why;
-        if (plan->fw_map[i].len && (peer->publicly_reachable ||
-                                    nn_port_mapping_target(net, &net->mappings[i], &why) == peer))
+    for (size_t i = 0; i < net->nmappings; i++)
+        if (wants_mapping(plan, peer, i))
             frag_out(plan, out, plan->fw_map[i], FH_MAP, i);
-    }
     for (size_t i = 0; i < net->nrules; i++)
-        if (plan->fw_rule[i].len &&
-            (peer->publicly_reachable || nn_firewall_rule_needed_by(&net->rules[i], peer)))
+        if (wants_rule(plan, peer, i))
             frag_out(plan, out, plan->fw_rule[i], FH_RULE, i);
     /* After the operator's rules: an explicit drop still wins. */
     if (exits.len)

@@ -255,17 +255,32 @@ void nn_firewall_header(const nn_network *net, nn_buf *out)
                   "  }\n"
                   "  chain %s_fwd {\n"
                   "    iifname \"%s\" jump %s\n"
-                  "  }\n"
+                  "  }\n",
+                  chain, net->ifname, chain, chain, net->ifname, chain);
+    nn_firewall_chain_open(net, out);
+}
+
+void nn_firewall_chain_open(const nn_network *net, nn_buf *out)
+{
+    char chain[32];
+    nn_firewall_chain_name(net, chain);
+    nn_buf_printf(out,
                   "  chain %s {\n"
                   "    ct state established,related accept\n"
                   "    ct state invalid drop\n",
-                  chain, net->ifname, chain, chain, net->ifname, chain, chain);
+                  chain);
+}
+
+void nn_firewall_chain_close(const nn_network *net, nn_buf *out)
+{
+    nn_buf_printf(out, "    %s comment \"default policy\"\n  }\n",
+                  net->default_policy == NN_VERDICT_ACCEPT ? "accept" : "drop");
 }
 
 void nn_firewall_trailer(const nn_network *net, nn_buf *out)
 {
-    nn_buf_printf(out, "    %s comment \"default policy\"\n  }\n}\n",
-                  net->default_policy == NN_VERDICT_ACCEPT ? "accept" : "drop");
+    nn_firewall_chain_close(net, out);
+    nn_buf_puts(out, "}\n");
 }
 
 int nn_firewall_rule(const nn_network *net, const nn_fw_rule *r, nn_buf *out)

@@ -18,6 +18,12 @@
  * them (src/compile/compile.c, build_firewall). */
 void nn_firewall_header(const nn_network *net, nn_buf *out);
 void nn_firewall_trailer(const nn_network *net, nn_buf *out);
+/* The rule chain alone, for a ruleset that dispatches to it itself (a
+ * node document's, src/compile/node.c): its opening lines (established
+ * traffic, invalid packets), and its closing (the default policy). The
+ * header and trailer wrap these. */
+void nn_firewall_chain_open(const nn_network *net, nn_buf *out);
+void nn_firewall_chain_close(const nn_network *net, nn_buf *out);
 /* The admission lines of one port mapping (nothing if it is unresolvable). */
 void nn_firewall_mapping_rule(const nn_network *net, const nn_port_mapping *pm, nn_buf *out);
 /* One rule's lines; returns how many (0: the rule matches nothing). */

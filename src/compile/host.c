@@ -93,7 +93,7 @@ void nn_ovn_plan(const nn_workspace *ws, const nn_ovn_deployment *d, nn_jw *w)
     nn_buf_free(&plan);
 }
 
-static void write_bridges(const nn_host *h, nn_jw *w)
+void nn_host_write_bridges(const nn_host *h, nn_jw *w)
 {
     nn_jw_arr_begin(w);
     for (size_t i = 0; i < h->nbridges; i++) {
@@ -139,34 +139,39 @@ void nn_host_compile(const nn_workspace *ws, const nn_host *h, nn_buf *out)
     nn_jw_key(&w, "frr_text");
     nn_jw_strn(&w, frr.data ? frr.data : "", frr.len);
     nn_jw_key(&w, "host_bridges");
-    write_bridges(h, &w);
+    nn_host_write_bridges(h, &w);
     nn_jw_key(&w, "name");
     nn_jw_str(&w, h->name);
-    nn_jw_key(&w, "ovn_control");
-    if (h->ovn) {
-        char buf[NN_PREFIX_STRLEN];
-        nn_jw_obj_begin(&w);
-        nn_jw_key(&w, "deployment");
-        nn_jw_str(&w, h->ovn->name);
-        nn_jw_key(&w, "encap_ip");
-        nn_jw_str(&w, nn_prefix_format(&h->encap_ip, false, buf));
-        nn_jw_key(&w, "encap_type");
-        nn_jw_str(&w, "geneve");
-        nn_jw_key(&w, "nb_endpoint");
-        nn_jw_str(&w, h->ovn->nb_endpoint);
-        nn_jw_key(&w, "sb_endpoint");
-        nn_jw_str(&w, h->ovn->sb_endpoint);
-        nn_jw_obj_end(&w);
-    } else {
-        nn_jw_null(&w);
-    }
-    nn_jw_key(&w, "ovn_nb_plan");
-    if (h->ovn)
-        nn_ovn_plan(ws, h->ovn, &w);
-    else
-        nn_jw_null(&w);
+    nn_host_write_ovn(ws, h, &w);
     nn_jw_key(&w, "profile");
     nn_jw_str(&w, h->profile == NN_HOST_HEAVYWEIGHT ? "heavyweight" : "standard");
     nn_jw_obj_end(&w);
     nn_buf_free(&frr);
+}
+
+void nn_host_write_ovn(const nn_workspace *ws, const nn_host *h, nn_jw *w)
+{
+    nn_jw_key(w, "ovn_control");
+    if (h->ovn) {
+        char buf[NN_PREFIX_STRLEN];
+        nn_jw_obj_begin(w);
+        nn_jw_key(w, "deployment");
+        nn_jw_str(w, h->ovn->name);
+        nn_jw_key(w, "encap_ip");
+        nn_jw_str(w, nn_prefix_format(&h->encap_ip, false, buf));
+        nn_jw_key(w, "encap_type");
+        nn_jw_str(w, "geneve");
+        nn_jw_key(w, "nb_endpoint");
+        nn_jw_str(w, h->ovn->nb_endpoint);
+        nn_jw_key(w, "sb_endpoint");
+        nn_jw_str(w, h->ovn->sb_endpoint);
+        nn_jw_obj_end(w);
+    } else {
+        nn_jw_null(w);
+    }
+    nn_jw_key(w, "ovn_nb_plan");
+    if (h->ovn)
+        nn_ovn_plan(ws, h->ovn, w);
+    else
+        nn_jw_null(w);
 }

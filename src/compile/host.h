@@ -12,6 +12,12 @@
  * for host h (canonical JSON). */
 void nn_host_compile(const nn_workspace *ws, const nn_host *h, nn_buf *out);
 
+/* The pieces of it a node document (compile/node.h) shares: the value of
+ * "host_bridges", and the keys "ovn_control" and "ovn_nb_plan" with their
+ * values. */
+void nn_host_write_bridges(const nn_host *h, nn_jw *w);
+void nn_host_write_ovn(const nn_workspace *ws, const nn_host *h, nn_jw *w);
+
 /* Appends the deployment's northbound plan:
  * {"compiled_at","deployment_id","plan":[{"args","cmd","options"}],"version"}.
  * Commands come in dependency order -- switches, then their ports (add,

@@ -17,10 +17,12 @@ static const nn_prefix *addr_of(const nn_member *m, int fam)
     return m->addr4.family ? &m->addr4 : NULL;
 }
 
-void nn_nat_compile(const nn_network *net, const nn_member *peer, const char *exit_lines,
-                    nn_buf *out, nn_jw *skipped)
+void nn_nat_compile(const nn_network *net, const char *ifname, const nn_member *peer,
+                    const char *exit_lines, nn_buf *out, nn_jw *skipped)
 {
     const char *id = net->id8;
+    if (!ifname)
+        ifname = net->ifname;
     nn_buf_printf(out, "# nanami nat: network %s/%s%s%s\n", net->workspace->name, net->name,
                   peer ? ", hub " : "", peer ? peer->name : "");
     nn_buf_printf(out,
@@ -63,16 +65,16 @@ void nn_nat_compile(const nn_network *net, const nn_member *peer, const char *ex
                 nn_buf_printf(&pre,
                               "    iifname != \"%s\" fib daddr type local %s dport %u dnat ip to "
                               "%s:%u comment \"port-mapping %s\"\n",
-                              net->ifname, l4, pm->external_port, a, pm->target_port, pm->name);
+                              ifname, l4, pm->external_port, a, pm->target_port, pm->name);
             else
                 nn_buf_printf(&pre,
                               "    iifname != \"%s\" fib daddr type local %s dport %u dnat ip6 to "
                               "[%s]:%u comment \"port-mapping %s\"\n",
-                              net->ifname, l4, pm->external_port, a, pm->target_port, pm->name);
+                              ifname, l4, pm->external_port, a, pm->target_port, pm->name);
             nn_buf_printf(&post,
                           "    oifname \"%s\" %s daddr %s %s dport %u ct status dnat masquerade "
                           "comment \"port-mapping %s\"\n",
-                          net->ifname, fam == NN_AF_INET4 ? "ip" : "ip6", a, l4, pm->target_port,
+                          ifname, fam == NN_AF_INET4 ? "ip" : "ip6", a, l4, pm->target_port,
                           pm->name);
         }
     }

@@ -67,25 +67,25 @@ typedef enum nn_tunnel {
 } nn_tunnel;
 
 struct nn_net_plan {
-    const nn_network *net;                /* borrowed */
+    const nn_network *net; /* borrowed */
     const nn_topology_strategy *strategy;
-    const nn_member **hubs;               /* publicly reachable peers, by name; [0] primary */
+    const nn_member **hubs; /* publicly reachable peers, by name; [0] primary */
     size_t nhubs;
-    nn_route_ref *routes;                 /* /64, ipv4_cidr, every LAN; sorted by prefix */
+    nn_route_ref *routes; /* /64, ipv4_cidr, every LAN; sorted by prefix */
     size_t nroutes;
-    nn_buf frags;                         /* all pre-rendered JSON fragments */
-    nn_frag *peer_frag[2];                /* [keepalive off, on][peer index] IDENTITY entries */
-    nn_frag *device_frag;                 /* [device index] IDENTITY entry, keepalive off */
-    nn_frag primary_frag;                 /* PRIMARY_HUB entry for viewers without LANs */
-    nn_frag mesh_primary_frag;            /* MESH_PRIMARY entry (full mesh with devices) */
-    nn_frag routes_frag;                  /* "routes" array for members without LANs */
-    nn_frag *route_str;                   /* [route index] the prefix as a JSON string */
-    nn_frag firewall_frag;                /* the "firewall" object with every rule (hubs) */
-    nn_frag fw_head, fw_tail;             /* its opening (up to the rules) and closing */
-    nn_frag *fw_rule;                     /* [rule index] escaped ruleset lines */
-    nn_frag *fw_map;                      /* [mapping index] escaped admission lines */
-    nn_frag nat_empty_frag;               /* the "nat" object of peers hosting no mapping */
-    nn_frag federation_frag;              /* the "federation" array, the same for every peer */
+    nn_buf frags;              /* all pre-rendered JSON fragments */
+    nn_frag *peer_frag[2];     /* [keepalive off, on][peer index] IDENTITY entries */
+    nn_frag *device_frag;      /* [device index] IDENTITY entry, keepalive off */
+    nn_frag primary_frag;      /* PRIMARY_HUB entry for viewers without LANs */
+    nn_frag mesh_primary_frag; /* MESH_PRIMARY entry (full mesh with devices) */
+    nn_frag routes_frag;       /* "routes" array for members without LANs */
+    nn_frag *route_str;        /* [route index] the prefix as a JSON string */
+    nn_frag firewall_frag;     /* the "firewall" object with every rule (hubs) */
+    nn_frag fw_head, fw_tail;  /* its opening (up to the rules) and closing */
+    nn_frag *fw_rule;          /* [rule index] escaped ruleset lines */
+    nn_frag *fw_map;           /* [mapping index] escaped admission lines */
+    nn_frag nat_empty_frag;    /* the "nat" object of peers hosting no mapping */
+    nn_frag federation_frag;   /* the "federation" array, the same for every peer */
     /* [device index] both NULL when no device asks for full_tunnel */
     nn_tunnel *device_tunnel;
     const nn_member **device_exit; /* the exit hub of NN_TUNNEL_FULL devices */
@@ -103,11 +103,22 @@ int nn_plan_tunnels(nn_net_plan *plan);
 /* The device's tunnel, and through which hub (NULL unless NN_TUNNEL_FULL). */
 nn_tunnel nn_plan_device_tunnel(const nn_net_plan *plan, const nn_member *dev,
                                 const nn_member **exit);
-/* Writes the full-tunnel egress lines of exit hub hub -- the filter's
+/* Writes the full-tunnel egress lines of exit hub hub, whose interface is
+ * ifname (NULL: the network's own) -- the filter's
  * accept, or (filter false) the NAT masquerade: traffic from the devices
  * that send everything to it, leaving through another interface, to
  * anything the overlay does not route. Writes nothing when hub is no
  * device's exit. */
-void nn_plan_exit_lines(const nn_net_plan *plan, const nn_member *hub, bool filter, nn_buf *out);
+void nn_plan_exit_lines(const nn_net_plan *plan, const nn_member *hub, const char *ifname,
+                        bool filter, nn_buf *out);
+/* "{ a, b }" of the addresses of family fam of the devices exiting through
+ * hub, into out; false when there are none. */
+bool nn_plan_exit_sources(const nn_net_plan *plan, const nn_member *hub, int fam, nn_buf *out);
+
+/* peer's rule chain (fw_<id8>) as plain nft text -- the chain a node
+ * document's host-wide ruleset dispatches to -- with the same lines its
+ * envelope's ruleset has, the exit lines naming ifname. */
+void nn_compile_peer_chain(const nn_net_plan *plan, const nn_member *peer, const char *ifname,
+                           nn_buf *out);
 
 #endif

@@ -84,8 +84,10 @@ nn_tunnel nn_plan_device_tunnel(const nn_net_plan *plan, const nn_member *dev,
 
 /* "{ a, b }" of the addresses of family fam of the devices exiting
  * through hub; false when there are none. */
-static bool exit_sources(const nn_net_plan *plan, const nn_member *hub, int fam, nn_buf *out)
+bool nn_plan_exit_sources(const nn_net_plan *plan, const nn_member *hub, int fam, nn_buf *out)
 {
+    if (!plan->device_exit)
+        return false;
     char buf[NN_PREFIX_STRLEN];
     size_t k = 0;
     for (size_t i = 0; i < plan->net->ndevices; i++) {
@@ -101,19 +103,21 @@ static bool exit_sources(const nn_net_plan *plan, const nn_member *hub, int fam,
     return k > 0;
 }
 
-void nn_plan_exit_lines(const nn_net_plan *plan, const nn_member *hub, bool filter, nn_buf *out)
+void nn_plan_exit_lines(const nn_net_plan *plan, const nn_member *hub, const char *ifname,
+                        bool filter, nn_buf *out)
 {
     if (!plan->device_exit || !hub->publicly_reachable)
         return;
-    const nn_network *net = plan->net;
+    if (!ifname)
+        ifname = plan->net->ifname;
     char buf[NN_PREFIX_STRLEN];
     nn_buf src = NN_BUF_INIT;
     for (int fam = NN_AF_INET4; fam <= NN_AF_INET6; fam += 2) {
         nn_buf_reset(&src);
-        if (!exit_sources(plan, hub, fam, &src))
+        if (!nn_plan_exit_sources(plan, hub, fam, &src))
             continue;
         const char *kw = fam == NN_AF_INET4 ? "ip" : "ip6";
-        nn_buf_printf(out, "    oifname != \"%s\" %s saddr %s", net->ifname, kw, src.data);
+        nn_buf_printf(out, "    oifname != \"%s\" %s saddr %s", ifname, kw, src.data);
         /* What the overlay routes stays under the operator's rules. */
         size_t k = 0;
         for (size_t i = 0; i < plan->nroutes; i++) {

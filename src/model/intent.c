@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hosts.h"
+
 /* The parser keeps the JSON path of the node it is looking at, so every
  * rejection can say exactly where it is. */
 typedef struct parser {
@@ -482,11 +484,15 @@ static int parse_member(parser *p, json_t *obj, bool is_device, const nn_network
     const char *s, *why;
     if ((r = get_name(p, obj, "name", true, &m->name)))
         return r;
-    if ((r = get_string(p, obj, "public_key", true, &s)))
+    /* A peer may leave its key to its host (nn_hosts_check fills it in);
+     * a device is nobody's host. */
+    if ((r = get_string(p, obj, "public_key", is_device, &s)))
         return r;
-    if (nn_key_from_base64(s, &m->public_key, &why) != 0)
+    if (s && nn_key_from_base64(s, &m->public_key, &why) != 0)
         return fail_at(p, "public_key", "%s", why);
-    nn_key_to_base64(&m->public_key, m->public_key_b64);
+    m->key_given = s != NULL;
+    if (s)
+        nn_key_to_base64(&m->public_key, m->public_key_b64);
     if ((r = get_string(p, obj, "description", false, &s)))
         return r;
     if (is_device) {
@@ -907,8 +913,10 @@ static int cmp_ptr_name(const void *a, const void *b)
 
 static int cmp_ptr_key(const void *a, const void *b)
 {
-    return memcmp((*(const nn_member *const *)a)->public_key.bytes,
-                  (*(const nn_member *const *)b)->public_key.bytes, NN_KEY_LEN);
+    const nn_member *x = *(const nn_member *const *)a, *y = *(const nn_member *const *)b;
+    if (x->key_given != y->key_given)
+        return x->key_given ? 1 : -1;
+    return memcmp(x->public_key.bytes, y->public_key.bytes, NN_KEY_LEN);
 }
 
 static int cmp_ptr_pin(const void *a, const void *b)
@@ -957,9 +965,12 @@ static int check_network_members(parser *p, nn_network *net, size_t np)
                           "duplicate name \"%s\" (also %s[%zu])", bad->name, member_list(other),
                           other->doc_index);
         }
+    /* Peers that take their host's key are checked with the hosts
+     * (nn_hosts_check): sort the keyless ones first and skip them. */
     qsort(s, n, sizeof(*s), cmp_ptr_key);
     for (size_t i = 1; i < n && !r; i++)
-        if (memcmp(s[i - 1]->public_key.bytes, s[i]->public_key.bytes, NN_KEY_LEN) == 0) {
+        if (s[i - 1]->key_given && s[i]->key_given &&
+            memcmp(s[i - 1]->public_key.bytes, s[i]->public_key.bytes, NN_KEY_LEN) == 0) {
             const nn_member *bad = later_of(s[i - 1], s[i]);
             const nn_member *other = bad == s[i] ? s[i - 1] : s[i];
             r = fail_item(p, np, member_list(bad), bad->doc_index, "public_key",
@@ -1854,8 +1865,10 @@ static int cmp_vrf(const void *a, const void *b)
 
 static int parse_host(parser *p, json_t *obj, void *elem, void *ctx)
 {
-    static const char *const fields[] = {"name", "profile", "bridges",     "vrfs",
-                                         "ovn",  "region",  "description", NULL};
+    static const char *const fields[] = {
+        "name",        "profile", "bridges",    "vrfs",
+        "ovn",         "region",  "public_key", "interface_per_network",
+        "description", NULL};
     static const char *const ovn_fields[] = {"deployment", "encap_ip", NULL};
     static const char *const profiles[] = {"standard", "heavyweight", NULL};
     nn_host *h = elem;
@@ -1868,9 +1881,18 @@ static int parse_host(parser *p, json_t *obj, void *elem, void *ctx)
         (r = get_name(p, obj, "name", true, &h->name)) ||
         (r = get_string(p, obj, "description", false, &s)) ||
         (r = get_name(p, obj, "region", false, &h->region)) ||
-        (r = get_enum(p, obj, "profile", profiles, 0, &e)))
+        (r = get_enum(p, obj, "profile", profiles, 0, &e)) ||
+        (r = get_bool(p, obj, "interface_per_network", false, &h->interface_per_network)) ||
+        (r = get_string(p, obj, "public_key", false, &s)))
         return r;
     h->profile = (nn_host_profile)e;
+    if (s) {
+        const char *why;
+        if (nn_key_from_base64(s, &h->public_key, &why) != 0)
+            return fail_at(p, "public_key", "%s", why);
+        nn_key_to_base64(&h->public_key, h->public_key_b64);
+        h->key_declared = h->has_key = true;
+    }
     r = parse_named_list(p, obj, "bridges", sizeof(nn_bridge), offsetof(nn_bridge, doc_index),
                          parse_bridge, h, &items, &h->nbridges);
     h->bridges = items;
@@ -2441,9 +2463,9 @@ static int parse_workspace(parser *p, json_t *obj, void *elem, void *ctx)
     ws->hosts = items;
     if (r)
         return r;
-    if ((r = add_implied_hosts(ws)))
+    if ((r = add_implied_hosts(ws)) || (r = check_workspace_refs(p, ws)))
         return r;
-    return check_workspace_refs(p, ws);
+    return nn_hosts_check(ws, p->err);
 }
 
 static int parse_doc(parser *p, json_t *root, nn_doc *doc)
@@ -2541,6 +2563,7 @@ int nn_intent_check_member(json_t *obj, bool is_device, const nn_prefix *ipv4_ci
     if (r == 0) {
         memset(out, 0, sizeof(*out));
         out->public_key = m.public_key;
+        out->has_key = m.key_given || is_device;
         out->ipv4_pinned = m.ipv4_pinned;
         out->ipv4_pin = m.ipv4_pin;
     }

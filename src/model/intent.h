@@ -26,6 +26,7 @@ int nn_intent_parse_json(json_t *root, nn_doc **out, nn_error *err);
 
 /* What the checks beyond one member need of it. */
 typedef struct nn_member_facts {
+    bool has_key; /* false: a peer that takes its host's key */
     nn_key public_key;
     bool ipv4_pinned;
     nn_prefix ipv4_pin;

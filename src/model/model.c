@@ -186,6 +186,24 @@ const nn_vrf *nn_host_find_vrf(const nn_host *h, const nn_network *net)
     return NULL;
 }
 
+bool nn_host_shares(const nn_host *h, const nn_network *net)
+{
+    return h && !h->interface_per_network && net->routing_mode == NN_ROUTING_STATIC;
+}
+
+const char *nn_host_ifname(const nn_host *h, const nn_network *net)
+{
+    return nn_host_shares(h, net) ? h->ifname : net->ifname;
+}
+
+const nn_member *nn_host_peer(const nn_host *h, const nn_network *net)
+{
+    for (size_t i = 0; i < net->npeers; i++)
+        if (net->peers[i].host_ref == h)
+            return &net->peers[i];
+    return NULL;
+}
+
 int nn_vip_failover(const nn_vip *v, const char *const *down, size_t ndown)
 {
     for (size_t step = 0; step < v->nholders; step++) {

@@ -97,15 +97,16 @@ struct nn_member {
     size_t nlan;
     const char **tags; /* owned array of borrowed strings; sorted, unique */
     size_t ntags;
+    bool key_given;          /* peers: public_key was in the document (else the host's) */
     const char *host;        /* defaults to name */
     const nn_host *host_ref; /* peers: the workspace's host record; borrowed */
     bool has_router_id;
     uint8_t router_id[4]; /* BGP router id: override, or derived by nn_alloc_assign */
     uint16_t listen_port; /* 0 = the network's */
-    uint32_t vrf_table;   /* peers of iBGP networks: the pinned table id on its host, 0 = allocate */
+    uint32_t vrf_table; /* peers of iBGP networks: the pinned table id on its host, 0 = allocate */
     bool ipv4_pinned;
-    nn_prefix ipv4_pin; /* host prefix when ipv4_pinned */
-    unsigned gw_roles;  /* peers: NN_GW_* */
+    nn_prefix ipv4_pin;         /* host prefix when ipv4_pinned */
+    unsigned gw_roles;          /* peers: NN_GW_* */
     bool users_restricted;      /* peers: "allowed_users" given */
     const char **allowed_users; /* owned array of borrowed strings; sorted */
     size_t nallowed_users;
@@ -266,7 +267,7 @@ typedef struct nn_bridge {
 /* A host's kernel routing table and VRF for one iBGP network on it. */
 typedef struct nn_vrf {
     const nn_network *network; /* borrowed */
-    const nn_member *peer;    /* the host's peer in that network, or NULL (a pin only) */
+    const nn_member *peer;     /* the host's peer in that network, or NULL (a pin only) */
     const char *network_name;
     uint32_t table_id; /* 100-65535, never 253/254/255 */
     uint32_t short_id; /* 1.. per host */
@@ -276,12 +277,26 @@ typedef struct nn_vrf {
 
 typedef enum nn_host_profile { NN_HOST_STANDARD = 0, NN_HOST_HEAVYWEIGHT } nn_host_profile;
 
+/* A host is one node: one WireGuard key pair (made on the node), one
+ * enrollment, one agent. By default its static networks share one
+ * WireGuard interface (ifname) and port; iBGP networks, and every network
+ * of a host with interface_per_network, get an interface and a VRF of
+ * their own. */
 struct nn_host {
     const char *name;
     nn_host_profile profile; /* heavyweight hosts run OVS (and may run OVN) */
     bool declared;           /* listed in "hosts" (else implied by a peer) */
-    const char *region;      /* the platform region it is placed in, or NULL */
-    nn_bridge *bridges;      /* owned; sorted by name */
+    bool key_declared;       /* "public_key" given on the host */
+    bool has_key;            /* the host's key, declared or its peers' (nn_hosts_check) */
+    nn_key public_key;
+    char public_key_b64[NN_KEY_B64_LEN + 1];
+    bool interface_per_network; /* isolation mode */
+    /* the shared interface of its static networks (unused in isolation
+     * mode): its port, MTU and endpoint, which its peers there agree on */
+    uint16_t shared_port, shared_mtu;
+    char ifname[16];    /* allocated: "nn-" + 8 hex of the workspace's /48 and the name */
+    const char *region; /* the platform region it is placed in, or NULL */
+    nn_bridge *bridges; /* owned; sorted by name */
     size_t nbridges;
     const char *ovn_name;
     const nn_ovn_deployment *ovn; /* resolved */
@@ -336,7 +351,7 @@ struct nn_network {
     size_t nleaks;
     nn_route_policy *policies; /* owned; sorted by name; network and peer scope */
     size_t npolicies;
-    nn_routing_layer routing; /* "routing_policy" */
+    nn_routing_layer routing;      /* "routing_policy" */
     nn_user_routing *user_routing; /* owned; sorted by user name */
     size_t nuser_routing;
     size_t doc_index;
@@ -369,7 +384,7 @@ struct nn_workspace {
     nn_host *hosts; /* owned; sorted by name; declared and implied */
     size_t nhosts;
     const char *valid_from, *valid_until; /* credential validity (RFC 3339), or NULL */
-    nn_gw_policy gateways; /* "gateway_assignment" */
+    nn_gw_policy gateways;                /* "gateway_assignment" */
     size_t doc_index;
     /* allocated */
     nn_prefix prefix48;
@@ -404,6 +419,13 @@ const nn_member *nn_network_find_member(const nn_network *net, const char *name)
 bool nn_member_has_tag(const nn_member *m, const char *tag);
 const nn_host *nn_workspace_find_host(const nn_workspace *ws, const char *name);
 const nn_vrf *nn_host_find_vrf(const nn_host *h, const nn_network *net);
+/* True when net's traffic on host h goes through h's shared interface (a
+ * static network, h not in isolation mode); else net has its own. */
+bool nn_host_shares(const nn_host *h, const nn_network *net);
+/* The name of the WireGuard interface net uses on h. */
+const char *nn_host_ifname(const nn_host *h, const nn_network *net);
+/* The peer h runs in net, or NULL. O(peers of net). */
+const nn_member *nn_host_peer(const nn_host *h, const nn_network *net);
 /* Failover: the holder that should have v when the holders named in down
  * are unhealthy -- the active one if it is healthy, else the next healthy
  * one in the operator's order, wrapping. Deterministic. Returns its index,

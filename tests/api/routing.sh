@@ -25,21 +25,24 @@ expect 200 PUT /workspaces/acme/members/bob '{"role":"member"}'
 expect 200 PUT /workspaces/acme/members/viewer '{"role":"viewer"}'
 
 key() { wg genkey | wg pubkey; }
+# a host is one node with one key, whatever the networks it is in
+declare -A HOSTKEY=([gw-a]=$(key) [gw-b]=$(key) [gw-c]=$(key) [gw-d]=$(key) [s1]=$(key))
 gw() { # gw NAME ROLES [ALLOWED_USERS]
-  jq -nc --arg n "$1" --arg k "$(key)" --argjson r "$2" --argjson u "${3:-null}" \
+  jq -nc --arg n "$1" --arg k "${HOSTKEY[$1]}" --argjson r "$2" --argjson u "${3:-null}" \
     '{name: $n, public_key: $k, publicly_reachable: true, endpoint: "198.51.100.9:51820", roles: $r}
      + (if $u then {allowed_users: $u} else {} end)'
 }
 both='["ingress_gateway","exit_gateway"]'
-net() { # net NAME: gateways gw-a..gw-d on their own hosts, a spoke and two devices
+net() { # net NAME N: gateways gw-a..gw-d on their own hosts, a spoke and two devices
+  # (every host shares one interface between the networks: their ranges differ)
   jq -nc --arg n "$1" --argjson a "$(gw gw-a "$both")" --argjson b "$(gw gw-b "$both" '["alice"]')" \
     --argjson c "$(gw gw-c '["ingress_gateway"]')" --argjson d "$(gw gw-d "$both")" \
-    --arg s "$(key)" --arg k1 "$(key)" --arg k2 "$(key)" \
-    '{name: $n, ipv4_cidr: "10.50.0.0/24", peers: [$a, $b, $c, $d, {name: "s1", public_key: $s}],
+    --arg s "${HOSTKEY[s1]}" --arg k1 "$(key)" --arg k2 "$(key)" --arg cidr "10.50.$2.0/24" \
+    '{name: $n, ipv4_cidr: $cidr, peers: [$a, $b, $c, $d, {name: "s1", public_key: $s}],
       devices: [{name: "alice-laptop", public_key: $k1, owner: "alice"},
                 {name: "bob-phone", public_key: $k2, owner: "bob"}]}'
 }
-nets=$(for n in corp lab dev ops qa; do net $n; done | jq -sc .)
+nets=$(i=0; for n in corp lab dev ops qa; do net $n $((i++)); done | jq -sc .)
 expect 200 PUT /workspaces/acme/intent "{\"workspaces\":[{\"name\":\"acme\",\"networks\":$nets}]}"
 
 # --- the scheduler ---------------------------------------------------------

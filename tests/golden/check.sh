@@ -43,6 +43,22 @@ for ex in "$EXAMPLES"/*.json; do
       "\"\$0\" compile -f \"\$1\" --host \"\$2\" | jq -r .frr_text" "$CTL" "$ex" "$ws/$host"
   done < <("$CTL" compile -f "$ex" | jq -r '.workspaces | to_entries[] | .key as $w | .value.hosts
              | to_entries[] | select(.value.frr_text != "") | "\($w)/\(.key)"')
+  # --host output (the node document) is the same bytes as the host's entry
+  while IFS=/ read -r ws host; do
+    "$CTL" compile -f "$ex" --host "$ws/$host" >"$TMP/host.json"
+    jq -c --arg w "$ws" --arg h "$host" '.workspaces[$w].hosts[$h]' "$HERE/$name.json" >"$TMP/from-all.json"
+    if cmp -s <(jq -cS . "$TMP/host.json") "$TMP/from-all.json" && [[ "$(jq -cS . "$TMP/host.json")" == "$(tr -d '\n' <"$TMP/host.json")" ]]; then
+      passes=$((passes + 1))
+    else
+      echo "FAIL --host $ws/$host is not canonical or differs from the full compile"; fails=$((fails + 1))
+    fi
+  done < <(jq -r '.workspaces | to_entries[] | .key as $w | .value.hosts | keys[] | "\($w)/\(.)"' "$HERE/$name.json")
+  # every host's host-wide ruleset (firewall, then NAT), as readable text
+  while IFS=/ read -r ws host; do
+    check "$name.$ws.$host.nft" -- bash -c \
+      "\"\$0\" compile -f \"\$1\" --host \"\$2\" | jq -r '.firewall.ruleset, .nat.ruleset'" "$CTL" "$ex" "$ws/$host"
+  done < <("$CTL" compile -f "$ex" | jq -r '.workspaces | to_entries[] | .key as $w | .value.hosts
+             | to_entries[] | select(.value.interfaces | length > 0) | "\($w)/\(.key)"')
   # --peer output is the same bytes as the peer's entry in the full compile
   while IFS=/ read -r ws net peer; do
     "$CTL" compile -f "$ex" --peer "$ws/$net/$peer" >"$TMP/peer.json"

@@ -675,8 +675,8 @@ static void test_vrf_tables_stay(void **state)
         "{\"name\":\"b\",\"routing_mode\":\"ibgp\",\"peers\":[{\"name\":\"b1\",\"host\":\"h\","
         "\"public_key\":\"%s\",\"publicly_reachable\":true,\"endpoint\":\"192.0.2.1:51820\"}]},"
         "{\"name\":\"c\",\"routing_mode\":\"ibgp\",\"peers\":[{\"name\":\"c1\",\"host\":\"h\","
-        "\"public_key\":\"%s\",\"publicly_reachable\":true,\"endpoint\":\"192.0.2.1:51821\"}]}]}]}",
-        k[0], k[1]);
+        "\"listen_port\":51821,\"publicly_reachable\":true,\"endpoint\":\"192.0.2.1:51821\"}]}]}]}",
+        k[0]); /* c1 takes host h's key (b1's): a host is one node */
     call("PUT", "/api/v1/workspaces/fab/intent", ADMIN, body, NN_LISTENER_API, &a);
     assert_int_equal(a.status, 200);
     char b1[256], c1[256];
@@ -691,9 +691,9 @@ static void test_vrf_tables_stay(void **state)
          "{\"name\":\"a\",\"routing_mode\":\"ibgp\"}", NN_LISTENER_API, &a);
     assert_int_equal(a.status, 201);
     snprintf(body, sizeof(body),
-             "{\"host\":\"h\",\"public_key\":\"%s\",\"publicly_reachable\":true,\"endpoint\":"
-             "\"192.0.2.1:51822\"}",
-             k[2]);
+             "{\"host\":\"h\",\"public_key\":\"%s\",\"listen_port\":51822,"
+             "\"publicly_reachable\":true,\"endpoint\":\"192.0.2.1:51822\"}",
+             k[0]);
     call("PUT", "/api/v1/workspaces/fab/networks/a/peers/a1", ADMIN, body, NN_LISTENER_API, &a);
     assert_int_equal(a.status, 201);
     call("GET", "/api/v1/workspaces/fab/networks/a/peers/a1", ADMIN, NULL, NN_LISTENER_API, &a);

@@ -27,6 +27,10 @@ static json_t *rich_doc(void)
                 char name[32];
                 snprintf(name, sizeof(name), "node-%02d", i);
                 json_t *p = tu_peer(name, seed++, i < 2);
+                /* each network's nodes are hosts of their own */
+                char host[32];
+                snprintf(host, sizeof(host), "net%d-node-%02d", n, i);
+                json_object_set_new(p, "host", json_string(host));
                 json_t *tags = json_array();
                 json_array_append_new(tags, json_string(i % 3 ? "app" : "ops"));
                 json_array_append_new(tags, json_string(i % 2 ? "odd" : "even"));
@@ -440,7 +444,8 @@ static void m_spoke_key(json_t *r)
 }
 static void m_spoke_lan(json_t *r)
 {
-    json_object_set_new(peer_json(r, 0, "node-06"), "lan_subnets", json_pack("[s]", "172.20.0.0/24"));
+    json_object_set_new(peer_json(r, 0, "node-06"), "lan_subnets",
+                        json_pack("[s]", "172.20.0.0/24"));
 }
 static void m_hub_endpoint(json_t *r)
 {
@@ -562,7 +567,7 @@ static void test_full_tunnel_through_the_exit_hub(void **state)
     json_decref(j);
 }
 
-static const char *g_edit; /* the edit under test, for failure messages */
+static const char *g_edit;    /* the edit under test, for failure messages */
 static size_t g_conservative; /* digests that differed for equal envelopes */
 
 /* Compares every network of after with before: for each peer in both,
@@ -652,9 +657,8 @@ static void test_digest_equal_exactly_when_envelope_equal(void **state)
             if (signing)
                 for (size_t w = 0; w < 2; w++)
                     json_object_set_new(ws_json(before, w), "credential_validity",
-                                        json_pack("{s:s,s:s}", "not_before",
-                                                  "2026-01-01T00:00:00Z", "not_after",
-                                                  "2027-01-01T00:00:00Z"));
+                                        json_pack("{s:s,s:s}", "not_before", "2026-01-01T00:00:00Z",
+                                                  "not_after", "2027-01-01T00:00:00Z"));
             json_t *after = json_deep_copy(before);
             edits[e].edit(after);
             g_edit = edits[e].what;
@@ -665,8 +669,8 @@ static void test_digest_equal_exactly_when_envelope_equal(void **state)
             if (edits[e].edit == m_validity)
                 lo = hi = signing ? 48 : 0; /* only signed envelopes carry it */
             if (changed < lo || changed > hi)
-                fail_msg("%s (signing %d): %zu envelopes changed, expected %zu..%zu",
-                         edits[e].what, signing, changed, lo, hi);
+                fail_msg("%s (signing %d): %zu envelopes changed, expected %zu..%zu", edits[e].what,
+                         signing, changed, lo, hi);
             assert_true(total >= 96);
             /* no conservative misses: the spoke that gained the LAN (its
              * digest changed before its bytes did) now forwards */

@@ -22,11 +22,11 @@ static json_t *fabric(unsigned nnet, unsigned first, unsigned ngw, json_t *assig
         for (unsigned g = first; g < first + ngw; g++) {
             char name[16];
             snprintf(name, sizeof(name), "gw-%u", g);
-            json_t *p = tu_peer(name, n * 64 + g, true);
+            json_t *p = tu_peer(name, g, true); /* one host: one key everywhere */
             json_object_set_new(p, "roles", json_pack("[ss]", "ingress_gateway", "exit_gateway"));
             json_array_append_new(peers, p);
         }
-        json_array_append_new(peers, tu_peer("spoke", n * 64 + 63, false));
+        json_array_append_new(peers, tu_peer("spoke", 63, false));
         char name[16];
         snprintf(name, sizeof(name), "net-%03u", n);
         json_array_append_new(nets, json_pack("{s:s, s:o}", "name", name, "peers", peers));
@@ -117,18 +117,15 @@ static void test_balanced_and_stable_under_churn(void **state)
                   moved_between_old);
     assert_true(to_new >= 8 && to_new <= 22);
     assert_true(moved_between_old <= to_new / 4);
-    free_hosts(base, NNET), free_hosts(again, NNET), free_hosts(less, NNET),
-        free_hosts(more, NNET);
+    free_hosts(base, NNET), free_hosts(again, NNET), free_hosts(less, NNET), free_hosts(more, NNET);
 }
 
 static void test_pins_redundancy_and_manual_mode(void **state)
 {
     (void)state;
     json_t *j = fabric(4, 0, 3, json_pack("{s:i}", "redundancy", 2));
-    json_t *net0 = json_array_get(json_object_get(json_array_get(json_object_get(j, "workspaces"),
-                                                                 0),
-                                                  "networks"),
-                                  0);
+    json_t *net0 = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "workspaces"), 0), "networks"), 0);
     json_object_set_new(net0, "routing_policy",
                         json_pack("{s:s, s:s}", "routing_mode", "manual", "ingress", "gw-1"));
     nn_error err;
@@ -171,10 +168,8 @@ static void test_resolution_priority_and_provenance(void **state)
 {
     (void)state;
     json_t *j = fabric(1, 0, 3, NULL);
-    json_t *net = json_array_get(json_object_get(json_array_get(json_object_get(j, "workspaces"),
-                                                                0),
-                                                 "networks"),
-                                 0);
+    json_t *net = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "workspaces"), 0), "networks"), 0);
     json_object_set_new(net, "routing_policy",
                         json_pack("{s:s, s:s, s:s}", "routing_mode", "manual", "ingress", "gw-0",
                                   "egress", "gw-0"));
@@ -185,8 +180,8 @@ static void test_resolution_priority_and_provenance(void **state)
                         json_pack("[{s:s, s:s, s:s, s:{s:s}}, {s:s, s:s, s:s, s:{s:s}}]", "name",
                                   "laptop", "public_key", tu_key(900), "owner", "alice",
                                   "routing_preference", "egress", "gw-2", "name", "phone",
-                                  "public_key", tu_key(901), "owner", "alice",
-                                  "routing_preference", "routing_mode", "auto"));
+                                  "public_key", tu_key(901), "owner", "alice", "routing_preference",
+                                  "routing_mode", "auto"));
     nn_error err;
     nn_doc *doc = load(j, &err);
     assert_non_null(doc);

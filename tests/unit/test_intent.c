@@ -29,9 +29,19 @@ static const char *with_keys(const char *tmpl)
     return out;
 }
 
-#define NET(body) "{\"workspaces\":[{\"name\":\"acme\",\"networks\":[{\"name\":\"corp\"," body "}]}]}"
-#define HUB "{\"name\":\"hub\",\"public_key\":\"@1@\",\"publicly_reachable\":true,\"endpoint\":\"192.0.2.1:51820\"}"
+#define NET(body)                                                                                  \
+    "{\"workspaces\":[{\"name\":\"acme\",\"networks\":[{\"name\":\"corp\"," body "}]}]}"
+#define HUB                                                                                        \
+    "{\"name\":\"hub\",\"public_key\":\"@1@\",\"publicly_reachable\":true,\"endpoint\":\"192.0.2." \
+    "1:51820\"}"
 #define P(name, k) "{\"name\":\"" name "\",\"public_key\":\"@" #k "@\"}"
+
+/* Two networks, corp and lab (in that order), with workspace fields extra. */
+#define WS2(extra, corp, lab)                                                                      \
+    "{\"workspaces\":[{\"name\":\"acme\"" extra ",\"networks\":[{\"name\":\"corp\"" corp           \
+    "},{\"name\":\"lab\"" lab "}]}]}"
+#define PEERS(list) ",\"peers\":[" list "]"
+#define ISOLATED(host) ",\"hosts\":[{\"name\":\"" host "\",\"interface_per_network\":true}]"
 
 typedef struct reject_case {
     const char *doc;
@@ -46,7 +56,8 @@ static const reject_case cases[] = {
     {"{\"workspaces\":[],\"extra\":1}", "extra", "unknown field"},
     {"{\"workspaces\":[],\"workspaces\":[]}", "line 1, column 29", "duplicate object key"},
     {"{\"workspaces\":[{\"name\":\"a b\"}]}", "workspaces[0].name", "not a valid name"},
-    {"{\"workspaces\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", "workspaces[1].name", "duplicate name"},
+    {"{\"workspaces\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", "workspaces[1].name",
+     "duplicate name"},
     {"{\"ula_prefix\":\"fc00::/40\",\"workspaces\":[]}", "ula_prefix", "fd00::/8"},
     {"{\"ula_prefix\":\"fd00::/48\",\"workspaces\":[]}", "ula_prefix", "must be a /40"},
     {NET("\"ipv4_cidr\":\"10.20.0.1/16\""), "workspaces[0].networks[0].ipv4_cidr", "host bits"},
@@ -54,7 +65,8 @@ static const reject_case cases[] = {
     {NET("\"topology_strategy\":\"ring\""), "workspaces[0].networks[0].topology_strategy",
      "not one of: hub_and_spoke, full_mesh"},
     {NET("\"listen_port\":70000"), "workspaces[0].networks[0].listen_port", "out of range"},
-    {NET("\"listen_port\":\"51820\""), "workspaces[0].networks[0].listen_port", "must be an integer"},
+    {NET("\"listen_port\":\"51820\""), "workspaces[0].networks[0].listen_port",
+     "must be an integer"},
     {NET("\"mtu\":1000"), "workspaces[0].networks[0].mtu", "out of range"},
     {NET("\"peers\":[{\"name\":\"x\"}]"), "workspaces[0].networks[0].peers[0].public_key",
      "is required"},
@@ -166,12 +178,13 @@ static const reject_case cases[] = {
     {NET("\"peers\":[" HUB "],\"subnet_advertisements\":[{\"name\":\"a\",\"peer\":\"hub\","
          "\"prefix\":\"10.1.0.1/16\"}]"),
      "workspaces[0].networks[0].subnet_advertisements[0].prefix", "host bits"},
-    {NET("\"peers\":[{\"name\":\"hub\",\"public_key\":\"@1@\",\"lan_subnets\":[\"10.1.0.0/16\"]},"
-         P("b", 2) "],\"subnet_advertisements\":[{\"name\":\"a\",\"peer\":\"b\","
-         "\"prefix\":\"10.1.0.0/16\"}]"),
+    {NET("\"peers\":[{\"name\":\"hub\",\"public_key\":\"@1@\",\"lan_subnets\":[\"10.1.0.0/"
+         "16\"]}," P("b", 2) "],\"subnet_advertisements\":[{\"name\":\"a\",\"peer\":\"b\","
+                             "\"prefix\":\"10.1.0.0/16\"}]"),
      "workspaces[0].networks[0].subnet_advertisements[0]", "already routed to \"hub\""},
     {NET("\"peers\":[" HUB "],\"subnet_advertisements\":[{\"name\":\"a\",\"peer\":\"hub\","
-         "\"prefix\":\"10.1.0.0/16\"},{\"name\":\"a\",\"peer\":\"hub\",\"prefix\":\"10.2.0.0/16\"}]"),
+         "\"prefix\":\"10.1.0.0/16\"},{\"name\":\"a\",\"peer\":\"hub\",\"prefix\":\"10.2.0.0/"
+         "16\"}]"),
      "workspaces[0].networks[0].subnet_advertisements[1].name", "duplicate name \"a\""},
     /* route policies */
     {NET("\"route_policies\":[{\"name\":\"p\"}]"),
@@ -179,14 +192,18 @@ static const reject_case cases[] = {
     {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{}]}]"),
      "workspaces[0].networks[0].route_policies[0].statements[0].action", "is required"},
     {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
-         "\"permit\",\"match\":{\"prefixes\":[{\"prefix\":\"10.0.0.0/8\"},{\"prefix\":\"fd00::/8\"}]}}]}]"),
+         "\"permit\",\"match\":{\"prefixes\":[{\"prefix\":\"10.0.0.0/8\"},{\"prefix\":\"fd00::/"
+         "8\"}]}}]}]"),
      "workspaces[0].networks[0].route_policies[0].statements[0].match.prefixes[1]", "mixes IPv4"},
     {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
          "\"permit\",\"match\":{\"prefixes\":[{\"prefix\":\"10.0.0.0/8\",\"le\":8}]}}]}]"),
-     "workspaces[0].networks[0].route_policies[0].statements[0].match.prefixes[0].le", "longer than"},
+     "workspaces[0].networks[0].route_policies[0].statements[0].match.prefixes[0].le",
+     "longer than"},
     {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
-         "\"permit\",\"match\":{\"prefixes\":[{\"prefix\":\"10.0.0.0/8\",\"ge\":24,\"le\":16}]}}]}]"),
-     "workspaces[0].networks[0].route_policies[0].statements[0].match.prefixes[0].le", "not be shorter"},
+         "\"permit\",\"match\":{\"prefixes\":[{\"prefix\":\"10.0.0.0/"
+         "8\",\"ge\":24,\"le\":16}]}}]}]"),
+     "workspaces[0].networks[0].route_policies[0].statements[0].match.prefixes[0].le",
+     "not be shorter"},
     {NET("\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\",\"statements\":[{\"action\":"
          "\"permit\",\"match\":{\"as_path\":\"65000\\nexit\"}}]}]"),
      "workspaces[0].networks[0].route_policies[0].statements[0].match.as_path", "not an as-path"},
@@ -205,7 +222,8 @@ static const reject_case cases[] = {
     {"{\"workspaces\":[{\"name\":\"a\",\"route_policies\":[{\"name\":\"p\",\"direction\":\"in\","
      "\"peers\":[\"x\"]}]}]}",
      "workspaces[0].route_policies[0].peers", "belong to a network"},
-    {"{\"workspaces\":[{\"name\":\"a\",\"bgp\":{\"enabled\":true,\"default_route_policy\":\"nope\"}}]}",
+    {"{\"workspaces\":[{\"name\":\"a\",\"bgp\":{\"enabled\":true,\"default_route_policy\":\"nope\"}"
+     "}]}",
      "workspaces[0].bgp.default_route_policy", "no workspace route_policies entry"},
     /* route leaks */
     {"{\"workspaces\":[{\"name\":\"a\",\"networks\":[{\"name\":\"n\",\"routing_mode\":\"ibgp\","
@@ -223,19 +241,23 @@ static const reject_case cases[] = {
     /* federation */
     {"{\"workspaces\":[{\"name\":\"a\",\"federation_peers\":[{\"name\":\"f\"}]}]}",
      "workspaces[0].federation_peers[0].status", "is required"},
-    {"{\"workspaces\":[{\"name\":\"a\",\"federation_peers\":[{\"name\":\"f\",\"status\":\"maybe\"}]}]}",
+    {"{\"workspaces\":[{\"name\":\"a\",\"federation_peers\":[{\"name\":\"f\",\"status\":\"maybe\"}]"
+     "}]}",
      "workspaces[0].federation_peers[0].status", "not one of"},
     {"{\"workspaces\":[{\"name\":\"a\",\"federation_peers\":[{\"name\":\"f\",\"status\":"
      "\"accepted\",\"networks\":[\"zz\"]}]}]}",
      "workspaces[0].federation_peers[0].networks[0]", "no network named \"zz\""},
-    {"{\"workspaces\":[{\"name\":\"a\",\"networks\":[{\"name\":\"n\",\"ipv4_cidr\":\"10.0.0.0/16\"}],"
-     "\"federation_peers\":[{\"name\":\"f\",\"status\":\"accepted\",\"remote_prefixes\":[\"10.0.5.0/24\"]}]}]}",
+    {"{\"workspaces\":[{\"name\":\"a\",\"networks\":[{\"name\":\"n\",\"ipv4_cidr\":\"10.0.0.0/"
+     "16\"}],"
+     "\"federation_peers\":[{\"name\":\"f\",\"status\":\"accepted\",\"remote_prefixes\":[\"10.0.5."
+     "0/24\"]}]}]}",
      "workspaces[0].federation_peers[0].remote_prefixes[0]", "overlaps the ipv4_cidr"},
     {"{\"workspaces\":[{\"name\":\"a\",\"federation_peers\":[{\"name\":\"f\",\"status\":"
      "\"accepted\",\"remote_prefixes\":[\"10.0.5.0/24\",\"10.0.5.0/24\"]}]}]}",
      "workspaces[0].federation_peers[0].remote_prefixes", "twice"},
     /* OVN */
-    {"{\"workspaces\":[{\"name\":\"a\",\"ovn_deployments\":[{\"name\":\"d\",\"nb_endpoint\":\"http://x\","
+    {"{\"workspaces\":[{\"name\":\"a\",\"ovn_deployments\":[{\"name\":\"d\",\"nb_endpoint\":\"http:"
+     "//x\","
      "\"sb_endpoint\":\"tcp:10.0.0.1:6642\"}]}]}",
      "workspaces[0].ovn_deployments[0].nb_endpoint", "is not tcp:HOST:PORT"},
     {"{\"workspaces\":[{\"name\":\"a\",\"ovn_deployments\":[{\"name\":\"d\",\"nb_endpoint\":"
@@ -252,7 +274,8 @@ static const reject_case cases[] = {
      "\"ports\":[{\"name\":\"p\"}]},{\"name\":\"t\",\"ports\":[{\"name\":\"p\"}]}]}]}]}",
      "workspaces[0].ovn_deployments[0].switches", "port \"p\" is on both"},
     {"{\"workspaces\":[{\"name\":\"a\",\"ovn_deployments\":[{\"name\":\"d\",\"nb_endpoint\":"
-     "\"tcp:10.0.0.1:6641\",\"sb_endpoint\":\"tcp:10.0.0.1:6642\",\"updated_at\":\"yesterday\"}]}]}",
+     "\"tcp:10.0.0.1:6641\",\"sb_endpoint\":\"tcp:10.0.0.1:6642\",\"updated_at\":\"yesterday\"}]}]"
+     "}",
      "workspaces[0].ovn_deployments[0].updated_at", "not a UTC time"},
     /* hosts, bridges, VRF pins */
     {"{\"workspaces\":[{\"name\":\"a\",\"hosts\":[{\"name\":\"h\",\"bridges\":[{\"name\":\"b\","
@@ -284,10 +307,12 @@ static const reject_case cases[] = {
     {NET("\"peers\":[{\"name\":\"a\",\"public_key\":\"@1@\",\"bgp_router_id\":\"10.0.0.1\"},"
          "{\"name\":\"b\",\"public_key\":\"@2@\",\"bgp_router_id\":\"10.0.0.1\"}]"),
      "workspaces[0].networks[0].peers[1].bgp_router_id", "already uses it"},
-    {"{\"workspaces\":[{\"name\":\"a\",\"credential_validity\":{\"not_before\":\"2026-01-01T00:00:00Z\","
+    {"{\"workspaces\":[{\"name\":\"a\",\"credential_validity\":{\"not_before\":\"2026-01-01T00:00:"
+     "00Z\","
      "\"not_after\":\"2025-01-01T00:00:00Z\"}}]}",
      "workspaces[0].credential_validity.not_after", "later than not_before"},
-    {"{\"workspaces\":[{\"name\":\"a\",\"credential_validity\":{\"not_before\":\"2026-13-01T00:00:00Z\","
+    {"{\"workspaces\":[{\"name\":\"a\",\"credential_validity\":{\"not_before\":\"2026-13-01T00:00:"
+     "00Z\","
      "\"not_after\":\"2027-01-01T00:00:00Z\"}}]}",
      "workspaces[0].credential_validity.not_before", "not a UTC time"},
     {"{\"workspaces\":[{\"name\":\"a\",\"bgp\":{\"enabled\":true,\"as_number\":65000}}]}",
@@ -295,6 +320,49 @@ static const reject_case cases[] = {
     {"{\"workspaces\":[{\"name\":\"a\",\"networks\":[{\"name\":\"n\",\"ipv6_prefix\":"
      "\"fd00:1:2:3::/64\"},{\"name\":\"m\",\"ipv6_prefix\":\"fd00:1:2:3::/64\"}]}]}",
      "workspaces[0].networks[0]", "clashes"},
+    /* a host is one node: one key, once per network, one shared interface */
+    {WS2("", PEERS(P("h", 1)), PEERS(P("h", 2))), "workspaces[0].networks[1].peers[0].public_key",
+     "host \"h\" has one key, and peer \"h\" of network \"corp\" gives it another"},
+    {WS2(",\"hosts\":[{\"name\":\"h\",\"public_key\":\"@1@\"}]", PEERS(P("h", 2)), ""),
+     "workspaces[0].networks[0].peers[0].public_key", "its hosts entry gives it another"},
+    {WS2("", PEERS("{\"name\":\"h\"}"), ""), "workspaces[0].networks[0].peers[0].public_key",
+     "is required: neither the peer nor its host \"h\" has one"},
+    {WS2("", PEERS(P("a", 1)), PEERS(P("b", 1))), "workspaces[0].networks[1].peers[0].public_key",
+     "host \"a\" has the same public key: one key is one node"},
+    {WS2("", PEERS(P("a", 1)), ",\"devices\":[" P("d", 1) "]"),
+     "workspaces[0].networks[1].devices[0].public_key", "is the key of host \"a\""},
+    {WS2("", PEERS(P("a", 1) ",{\"name\":\"b\",\"host\":\"a\"}"), ""),
+     "workspaces[0].networks[0].peers[1].host",
+     "host \"a\" already runs peer \"a\" in this network"},
+    {WS2("", PEERS("{\"name\":\"h\",\"public_key\":\"@1@\",\"listen_port\":51821}"),
+         PEERS("{\"name\":\"h\"}")),
+     "workspaces[0].networks[1].peers[0].listen_port",
+     "networks \"corp\" and \"lab\", so one listen port: 51821 there, 51820 here"},
+    {WS2("", ",\"mtu\":1380" PEERS(P("h", 1)), PEERS("{\"name\":\"h\"}")),
+     "workspaces[0].networks[1].mtu", "so one MTU: 1380 there, 1420 here"},
+    {WS2("", PEERS("{\"name\":\"h\",\"public_key\":\"@1@\",\"endpoint\":\"192.0.2.1:51820\"}"),
+         PEERS("{\"name\":\"h\"}")),
+     "workspaces[0].networks[1].peers[0].endpoint", "so one endpoint: 192.0.2.1:51820 there"},
+    {WS2("", ",\"ipv4_cidr\":\"10.1.0.0/24\"" PEERS(P("h", 1)),
+         ",\"ipv4_cidr\":\"10.1.0.0/16\"" PEERS("{\"name\":\"h\"}")),
+     "workspaces[0].networks[1]", "but 10.1.0.0/16 of \"lab\" overlaps 10.1.0.0/24 of \"corp\""},
+    {WS2("",
+         PEERS(P("h", 1) ",{\"name\":\"a\",\"public_key\":\"@2@\",\"lan_subnets\":"
+                         "[\"192.168.1.0/24\"]}"),
+         PEERS("{\"name\":\"h\"},{\"name\":\"b\",\"public_key\":\"@3@\",\"lan_subnets\":"
+               "[\"192.168.0.0/16\"]}")),
+     "workspaces[0].networks[1]",
+     "host \"h\" has one interface (one routing table) for networks \"corp\" and \"lab\""},
+    {WS2(ISOLATED("x"),
+         PEERS(P("h", 1) ",{\"name\":\"x\",\"public_key\":\"@2@\",\"publicly_reachable\":true,"
+                         "\"endpoint\":\"192.0.2.9:51820\"}"),
+         PEERS("{\"name\":\"h\"},{\"name\":\"x\",\"publicly_reachable\":true,"
+               "\"listen_port\":51821,\"endpoint\":\"192.0.2.9:51821\"}")),
+     "workspaces[0].networks[1].peers[1].endpoint",
+     "host \"h\" reaches host \"x\" over one interface in networks \"corp\" and \"lab\""},
+    {WS2(ISOLATED("h"), PEERS(P("h", 1)), PEERS("{\"name\":\"h\"}")),
+     "workspaces[0].networks[1].peers[0].listen_port",
+     "host \"h\" already listens on 51820 for network \"corp\" (its own interface)"},
 };
 
 static void test_rejections_name_path_and_problem(void **state)
@@ -302,6 +370,42 @@ static void test_rejections_name_path_and_problem(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         tu_expect_reject(with_keys(cases[i].doc), cases[i].path, cases[i].msg);
+}
+
+/* What a host may do that the rejections above refuse elsewhere. */
+static void test_hosts_accepted(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        /* peers take their host's key */
+        WS2(",\"hosts\":[{\"name\":\"h\",\"public_key\":\"@1@\"}]", PEERS("{\"name\":\"h\"}"),
+            PEERS("{\"name\":\"h2\",\"host\":\"h\"}")),
+        /* the same LAN of the same host in both shared networks */
+        WS2("",
+            PEERS("{\"name\":\"h\",\"public_key\":\"@1@\",\"lan_subnets\":[\"192.168.1.0/24\"]}"),
+            PEERS("{\"name\":\"h\",\"lan_subnets\":[\"192.168.1.0/24\"]}")),
+        /* overlapping ranges on a host in isolation mode (ports apart) */
+        WS2(ISOLATED("h"), ",\"ipv4_cidr\":\"10.1.0.0/24\"" PEERS(P("h", 1)),
+            ",\"ipv4_cidr\":\"10.1.0.0/24\",\"listen_port\":51821" PEERS("{\"name\":\"h\"}")),
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        const char *text = with_keys(docs[i]);
+        nn_doc *doc = NULL;
+        nn_error err = {{0}, {0}};
+        if (nn_intent_parse(text, strlen(text), &doc, &err) != 0)
+            fail_msg("docs[%zu]: %s: %s", i, err.path, err.msg);
+        const nn_workspace *ws = &doc->workspaces[0];
+        const nn_host *h = nn_workspace_find_host(ws, "h");
+        assert_non_null(h);
+        assert_true(h->has_key);
+        for (size_t n = 0; n < ws->nnetworks; n++) {
+            const nn_member *m = nn_host_peer(h, &ws->networks[n]);
+            assert_non_null(m);
+            assert_memory_equal(m->public_key.bytes, h->public_key.bytes, NN_KEY_LEN);
+            assert_string_equal(m->public_key_b64, tu_key(1));
+        }
+        nn_doc_free(doc);
+    }
 }
 
 static void test_nul_in_string_is_rejected(void **state)
@@ -314,12 +418,12 @@ static void test_nul_in_string_is_rejected(void **state)
 static void test_models_are_sorted_and_defaults_applied(void **state)
 {
     (void)state;
-    const char *text = with_keys(
-        NET("\"peers\":[" P("zeta", 2) "," HUB "," P("alpha", 3) "],"
-            "\"firewall_rules\":[{\"name\":\"b\",\"position\":5,\"action\":\"accept\"},"
-            "{\"name\":\"a\",\"position\":5,\"action\":\"drop\"},"
-            "{\"name\":\"c\",\"position\":1,\"action\":\"reject\",\"protocol\":\"udp\","
-            "\"ports\":[53,\"50-60\",\"61-70\",1000]}]"));
+    const char *text = with_keys(NET("\"peers\":[" P("zeta", 2) "," HUB "," P(
+        "alpha", 3) "],"
+                    "\"firewall_rules\":[{\"name\":\"b\",\"position\":5,\"action\":\"accept\"},"
+                    "{\"name\":\"a\",\"position\":5,\"action\":\"drop\"},"
+                    "{\"name\":\"c\",\"position\":1,\"action\":\"reject\",\"protocol\":\"udp\","
+                    "\"ports\":[53,\"50-60\",\"61-70\",1000]}]"));
     nn_doc *doc = NULL;
     nn_error err;
     assert_int_equal(nn_intent_parse(text, strlen(text), &doc, &err), 0);
@@ -368,6 +472,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rejections_name_path_and_problem),
+        cmocka_unit_test(test_hosts_accepted),
         cmocka_unit_test(test_nul_in_string_is_rejected),
         cmocka_unit_test(test_models_are_sorted_and_defaults_applied),
         cmocka_unit_test(test_endpoints_accepted),

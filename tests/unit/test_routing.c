@@ -86,8 +86,15 @@ static json_t *ibgp_net(const char *name, unsigned seed, unsigned n)
 {
     json_t *net = json_pack("{s:s, s:s}", "name", name, "routing_mode", "ibgp");
     json_t *peers = json_array();
-    json_t *hub = tu_peer("h", seed, true);
+    /* host "edge" is one node (one key) with an interface per iBGP
+     * network, each on a port of its own */
+    json_t *hub = tu_peer("h", 999, true);
+    unsigned port = 51820 + seed / 100;
+    char ep[32];
+    snprintf(ep, sizeof(ep), "192.0.2.250:%u", port);
     json_object_set_new(hub, "host", json_string("edge"));
+    json_object_set_new(hub, "listen_port", json_integer(port));
+    json_object_set_new(hub, "endpoint", json_string(ep));
     char pname[64];
     snprintf(pname, sizeof(pname), "%s-hub", name);
     json_object_set_new(hub, "name", json_string(pname));

@@ -295,7 +295,8 @@ static void test_deletes_leave_no_holes(void **state)
         assert_int_equal(call(&s, "POST", t, body, NULL, 0), 201);
         for (int i = 0; i < 6; i++) {
             snprintf(t, sizeof(t), "/api/v1/workspaces/w/networks/n%d/peers/p%d", k, i);
-            snprintf(body, sizeof(body), "{\"public_key\":\"%.44s\"}", g_keys[k * 6 + i]);
+            /* peer pI is host pI in every network: one key */
+            snprintf(body, sizeof(body), "{\"public_key\":\"%.44s\"}", g_keys[i]);
             assert_int_equal(call(&s, "PUT", t, body, NULL, 0), 201);
         }
     }

@@ -11,6 +11,7 @@
 
 #include "alloc/alloc.h"
 #include "compile/compile.h"
+#include "compile/node.h"
 #include "model/intent.h"
 
 const char *tu_key(unsigned i)
@@ -95,15 +96,44 @@ char *tu_envelope(const nn_doc *doc, const char *ws, const char *net, const char
 char *tu_compile_all(const nn_doc *doc)
 {
     nn_buf out = NN_BUF_INIT;
-    for (size_t w = 0; w < doc->nworkspaces; w++)
-        for (size_t n = 0; n < doc->workspaces[w].nnetworks; n++) {
-            nn_net_plan *plan;
-            assert_int_equal(nn_compile_plan_new(&doc->workspaces[w].networks[n], &plan), 0);
-            nn_compile_for_network(plan, &out);
-            for (size_t d = 0; d < doc->workspaces[w].networks[n].ndevices; d++)
-                nn_compile_device_wgquick(plan, &doc->workspaces[w].networks[n].devices[d], &out);
-            nn_compile_plan_free(plan);
+    for (size_t w = 0; w < doc->nworkspaces; w++) {
+        const nn_workspace *ws = &doc->workspaces[w];
+        nn_net_plan **plans = calloc(ws->nnetworks + 1, sizeof(*plans));
+        assert_non_null(plans);
+        for (size_t n = 0; n < ws->nnetworks; n++) {
+            assert_int_equal(nn_compile_plan_new(&ws->networks[n], &plans[n]), 0);
+            nn_compile_for_network(plans[n], &out);
+            for (size_t d = 0; d < ws->networks[n].ndevices; d++)
+                nn_compile_device_wgquick(plans[n], &ws->networks[n].devices[d], &out);
         }
+        for (size_t h = 0; h < ws->nhosts; h++) {
+            nn_error err;
+            assert_int_equal(nn_compile_node(ws, &ws->hosts[h], plans, &out, &err), 0);
+        }
+        for (size_t n = 0; n < ws->nnetworks; n++)
+            nn_compile_plan_free(plans[n]);
+        free(plans);
+    }
+    return nn_buf_steal(&out);
+}
+
+char *tu_node(const nn_doc *doc, const char *ws_name, const char *host)
+{
+    const nn_workspace *ws = nn_doc_find_workspace(doc, ws_name);
+    assert_non_null(ws);
+    const nn_host *h = nn_workspace_find_host(ws, host);
+    assert_non_null(h);
+    nn_net_plan **plans = calloc(ws->nnetworks + 1, sizeof(*plans));
+    assert_non_null(plans);
+    for (size_t n = 0; n < ws->nnetworks; n++)
+        assert_int_equal(nn_compile_plan_new(&ws->networks[n], &plans[n]), 0);
+    nn_buf out = NN_BUF_INIT;
+    nn_error err = {{0}, {0}};
+    if (nn_compile_node(ws, h, plans, &out, &err) != 0)
+        fail_msg("node document of %s/%s: %s: %s", ws_name, host, err.path, err.msg);
+    for (size_t n = 0; n < ws->nnetworks; n++)
+        nn_compile_plan_free(plans[n]);
+    free(plans);
     return nn_buf_steal(&out);
 }
 
