@@ -47,11 +47,9 @@ static int get_prefixes(json_t *obj, const char *path, const char *key, nn_prefi
     return 0;
 }
 
-static int parse_peer(json_t *jp, size_t idx, nn_agent_resolver resolver, nn_wg_device *wg,
+static int parse_peer(json_t *jp, const char *path, nn_agent_resolver resolver, nn_wg_device *wg,
                       char *why, size_t why_len)
 {
-    char path[32];
-    snprintf(path, sizeof(path), "peers[%zu]", idx);
     if (!json_is_object(jp))
         return nn_why_invalid(why, why_len, "%s: must be an object", path);
     const char *keytext = json_string_value(json_object_get(jp, "public_key"));
@@ -90,12 +88,145 @@ static int parse_peer(json_t *jp, size_t idx, nn_agent_resolver resolver, nn_wg_
     return 0;
 }
 
+/* One interface: ifc holds its settings (at path), peers its WireGuard
+ * peers (at peers_path). */
+static int parse_iface(json_t *ifc, const char *path, json_t *peers, const char *peers_path,
+                       nn_agent_resolver resolver, nn_agent_iface *out, char *why, size_t why_len)
+{
+    uint64_t x = 0;
+    int r;
+    if (!json_is_object(ifc))
+        return nn_why_invalid(why, why_len, "%s: must be an object", path);
+    const char *name = json_string_value(json_object_get(ifc, "name"));
+    if (!name || !nn_wg_ifname_valid(name))
+        return nn_why_invalid(
+            why, why_len, "%s.name: must be a Linux interface name (1-15 of A-Za-z0-9_.-)", path);
+    snprintf(out->ifname, sizeof(out->ifname), "%s", name);
+    if ((r = get_uint(ifc, path, "listen_port", 65535, &x, why, why_len)))
+        return r;
+    out->wg.listen_port = (uint16_t)x;
+    out->wg.flags |= NN_WG_HAS_LISTEN_PORT;
+    if ((r = get_uint(ifc, path, "mtu", 65535, &x, why, why_len)))
+        return r;
+    if (x < 1280) /* IPv6 needs 1280; the overlay always carries IPv6 */
+        return nn_why_invalid(why, why_len, "%s.mtu: %llu is below IPv6's minimum 1280", path,
+                              (unsigned long long)x);
+    out->mtu = (uint32_t)x;
+    json_t *fwd = json_object_get(ifc, "forwarding");
+    if (!json_is_boolean(fwd))
+        return nn_why_invalid(why, why_len, "%s.forwarding: must be true or false", path);
+    out->forwarding = json_is_true(fwd);
+    if ((r = get_prefixes(ifc, path, "addresses", &out->addresses, &out->n_addresses, why,
+                          why_len)) ||
+        (r = get_prefixes(ifc, path, "routes", &out->routes, &out->n_routes, why, why_len)))
+        return r;
+    json_t *vrf = json_object_get(ifc, "vrf");
+    if (vrf) {
+        const char *vrf_name = json_string_value(json_object_get(vrf, "name"));
+        if (!vrf_name || !nn_wg_ifname_valid(vrf_name))
+            return nn_why_invalid(why, why_len, "%s.vrf.name: must be a Linux interface name",
+                                  path);
+        snprintf(out->vrf, sizeof(out->vrf), "%s", vrf_name);
+        /* Any table a VRF can take: not unspecified, default, main or local. */
+        json_t *table = json_object_get(vrf, "table_id");
+        json_int_t t = json_is_integer(table) ? json_integer_value(table) : 0;
+        if (t < 1 || t > UINT32_MAX || (t >= 253 && t <= 255))
+            return nn_why_invalid(why, why_len,
+                                  "%s.vrf.table_id: must be a routing table, 1-4294967295 other "
+                                  "than 253-255",
+                                  path);
+        out->vrf_table = (uint32_t)t;
+    }
+    if (!json_is_array(peers))
+        return nn_why_invalid(why, why_len, "%s: must be an array", peers_path);
+    for (size_t i = 0; i < json_array_size(peers); i++) {
+        char ppath[64];
+        snprintf(ppath, sizeof(ppath), "%s[%zu]", peers_path, i);
+        if ((r = parse_peer(json_array_get(peers, i), ppath, resolver, &out->wg, why, why_len)))
+            return r;
+    }
+    if (nn_wg_device_sort(&out->wg))
+        return nn_why_invalid(why, why_len, "%s: a public key appears twice", peers_path);
+    return 0;
+}
+
 static int get_ruleset(json_t *env, const char *key, const char **out, char *why, size_t why_len)
 {
     json_t *o = json_object_get(env, key);
     *out = json_string_value(json_object_get(o, "ruleset"));
     if (!*out)
         return nn_why_invalid(why, why_len, "%s.ruleset: must be a string", key);
+    return 0;
+}
+
+static int cmp_iface(const void *a, const void *b)
+{
+    return strcmp(((const nn_agent_iface *)a)->ifname, ((const nn_agent_iface *)b)->ifname);
+}
+
+/* A node document's interfaces, and its frr_text. */
+static int parse_node(json_t *doc, nn_agent_resolver resolver, nn_agent_envelope *out, char *why,
+                      size_t why_len)
+{
+    json_t *ifs = json_object_get(doc, "interfaces");
+    if (!json_is_array(ifs))
+        return nn_why_invalid(why, why_len, "interfaces: must be an array");
+    size_t n = json_array_size(ifs);
+    if (n > NN_AGENT_MAX_IFACES)
+        return nn_why_invalid(why, why_len, "interfaces: more than %d", NN_AGENT_MAX_IFACES);
+    out->ifaces = calloc(n + 1, sizeof(*out->ifaces));
+    if (!out->ifaces)
+        abort();
+    int r;
+    for (size_t i = 0; i < n; i++) {
+        char path[32], peers_path[48];
+        snprintf(path, sizeof(path), "interfaces[%zu]", i);
+        snprintf(peers_path, sizeof(peers_path), "interfaces[%zu].peers", i);
+        json_t *ifc = json_array_get(ifs, i);
+        out->n_ifaces = i + 1;
+        if ((r = parse_iface(ifc, path, json_object_get(ifc, "peers"), peers_path, resolver,
+                             &out->ifaces[i], why, why_len)))
+            return r;
+    }
+    qsort(out->ifaces, n, sizeof(*out->ifaces), cmp_iface);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(out->ifaces[i - 1].ifname, out->ifaces[i].ifname))
+            return nn_why_invalid(why, why_len, "interfaces: \"%s\" appears twice",
+                                  out->ifaces[i].ifname);
+    json_t *frr = json_object_get(doc, "frr_text");
+    if (!json_is_string(frr))
+        return nn_why_invalid(why, why_len, "frr_text: must be a string");
+    if (json_string_length(frr) && !(out->frr_text = strdup(json_string_value(frr))))
+        abort();
+    return 0;
+}
+
+/* An envelope's one interface, its role and its BGP text. */
+static int parse_membership(json_t *env, nn_agent_resolver resolver, nn_agent_envelope *out,
+                            char *why, size_t why_len)
+{
+    out->ifaces = calloc(1, sizeof(*out->ifaces));
+    if (!out->ifaces)
+        abort();
+    out->n_ifaces = 1;
+    int r =
+        parse_iface(json_object_get(env, "interface"), "interface", json_object_get(env, "peers"),
+                    "peers", resolver, &out->ifaces[0], why, why_len);
+    if (r)
+        return r;
+    json_t *self = json_object_get(env, "self");
+    const char *role = json_string_value(json_object_get(self, "role"));
+    if (!role || (strcmp(role, "hub") && strcmp(role, "spoke") && strcmp(role, "member")))
+        return nn_why_invalid(why, why_len, "self.role: must be hub, spoke or member");
+    snprintf(out->role, sizeof(out->role), "%s", role);
+    json_t *bgp = json_object_get(env, "bgp");
+    if (json_is_true(json_object_get(bgp, "enabled"))) {
+        const char *frr = json_string_value(json_object_get(bgp, "frr_text"));
+        if (!frr)
+            return nn_why_invalid(why, why_len, "bgp.frr_text: must be a string when bgp.enabled");
+        if (!(out->frr_text = strdup(frr)))
+            abort();
+    }
     return 0;
 }
 
@@ -106,7 +237,6 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
     json_error_t jerr;
     json_t *env = NULL;
     int r = 0;
-    uint64_t x = 0;
     if (len > NN_ENVELOPE_MAX) {
         r = nn_why_invalid(why, why_len, "envelope larger than %u bytes", NN_ENVELOPE_MAX);
         goto out;
@@ -117,95 +247,18 @@ int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver res
                 : nn_why_invalid(why, why_len, "envelope: byte %d: %s", jerr.position, jerr.text);
         goto out;
     }
-    json_t *ifc = json_object_get(env, "interface");
-    if (!json_is_object(ifc)) {
-        r = nn_why_invalid(why, why_len, "interface: must be an object");
+    out->node = json_object_get(env, "interfaces") != NULL;
+    if ((r = out->node ? parse_node(env, resolver, out, why, why_len)
+                       : parse_membership(env, resolver, out, why, why_len)))
         goto out;
-    }
-    const char *name = json_string_value(json_object_get(ifc, "name"));
-    if (!name || !nn_wg_ifname_valid(name)) {
-        r = nn_why_invalid(why, why_len,
-                           "interface.name: must be a Linux interface name (1-15 of A-Za-z0-9_.-)");
-        goto out;
-    }
-    snprintf(out->ifname, sizeof(out->ifname), "%s", name);
-    if ((r = get_uint(ifc, "interface", "listen_port", 65535, &x, why, why_len)))
-        goto out;
-    out->wg.listen_port = (uint16_t)x;
-    out->wg.flags |= NN_WG_HAS_LISTEN_PORT;
-    if ((r = get_uint(ifc, "interface", "mtu", 65535, &x, why, why_len)))
-        goto out;
-    if (x < 1280) { /* IPv6 needs 1280; the overlay always carries IPv6 */
-        r = nn_why_invalid(why, why_len, "interface.mtu: %llu is below IPv6's minimum 1280",
-                           (unsigned long long)x);
-        goto out;
-    }
-    out->mtu = (uint32_t)x;
-    json_t *fwd = json_object_get(ifc, "forwarding");
-    if (!json_is_boolean(fwd)) {
-        r = nn_why_invalid(why, why_len, "interface.forwarding: must be true or false");
-        goto out;
-    }
-    out->forwarding = json_is_true(fwd);
-    if ((r = get_prefixes(ifc, "interface", "addresses", &out->addresses, &out->n_addresses, why,
-                          why_len)) ||
-        (r = get_prefixes(ifc, "interface", "routes", &out->routes, &out->n_routes, why, why_len)))
-        goto out;
-    json_t *vrf = json_object_get(ifc, "vrf");
-    if (vrf) {
-        const char *vrf_name = json_string_value(json_object_get(vrf, "name"));
-        if (!vrf_name || !nn_wg_ifname_valid(vrf_name)) {
-            r = nn_why_invalid(why, why_len, "interface.vrf.name: must be a Linux interface name");
-            goto out;
-        }
-        snprintf(out->vrf, sizeof(out->vrf), "%s", vrf_name);
-        /* Any table a VRF can take: not unspecified, default, main or local. */
-        json_t *table = json_object_get(vrf, "table_id");
-        json_int_t t = json_is_integer(table) ? json_integer_value(table) : 0;
-        if (t < 1 || t > UINT32_MAX || (t >= 253 && t <= 255)) {
-            r = nn_why_invalid(why, why_len,
-                               "interface.vrf.table_id: must be a routing table, 1-4294967295 "
-                               "other than 253-255");
-            goto out;
-        }
-        out->vrf_table = (uint32_t)t;
-    }
-    json_t *self = json_object_get(env, "self");
-    const char *role = json_string_value(json_object_get(self, "role"));
-    if (!role || (strcmp(role, "hub") && strcmp(role, "spoke") && strcmp(role, "member"))) {
-        r = nn_why_invalid(why, why_len, "self.role: must be hub, spoke or member");
-        goto out;
-    }
-    snprintf(out->role, sizeof(out->role), "%s", role);
-    json_t *peers = json_object_get(env, "peers");
-    if (!json_is_array(peers)) {
-        r = nn_why_invalid(why, why_len, "peers: must be an array");
-        goto out;
-    }
-    for (size_t i = 0; i < json_array_size(peers); i++)
-        if ((r = parse_peer(json_array_get(peers, i), i, resolver, &out->wg, why, why_len)))
-            goto out;
-    if (nn_wg_device_sort(&out->wg)) {
-        r = nn_why_invalid(why, why_len, "peers: a public key appears twice");
-        goto out;
-    }
+    for (size_t i = 0; i < out->n_ifaces; i++)
+        out->forwarding = out->forwarding || out->ifaces[i].forwarding;
     const char *fw, *nat;
     if ((r = get_ruleset(env, "firewall", &fw, why, why_len)) ||
         (r = get_ruleset(env, "nat", &nat, why, why_len)))
         goto out;
     if (asprintf(&out->nft_ruleset, "%s\n%s", fw, nat) < 0)
         abort();
-    json_t *bgp = json_object_get(env, "bgp");
-    if (json_is_true(json_object_get(bgp, "enabled"))) {
-        const char *frr = json_string_value(json_object_get(bgp, "frr_text"));
-        if (!frr) {
-            r = nn_why_invalid(why, why_len, "bgp.frr_text: must be a string when bgp.enabled");
-            goto out;
-        }
-        out->frr_text = strdup(frr);
-        if (!out->frr_text)
-            abort();
-    }
     json_t *ovn = json_object_get(env, "ovn");
     if (ovn && !json_is_null(ovn)) {
         if ((r = nn_ovn_plan_parse(ovn, &out->ovn, why, why_len)))
@@ -221,31 +274,49 @@ out:
 
 void nn_agent_envelope_free(nn_agent_envelope *e)
 {
-    free(e->addresses);
-    free(e->routes);
+    for (size_t i = 0; i < e->n_ifaces; i++) {
+        free(e->ifaces[i].addresses);
+        free(e->ifaces[i].routes);
+        nn_wg_device_free(&e->ifaces[i].wg);
+    }
+    free(e->ifaces);
     free(e->nft_ruleset);
     free(e->frr_text);
     if (e->has_ovn)
         nn_ovn_plan_free(&e->ovn);
-    nn_wg_device_free(&e->wg);
     memset(e, 0, sizeof(*e));
 }
 
-void nn_agent_envelope_rename(nn_agent_envelope *e, const char *name)
+const nn_agent_iface *nn_agent_envelope_iface(const nn_agent_envelope *e, const char *ifname)
 {
-    char from[20], to[20];
-    snprintf(from, sizeof(from), "\"%s\"", e->ifname);
-    snprintf(to, sizeof(to), "\"%s\"", name);
-    size_t fl = strlen(from), tl = strlen(to);
+    for (size_t i = 0; i < e->n_ifaces; i++)
+        if (!strcmp(e->ifaces[i].ifname, ifname))
+            return &e->ifaces[i];
+    return NULL;
+}
+
+int nn_agent_envelope_rename(nn_agent_envelope *e, const char *from, const char *to)
+{
+    nn_agent_iface *f = (nn_agent_iface *)nn_agent_envelope_iface(e, from);
+    if (!f)
+        return -ENOENT;
+    if (strcmp(from, to) && nn_agent_envelope_iface(e, to))
+        return -EEXIST;
+    char q_from[20], q_to[20];
+    snprintf(q_from, sizeof(q_from), "\"%s\"", from);
+    snprintf(q_to, sizeof(q_to), "\"%s\"", to);
+    size_t fl = strlen(q_from), tl = strlen(q_to);
     nn_buf out = NN_BUF_INIT;
     const char *s = e->nft_ruleset, *hit;
-    while ((hit = strstr(s, from))) {
+    while ((hit = strstr(s, q_from))) {
         nn_buf_append(&out, s, (size_t)(hit - s));
-        nn_buf_append(&out, to, tl);
+        nn_buf_append(&out, q_to, tl);
         s = hit + fl;
     }
     nn_buf_puts(&out, s);
     free(e->nft_ruleset);
     e->nft_ruleset = nn_buf_steal(&out);
-    snprintf(e->ifname, sizeof(e->ifname), "%s", name);
+    snprintf(f->ifname, sizeof(f->ifname), "%s", to);
+    qsort(e->ifaces, e->n_ifaces, sizeof(*e->ifaces), cmp_iface);
+    return 0;
 }

@@ -18,34 +18,53 @@
  * literal (a DNS name). 0 or negative errno. */
 typedef int (*nn_agent_resolver)(const char *host_port, nn_wg_endpoint *out);
 
-typedef struct nn_agent_envelope {
+/* One WireGuard interface of the document. */
+typedef struct nn_agent_iface {
     char ifname[16];
-    char role[8]; /* hub, spoke, member */
     uint32_t mtu;
-    bool forwarding;      /* the node routes for others: IP forwarding on */
+    bool forwarding;      /* the node routes for others through it */
     nn_prefix *addresses; /* owned */
     size_t n_addresses;
     nn_prefix *routes; /* owned */
     size_t n_routes;
+    char vrf[16];       /* vrf.name where it has one, else "" */
+    uint32_t vrf_table; /* vrf.table_id, when vrf */
+    nn_wg_device wg;    /* listen port and peers, sorted; no private key */
+} nn_agent_iface;
+
+/* At most this many interfaces in one document (a host in isolation mode
+ * has one per network). */
+#define NN_AGENT_MAX_IFACES 64
+
+/* What the daemon applies: a host's node document (docs/envelope.md), or
+ * one membership's envelope -- then with its one interface. */
+typedef struct nn_agent_envelope {
+    bool node;              /* a node document */
+    nn_agent_iface *ifaces; /* owned; sorted by name */
+    size_t n_ifaces;
+    char role[8];      /* an envelope's self.role (hub, spoke, member); "" in a node document */
+    bool forwarding;   /* some interface forwards: IP forwarding on */
     char *nft_ruleset; /* owned: firewall then NAT, one transaction */
-    char *frr_text;    /* owned; NULL unless bgp.enabled */
-    char vrf[16];      /* interface.vrf.name on iBGP networks, else "" */
-    uint32_t vrf_table; /* interface.vrf.table_id, when vrf */
+    char *frr_text;    /* owned; NULL without BGP */
     bool has_ovn;      /* the host applies an OVN deployment's plan */
     nn_ovn_plan ovn;   /* when has_ovn */
-    nn_wg_device wg;   /* listen port and peers, sorted; no private key */
 } nn_agent_envelope;
 
-/* Parses and validates bytes (need not be NUL-terminated). 0, or -EINVAL
+/* Parses and validates bytes (need not be NUL-terminated): a node
+ * document when they have "interfaces", else an envelope. 0, or -EINVAL
  * with why naming the JSON path and the problem. resolver may be NULL:
  * then an endpoint must be an address literal. *out is freed on failure. */
 int nn_agent_envelope_parse(const char *bytes, size_t len, nn_agent_resolver resolver,
                             nn_agent_envelope *out, char *why, size_t why_len);
 void nn_agent_envelope_free(nn_agent_envelope *e);
 
-/* Runs the envelope on another interface name (several nodes of one
- * network on one machine, as the tests do): renames it and rewrites the
- * ruleset's quoted "NAME" matches. name must be nn_wg_ifname_valid. */
-void nn_agent_envelope_rename(nn_agent_envelope *e, const char *name);
+/* The interface named ifname, or NULL. */
+const nn_agent_iface *nn_agent_envelope_iface(const nn_agent_envelope *e, const char *ifname);
+
+/* Runs interface `from` under another name (several nodes on one machine,
+ * as the tests do): renames it and rewrites the ruleset's quoted "NAME"
+ * matches. to must be nn_wg_ifname_valid. -ENOENT when there is no
+ * interface `from`, -EEXIST when `to` is taken. */
+int nn_agent_envelope_rename(nn_agent_envelope *e, const char *from, const char *to);
 
 #endif

@@ -245,14 +245,28 @@ static bool applied_revision(const char *dir, uint64_t *revision)
 
 static int resolve_endpoint(const char *host_port, nn_wg_endpoint *out);
 
-/* What one apply changed on the host. */
-typedef struct apply_result {
+/* What one apply changed on one interface. */
+typedef struct iface_result {
     char ifname[16];
-    char etag[72]; /* quoted SHA-256 of the bytes, as nanamid's ETag */
     nn_apply_wg_stats wg;
     nn_rtnl_stats rt;
-    int forwarding;       /* 1 when a forwarding sysctl was turned on */
-    bool ruleset_changed; /* Nanami's nft table reads differently after */
+    bool has_vrf;          /* the document puts the interface in a VRF */
+    bool vrf_set;          /* the VRF device was made or brought up */
+    char vrf_why[WHY_LEN]; /* the VRF could not be made; else "" */
+} iface_result;
+
+/* What one apply changed on the host. wg, rt and the vrf fields add up
+ * the interfaces' (ifs). */
+typedef struct apply_result {
+    char ifname[16]; /* the first interface's name (an envelope's only one) */
+    char etag[72];   /* quoted SHA-256 of the bytes, as nanamid's ETag */
+    nn_apply_wg_stats wg;
+    nn_rtnl_stats rt;
+    iface_result ifs[NN_AGENT_MAX_IFACES];
+    size_t n_ifaces;
+    size_t ifaces_removed; /* interfaces the previous document had and this one has not */
+    int forwarding;        /* 1 when a forwarding sysctl was turned on */
+    bool ruleset_changed;  /* Nanami's nft table reads differently after */
     double wg_ms;
     nn_frr_outcome frr;
     bool frr_disabled;     /* the envelope has BGP, --frr-vty off */
@@ -260,9 +274,8 @@ typedef struct apply_result {
     nn_ovn_outcome ovn;
     bool ovn_disabled;     /* the envelope has an OVN plan, --ovn-nbctl off */
     char ovn_why[WHY_LEN]; /* OVN failed; else "" */
-    bool has_vrf;          /* the envelope puts the interface in a VRF */
-    bool vrf_set;          /* the VRF device was made or brought up */
-    char vrf_why[WHY_LEN]; /* the VRF could not be made; else "" */
+    bool has_vrf, vrf_set;
+    char vrf_why[WHY_LEN]; /* the first interface whose VRF failed */
 } apply_result;
 
 /* frr-reload.py ran and changed what FRR runs. */
@@ -278,7 +291,8 @@ static bool result_changed(const apply_result *r)
     return r->wg.added || r->wg.updated || r->wg.removed || r->wg.private_key_set ||
            r->wg.listen_port_set || r->rt.link_changed || r->rt.addresses_added ||
            r->rt.addresses_removed || r->rt.routes_added || r->rt.routes_removed || r->forwarding ||
-           r->vrf_set || r->ruleset_changed || frr_changed(r) || r->ovn == NN_OVN_APPLIED;
+           r->vrf_set || r->ruleset_changed || frr_changed(r) || r->ovn == NN_OVN_APPLIED ||
+           r->ifaces_removed;
 }
 
 /* The apply's FRR outcome as apply prints it. */
@@ -322,20 +336,27 @@ static const char *vrf_outcome(const apply_result *r)
 
 static void result_json(const apply_result *r, nn_buf *out)
 {
+    nn_buf names = NN_BUF_INIT;
+    nn_buf_putc(&names, '[');
+    for (size_t i = 0; i < r->n_ifaces; i++)
+        nn_buf_printf(&names, "%s\"%s\"", i ? "," : "", r->ifs[i].ifname);
+    nn_buf_putc(&names, ']');
     nn_buf_printf(out,
                   "{\"addresses\":{\"added\":%zu,\"removed\":%zu},\"etag\":\"\\\"%.64s\\\"\","
-                  "\"forwarding_set\":%s,\"interface\":\"%s\",\"link_set\":%s,"
+                  "\"forwarding_set\":%s,\"interface\":\"%s\",\"interfaces\":%s,"
+                  "\"interfaces_removed\":%zu,\"link_set\":%s,"
                   "\"peers\":{\"added\":%zu,\"removed\":%zu,\"unchanged\":%zu,\"updated\":%zu},"
                   "\"frr\":\"%s\",\"ovn\":\"%s\",\"private_key_set\":%s,"
                   "\"routes\":{\"added\":%zu,\"removed\":%zu},\"ruleset_changed\":%s,"
                   "\"vrf\":\"%s\",\"wireguard\":\"%s\",\"wireguard_ms\":%.3f}",
                   r->rt.addresses_added, r->rt.addresses_removed, r->etag + 1,
-                  r->forwarding ? "true" : "false", r->ifname,
+                  r->forwarding ? "true" : "false", r->ifname, names.data, r->ifaces_removed,
                   r->rt.link_changed ? "true" : "false", r->wg.added, r->wg.removed,
                   r->wg.unchanged, r->wg.updated, frr_outcome(r), ovn_outcome(r),
                   r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
                   r->rt.routes_removed, r->ruleset_changed ? "true" : "false", vrf_outcome(r),
                   r->wg.userspace ? "userspace" : "kernel", r->wg_ms);
+    nn_buf_free(&names);
 }
 
 /* The pinned server key: --server-key, else STATE/server.pub. */
@@ -392,8 +413,154 @@ static void apply_ovn(const options *o, const nn_agent_envelope *env, apply_resu
                             env->has_ovn ? &env->ovn : NULL, res->ovn_why, sizeof(res->ovn_why));
 }
 
-/* Verifies, parses and applies one envelope: nft, WireGuard (diff),
- * link/addresses/routes (diff), forwarding, FRR, OVN; then saves it as the last
+/* --interface: NAME runs a one-interface document's interface under that
+ * name; OLD=NEW[,OLD=NEW...] renames any (several nodes on one machine,
+ * as the tests do). A pair whose OLD the document lacks is skipped. */
+static int apply_renames(const char *spec, nn_agent_envelope *e, char *why, size_t why_len)
+{
+    if (!spec)
+        return 0;
+    if (!strchr(spec, '=')) {
+        if (e->n_ifaces != 1)
+            return nn_why_invalid(why, why_len,
+                                  "--interface NAME needs a document with one interface (this "
+                                  "one has %zu): use OLD=NEW,...",
+                                  e->n_ifaces);
+        return nn_agent_envelope_rename(e, e->ifaces[0].ifname, spec) ? -EINVAL : 0;
+    }
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", spec);
+    char *save = NULL;
+    for (char *pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(pair, '=');
+        if (!eq)
+            return nn_why_invalid(why, why_len, "--interface: \"%s\" is not OLD=NEW", pair);
+        *eq = '\0';
+        int r = nn_agent_envelope_rename(e, pair, eq + 1);
+        if (r == -EEXIST)
+            return nn_why_invalid(why, why_len, "--interface: %s is taken", eq + 1);
+    }
+    return 0;
+}
+
+/* --interface's names are interface names. */
+static bool renames_valid(const char *spec)
+{
+    if (!strchr(spec, '='))
+        return nn_wg_ifname_valid(spec);
+    char buf[512];
+    if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf))
+        return false;
+    char *save = NULL;
+    for (char *pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(pair, '=');
+        if (!eq)
+            return false;
+        *eq = '\0';
+        if (!nn_wg_ifname_valid(pair) || !nn_wg_ifname_valid(eq + 1))
+            return false;
+    }
+    return true;
+}
+
+/* One interface brought to want: made if missing, WireGuard by diff
+ * (against prev, the same interface in the last applied document), its
+ * VRF, then link, addresses and routes by diff. */
+static int apply_iface(const options *o, const nn_agent_iface *want, const nn_agent_iface *prev,
+                       const nn_key *priv, const nn_key *pub, iface_result *ir, double *wg_ms,
+                       char *why, size_t why_len)
+{
+    char perr[WHY_LEN];
+    int r;
+    snprintf(ir->ifname, sizeof(ir->ifname), "%s", want->ifname);
+    if (ensure_interface(want->ifname, o->userspace, perr, sizeof(perr))) {
+        snprintf(why, why_len, "interface %.400s", perr);
+        return -EIO;
+    }
+    nn_wg_device desired = want->wg; /* borrows its peers */
+    desired.private_key = *priv;
+    desired.public_key = *pub;
+    desired.flags |= NN_WG_HAS_PRIVATE_KEY;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = nn_apply_wg(want->ifname, &desired, prev ? &prev->wg : NULL, &ir->wg, perr, sizeof(perr));
+    sodium_memzero(&desired.private_key, sizeof(desired.private_key));
+    if (r) {
+        snprintf(why, why_len, "wireguard: %.400s", perr);
+        return r;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *wg_ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    /* A VRF that cannot be made (a kernel without the module) is
+     * reported, not fatal: the tunnel and its routes in the main table
+     * still carry traffic, and bgpd keeps that instance down. */
+    bool in_vrf = false;
+    ir->has_vrf = want->vrf[0] != '\0';
+    if (ir->has_vrf) {
+        r = nn_rtnl_ensure_vrf(want->vrf, want->vrf_table, perr, sizeof(perr));
+        if (r < 0)
+            snprintf(ir->vrf_why, sizeof(ir->vrf_why),
+                     "vrf %s does not exist on this host (%.300s): routes stay in the main "
+                     "table, and bgpd keeps that BGP instance down",
+                     want->vrf, perr);
+        in_vrf = r >= 0;
+        ir->vrf_set = r > 0;
+    }
+    nn_rtnl_link link = {.mtu = want->mtu,
+                         .addresses = want->addresses,
+                         .n_addresses = want->n_addresses,
+                         .routes = want->routes,
+                         .n_routes = want->n_routes,
+                         .vrf = in_vrf ? want->vrf : NULL,
+                         .table = want->vrf_table};
+    return nn_rtnl_apply(want->ifname, &link, &ir->rt, why, why_len);
+}
+
+static void add_up(apply_result *res, const iface_result *ir)
+{
+    res->wg.added += ir->wg.added;
+    res->wg.updated += ir->wg.updated;
+    res->wg.removed += ir->wg.removed;
+    res->wg.unchanged += ir->wg.unchanged;
+    res->wg.private_key_set |= ir->wg.private_key_set;
+    res->wg.listen_port_set |= ir->wg.listen_port_set;
+    res->wg.userspace |= ir->wg.userspace;
+    res->rt.link_changed |= ir->rt.link_changed;
+    res->rt.addresses_added += ir->rt.addresses_added;
+    res->rt.addresses_removed += ir->rt.addresses_removed;
+    res->rt.routes_added += ir->rt.routes_added;
+    res->rt.routes_removed += ir->rt.routes_removed;
+    res->has_vrf |= ir->has_vrf;
+    res->vrf_set |= ir->vrf_set;
+    if (ir->vrf_why[0] && !res->vrf_why[0])
+        snprintf(res->vrf_why, sizeof(res->vrf_why), "%s", ir->vrf_why);
+}
+
+/* The interfaces (and their VRFs) prev had and env has not: a network
+ * the host left, or a per-network interface the shared one replaced. */
+static int remove_departed(const nn_agent_envelope *env, const nn_agent_envelope *prev,
+                           apply_result *res, char *why, size_t why_len)
+{
+    for (size_t i = 0; i < prev->n_ifaces; i++) {
+        const nn_agent_iface *old = &prev->ifaces[i];
+        if (nn_agent_envelope_iface(env, old->ifname))
+            continue;
+        int r = nn_rtnl_delete_link(old->ifname, why, why_len);
+        if (r < 0)
+            return r;
+        res->ifaces_removed += (size_t)r;
+        bool vrf_used = !old->vrf[0];
+        for (size_t j = 0; j < env->n_ifaces && !vrf_used; j++)
+            vrf_used = !strcmp(env->ifaces[j].vrf, old->vrf);
+        if (!vrf_used && (r = nn_rtnl_delete_link(old->vrf, why, why_len)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Verifies, parses and applies one node document or envelope: nft, the
+ * interfaces that left, then per interface WireGuard (diff), VRF,
+ * link/addresses/routes (diff); forwarding, FRR, OVN; then saves it as the last
  * applied (applied.json, applied.sig). EXIT_INVALID when refused (nothing
  * on the host changed), 1 on a host error, 0 when applied. */
 static int apply_bytes(const options *o, const char *data, size_t len, const char *sig,
@@ -405,8 +572,8 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
         return EXIT_INVALID;
     nn_agent_envelope env = {0}, prev = {0};
     bool have_prev = false;
-    nn_wg_device desired = {0};
-    int status = EXIT_INVALID, r;
+    nn_key priv = {{0}}, pub;
+    int status = EXIT_INVALID, r = 0;
     /* Nothing is parsed before the signature holds. */
     uint64_t revision, applied_rev;
     if (nn_envelope_verify(data, len, sig, server_pk, &revision) != 0) {
@@ -415,7 +582,7 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
                  "nothing applied");
         goto out;
     }
-    /* Rollback: a validly signed but older envelope (replayed, or from a
+    /* Rollback: a validly signed but older document (replayed, or from a
      * stale server) never replaces a newer one. The same revision is
      * accepted: drift checks and restarts re-apply what is in force. */
     if (applied_revision(o->state_dir, &applied_rev) && revision < applied_rev) {
@@ -426,65 +593,37 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
         goto out;
     }
     char perr[WHY_LEN];
-    if (nn_agent_envelope_parse(data, len, resolve_endpoint, &env, perr, sizeof(perr))) {
+    if (nn_agent_envelope_parse(data, len, resolve_endpoint, &env, perr, sizeof(perr)) ||
+        apply_renames(o->ifname, &env, perr, sizeof(perr))) {
         snprintf(why, why_len, "%.400s; nothing applied", perr);
         goto out;
     }
-    if (o->ifname)
-        nn_agent_envelope_rename(&env, o->ifname);
     status = 1;
-    const char *ifname = env.ifname;
-    snprintf(res->ifname, sizeof(res->ifname), "%s", ifname);
-    desired = env.wg;
-    memset(&env.wg, 0, sizeof(env.wg));
-    if (load_private_key(o->state_dir, &desired.private_key, &desired.public_key)) {
+    if (env.n_ifaces)
+        snprintf(res->ifname, sizeof(res->ifname), "%s", env.ifaces[0].ifname);
+    if (load_private_key(o->state_dir, &priv, &pub)) {
         snprintf(why, why_len, "no private key in %.300s (run gateway-daemon keygen)",
                  o->state_dir);
         goto out;
     }
-    desired.flags |= NN_WG_HAS_PRIVATE_KEY;
-    have_prev = load_previous(o->state_dir, &prev);
-    if (ensure_interface(ifname, o->userspace, perr, sizeof(perr))) {
-        snprintf(why, why_len, "interface %.400s", perr);
-        goto out;
-    }
-    /* The firewall first: its rules match on the interface name, so the
-     * interface never passes a packet before deny-by-default holds. */
+    have_prev = load_previous(o->state_dir, &prev) &&
+                apply_renames(o->ifname, &prev, perr, sizeof(perr)) == 0;
+    /* The firewall first: its rules match on the interface names, so no
+     * interface passes a packet before deny-by-default holds. */
     if (nn_apply_nft(env.nft_ruleset, &res->ruleset_changed, why, why_len))
         goto out;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((r = nn_apply_wg(ifname, &desired, have_prev ? &prev.wg : NULL, &res->wg, perr,
-                         sizeof(perr)))) {
-        snprintf(why, why_len, "wireguard: %.400s", perr);
+    /* The interfaces that left go before new ones come: a mode switch
+     * hands the shared interface's listen port to a per-network one. */
+    if (have_prev && remove_departed(&env, &prev, res, why, why_len))
         goto out;
+    for (size_t i = 0; i < env.n_ifaces; i++) {
+        const nn_agent_iface *want = &env.ifaces[i];
+        if (apply_iface(o, want, have_prev ? nn_agent_envelope_iface(&prev, want->ifname) : NULL,
+                        &priv, &pub, &res->ifs[i], &res->wg_ms, why, why_len))
+            goto out;
+        res->n_ifaces = i + 1;
+        add_up(res, &res->ifs[i]);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    res->wg_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    /* A VRF that cannot be made (a kernel without the module) is
-     * reported, not fatal: the tunnel and its routes in the main table
-     * still carry traffic, and bgpd keeps that instance down. */
-    bool in_vrf = false;
-    res->has_vrf = env.vrf[0] != '\0';
-    if (env.vrf[0]) {
-        r = nn_rtnl_ensure_vrf(env.vrf, env.vrf_table, perr, sizeof(perr));
-        if (r < 0)
-            snprintf(res->vrf_why, sizeof(res->vrf_why),
-                     "vrf %s does not exist on this host (%.300s): routes stay in the main "
-                     "table, and bgpd keeps that BGP instance down",
-                     env.vrf, perr);
-        in_vrf = r >= 0;
-        res->vrf_set = r > 0;
-    }
-    nn_rtnl_link link = {.mtu = env.mtu,
-                         .addresses = env.addresses,
-                         .n_addresses = env.n_addresses,
-                         .routes = env.routes,
-                         .n_routes = env.n_routes,
-                         .vrf = in_vrf ? env.vrf : NULL,
-                         .table = env.vrf_table};
-    if (nn_rtnl_apply(ifname, &link, &res->rt, why, why_len))
-        goto out;
     if (env.forwarding && (res->forwarding = nn_rtnl_enable_forwarding(perr, sizeof(perr))) < 0) {
         snprintf(why, why_len, "forwarding: %.400s", perr);
         goto out;
@@ -506,8 +645,7 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
     memcpy(res->etag + 1 + 2 * NN_HASH_LEN, "\"", 2);
     status = 0;
 out:
-    sodium_memzero(&desired.private_key, sizeof(desired.private_key));
-    nn_wg_device_free(&desired);
+    sodium_memzero(&priv, sizeof(priv));
     nn_agent_envelope_free(&env);
     if (have_prev)
         nn_agent_envelope_free(&prev);
@@ -518,8 +656,9 @@ static int cmd_apply(const options *o)
 {
     if (!o->state_dir || !o->envelope || !o->signature)
         return usage("apply needs --state-dir, -f ENVELOPE and --signature SIGFILE");
-    if (o->ifname && !nn_wg_ifname_valid(o->ifname))
-        return usage("--interface must be a Linux interface name (1-15 of A-Za-z0-9_.-)");
+    if (o->ifname && !renames_valid(o->ifname))
+        return usage("--interface must be NAME or OLD=NEW[,OLD=NEW...], Linux interface names "
+                     "(1-15 of A-Za-z0-9_.-)");
     char *data = NULL, *sig = NULL, why[WHY_LEN] = "";
     size_t len, sig_len;
     int r = nn_file_read(o->envelope, NN_ENVELOPE_MAX, &data, &len);
@@ -593,9 +732,9 @@ static int resolve_endpoint(const char *host_port, nn_wg_endpoint *out)
 /* Each peer as the device reports it: the "peers" of `show` (with the
  * configuration: allowed IPs, keepalive) and of the observed state a node
  * reports (without: the server knows what it configured). */
-static void peers_json(nn_jw *w, const nn_wg_device *dev, bool configuration)
+/* The device's peers as items of an open array. */
+static void peer_items(nn_jw *w, const nn_wg_device *dev, bool configuration)
 {
-    nn_jw_arr_begin(w);
     for (size_t i = 0; i < dev->n_peers; i++) {
         const nn_wg_peer *p = &dev->peers[i];
         char text[NN_PREFIX_STRLEN];
@@ -627,6 +766,12 @@ static void peers_json(nn_jw *w, const nn_wg_device *dev, bool configuration)
         nn_jw_int(w, (int64_t)p->tx_bytes);
         nn_jw_obj_end(w);
     }
+}
+
+static void peers_json(nn_jw *w, const nn_wg_device *dev, bool configuration)
+{
+    nn_jw_arr_begin(w);
+    peer_items(w, dev, configuration);
     nn_jw_arr_end(w);
 }
 
@@ -680,7 +825,7 @@ typedef struct daemon_state {
     unsigned long drift_repairs;
     unsigned long frr_reloads; /* frr-reload.py runs that changed FRR */
     unsigned long ovn_applies; /* ovn-nbctl transactions that changed the database */
-    char last_error[WHY_LEN]; /* empty when the last apply succeeded */
+    char last_error[WHY_LEN];  /* empty when the last apply succeeded */
 } daemon_state;
 
 static volatile sig_atomic_t g_stop;
@@ -884,12 +1029,23 @@ static void outcome_json(nn_jw *w, const char *state, const char *counter, unsig
     nn_jw_obj_end(w);
 }
 
-/* The observed state, in the shape of POST /api/v1/node/status. */
+/* The observed state, in the shape of POST /api/v1/node/status: per
+ * interface its port and peers; at the top the first interface's name and
+ * port (an envelope's only one) and every interface's peers. */
 static void handle_status(daemon_state *d, int fd)
 {
-    nn_wg_device dev = {0};
-    char why[WHY_LEN] = "";
-    bool have_dev = d->applied && nn_wg_get(d->last.ifname, &dev, why, sizeof(why)) == 0;
+    size_t n = d->applied ? d->last.n_ifaces : 0;
+    nn_wg_device *devs = calloc(n + 1, sizeof(*devs));
+    bool *have = calloc(n + 1, sizeof(*have));
+    char(*whys)[WHY_LEN] = calloc(n + 1, WHY_LEN);
+    if (!devs || !have || !whys) {
+        free(devs);
+        free(have);
+        free(whys);
+        return reply_error(fd, "out of memory", false);
+    }
+    for (size_t i = 0; i < n; i++)
+        have[i] = nn_wg_get(d->last.ifs[i].ifname, &devs[i], whys[i], WHY_LEN) == 0;
     nn_buf out = NN_BUF_INIT;
     nn_jw w;
     nn_jw_init(&w, &out);
@@ -904,32 +1060,53 @@ static void handle_status(daemon_state *d, int fd)
     nn_jw_arr_begin(&w);
     if (d->last_error[0])
         nn_jw_str(&w, d->last_error);
-    if (d->applied && !have_dev)
-        nn_jw_str(&w, why);
+    for (size_t i = 0; i < n; i++) {
+        if (!have[i])
+            nn_jw_str(&w, whys[i]);
+        if (d->last.ifs[i].vrf_why[0])
+            nn_jw_str(&w, d->last.ifs[i].vrf_why);
+    }
     if (d->applied && d->last.frr_why[0])
         nn_jw_str(&w, d->last.frr_why);
     if (d->applied && d->last.ovn_why[0])
         nn_jw_str(&w, d->last.ovn_why);
-    if (d->applied && d->last.vrf_why[0])
-        nn_jw_str(&w, d->last.vrf_why);
     nn_jw_arr_end(&w);
     nn_jw_key(&w, "frr");
     outcome_json(&w, d->applied ? frr_state(&d->last) : NULL, "reloads", d->frr_reloads);
-    if (d->applied) {
+    if (n) {
         nn_jw_key(&w, "interface");
-        nn_jw_str(&w, d->last.ifname);
+        nn_jw_str(&w, d->last.ifs[0].ifname);
     }
+    nn_jw_key(&w, "interfaces");
+    nn_jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++) {
+        nn_jw_obj_begin(&w);
+        nn_jw_key(&w, "listen_port");
+        nn_jw_int(&w, have[i] ? devs[i].listen_port : 0);
+        nn_jw_key(&w, "name");
+        nn_jw_str(&w, d->last.ifs[i].ifname);
+        nn_jw_key(&w, "peers");
+        peers_json(&w, &devs[i], false);
+        nn_jw_obj_end(&w);
+    }
+    nn_jw_arr_end(&w);
     nn_jw_key(&w, "listen_port");
-    nn_jw_int(&w, have_dev ? dev.listen_port : 0);
+    nn_jw_int(&w, n && have[0] ? devs[0].listen_port : 0);
     nn_jw_key(&w, "ovn");
     outcome_json(&w, d->applied ? ovn_state(&d->last) : NULL, "applies", d->ovn_applies);
     nn_jw_key(&w, "peers");
-    const nn_wg_device none = {0};
-    peers_json(&w, have_dev ? &dev : &none, false);
+    nn_jw_arr_begin(&w);
+    for (size_t i = 0; i < n; i++)
+        peer_items(&w, &devs[i], false);
+    nn_jw_arr_end(&w);
     nn_jw_obj_end(&w);
     reply_ok(fd, &out);
     nn_buf_free(&out);
-    nn_wg_device_free(&dev);
+    for (size_t i = 0; i < n; i++)
+        nn_wg_device_free(&devs[i]);
+    free(devs);
+    free(have);
+    free(whys);
 }
 
 static void serve_connection(daemon_state *d, int fd)
@@ -1002,8 +1179,9 @@ static int cmd_run(const options *o)
 {
     if (!o->state_dir || !o->socket)
         return usage("run needs --state-dir and --socket");
-    if (o->ifname && !nn_wg_ifname_valid(o->ifname))
-        return usage("--interface must be a Linux interface name (1-15 of A-Za-z0-9_.-)");
+    if (o->ifname && !renames_valid(o->ifname))
+        return usage("--interface must be NAME or OLD=NEW[,OLD=NEW...], Linux interface names "
+                     "(1-15 of A-Za-z0-9_.-)");
     long drift_s = 30;
     if (o->drift_interval) {
         char *end;

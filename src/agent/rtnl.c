@@ -227,9 +227,8 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
     }
     d->stale = grow(d->stale, d->n_stale, &d->cap_stale, sizeof(*d->stale));
-    d->stale[d->n_stale++] =
-        (table_route){.prefix = prefix_of(rtm->rtm_family, rtm->rtm_dst_len, dst ? dst : zero),
-                      .table = table};
+    d->stale[d->n_stale++] = (table_route){
+        .prefix = prefix_of(rtm->rtm_family, rtm->rtm_dst_len, dst ? dst : zero), .table = table};
     return MNL_CB_OK;
 }
 
@@ -514,6 +513,25 @@ out:
     free(d.items);
     rtnl_close(&s);
     return r ? r : changed;
+}
+
+int nn_rtnl_delete_link(const char *name, char *why, size_t why_len)
+{
+    unsigned ifindex = if_nametoindex(name);
+    if (!ifindex)
+        return 0;
+    rtnl s;
+    int r = rtnl_open(&s);
+    if (r)
+        return set_why(why, why_len, r, "netlink socket", name);
+    struct nlmsghdr *nlh = msg_begin(&s, RTM_DELLINK, NLM_F_ACK);
+    struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+    ifi->ifi_index = (int)ifindex;
+    r = rtnl_talk(&s, nlh, NULL, NULL);
+    rtnl_close(&s);
+    if (r == -ENODEV)
+        return 0; /* gone meanwhile */
+    return r ? set_why(why, why_len, r, "removing the device", name) : 1;
 }
 
 static int sysctl_on(const char *path)

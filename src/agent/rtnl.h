@@ -50,6 +50,10 @@ int nn_rtnl_add_wireguard(const char *ifname, char *why, size_t why_len);
  * VRF module; -EEXIST when `name` is a device of another kind. */
 int nn_rtnl_ensure_vrf(const char *name, uint32_t table, char *why, size_t why_len);
 
+/* Removes device `name` (an interface a node left, or its VRF). Returns 1
+ * when it removed it, 0 when there was none. */
+int nn_rtnl_delete_link(const char *name, char *why, size_t why_len);
+
 /* Turns on IPv4 and IPv6 forwarding in this network namespace (hubs and
  * gateways). Returns 1 when either was off, 0 when both were on already. */
 int nn_rtnl_enable_forwarding(char *why, size_t why_len);

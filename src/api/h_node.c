@@ -64,15 +64,84 @@ static bool valid_outcome(json_t *v, const char *counter)
             s && (!strcmp(s, "applied") || !strcmp(s, "failed") || !strcmp(s, "disabled")));
 }
 
+/* A report's list of peers (at path): what WireGuard says of each. */
+static bool valid_peers(ctx *c, json_t *peers, const char *path)
+{
+    static const char *const peer_fields[] = {"endpoint", "last_handshake", "public_key",
+                                              "rx_bytes", "tx_bytes",       NULL};
+    if (peers && (!json_is_array(peers) || json_array_size(peers) > STATUS_MAX_PEERS)) {
+        api_reply_error(c->resp, 422, "invalid", path, "%s must be an array of at most %d", path,
+                        STATUS_MAX_PEERS);
+        return false;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(peers, i, v)
+    {
+        char field[96];
+        const char *why = NULL;
+        nn_key k;
+        json_t *ep = json_object_get(v, "endpoint");
+        if (!json_is_object(v))
+            why = "must be an object";
+        else if (!keys_within(v, peer_fields))
+            why =
+                "has a key that is not endpoint, last_handshake, public_key, rx_bytes or tx_bytes";
+        else if (!json_is_string(json_object_get(v, "public_key")) ||
+                 nn_key_from_base64(json_string_value(json_object_get(v, "public_key")), &k,
+                                    &why) != 0)
+            why = why ? why : "public_key must be a WireGuard key";
+        else if (ep && !json_is_string(ep) && !json_is_null(ep))
+            why = "endpoint must be a string or null";
+        else if (!is_uint(json_object_get(v, "last_handshake")) ||
+                 !is_uint(json_object_get(v, "rx_bytes")) ||
+                 !is_uint(json_object_get(v, "tx_bytes")))
+            why = "last_handshake, rx_bytes and tx_bytes must be non-negative integers";
+        if (why) {
+            snprintf(field, sizeof(field), "%s[%zu]", path, i);
+            api_reply_error(c->resp, 422, "invalid", field, "%s: %s", field, why);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A node document's interfaces, each with its port and peers. */
+static bool valid_interfaces(ctx *c, json_t *ifs)
+{
+    static const char *const fields[] = {"listen_port", "name", "peers", NULL};
+    if (ifs && (!json_is_array(ifs) || json_array_size(ifs) > 64)) {
+        api_reply_error(c->resp, 422, "invalid", "interfaces",
+                        "interfaces must be an array of at most 64");
+        return false;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(ifs, i, v)
+    {
+        char field[48];
+        snprintf(field, sizeof(field), "interfaces[%zu]", i);
+        if (!json_is_object(v) || !keys_within(v, fields) ||
+            !json_is_string(json_object_get(v, "name")) ||
+            !is_uint(json_object_get(v, "listen_port"))) {
+            api_reply_error(c->resp, 422, "invalid", field, "%s must be {listen_port, name, peers}",
+                            field);
+            return false;
+        }
+        strncat(field, ".peers", sizeof(field) - strlen(field) - 1);
+        if (!valid_peers(c, json_object_get(v, "peers"), field))
+            return false;
+    }
+    return true;
+}
+
 /* A report must have the shape docs/api.md gives; the server stores it
  * as sent, so it checks every field a reader will rely on. */
 static bool valid_report(ctx *c)
 {
-    static const char *const fields[] = {
-        "applied_etag", "drift_repairs", "errors", "interface", "listen_port",
-        "peers",        "applied_at",    "frr",    "ovn",       NULL};
-    static const char *const peer_fields[] = {"endpoint", "last_handshake", "public_key",
-                                              "rx_bytes", "tx_bytes",       NULL};
+    static const char *const fields[] = {"applied_etag", "drift_repairs", "errors", "interface",
+                                         "interfaces",   "listen_port",   "peers",  "applied_at",
+                                         "frr",          "ovn",           NULL};
     if (!api_only_keys(c, c->body, fields))
         return false;
     json_t *v;
@@ -115,40 +184,8 @@ static bool valid_report(ctx *c)
             return false;
         }
     }
-    json_t *peers = json_object_get(c->body, "peers");
-    if (peers && (!json_is_array(peers) || json_array_size(peers) > STATUS_MAX_PEERS)) {
-        api_reply_error(c->resp, 422, "invalid", "peers", "peers must be an array of at most %d",
-                        STATUS_MAX_PEERS);
-        return false;
-    }
-    json_array_foreach(peers, i, v)
-    {
-        char field[64];
-        const char *why = NULL;
-        nn_key k;
-        json_t *ep = json_object_get(v, "endpoint");
-        if (!json_is_object(v))
-            why = "must be an object";
-        else if (!keys_within(v, peer_fields))
-            why =
-                "has a key that is not endpoint, last_handshake, public_key, rx_bytes or tx_bytes";
-        else if (!json_is_string(json_object_get(v, "public_key")) ||
-                 nn_key_from_base64(json_string_value(json_object_get(v, "public_key")), &k,
-                                    &why) != 0)
-            why = why ? why : "public_key must be a WireGuard key";
-        else if (ep && !json_is_string(ep) && !json_is_null(ep))
-            why = "endpoint must be a string or null";
-        else if (!is_uint(json_object_get(v, "last_handshake")) ||
-                 !is_uint(json_object_get(v, "rx_bytes")) ||
-                 !is_uint(json_object_get(v, "tx_bytes")))
-            why = "last_handshake, rx_bytes and tx_bytes must be non-negative integers";
-        if (why) {
-            snprintf(field, sizeof(field), "peers[%zu]", i);
-            api_reply_error(c->resp, 422, "invalid", field, "%s: %s", field, why);
-            return false;
-        }
-    }
-    return true;
+    return valid_peers(c, json_object_get(c->body, "peers"), "peers") &&
+           valid_interfaces(c, json_object_get(c->body, "interfaces"));
 }
 
 void h_node_status(ctx *c)

@@ -352,20 +352,17 @@ static bool set_text(const prefix_set *s, int fam, nn_buf *out)
  * forward out of the workspace's prefixes (a full-tunnel device's egress
  * aside). The shared interface: a forward whose source and destination
  * are both one network's, egress of that network's full-tunnel devices,
- * and input addressed to the host in a network or coming from one; the
- * rest -- between networks, out of the workspace, a source of no
- * network -- is dropped. */
+ * and input from a network to the host's addresses in it or outside the
+ * workspace; the rest -- between networks, out of the workspace, a source
+ * of no network -- is dropped. */
 static void dispatch(const membership *ms, bool shared, bool forward, const prefix_set *ws_set,
                      nn_buf *out)
 {
     char chain[32];
     nn_firewall_chain_name(ms->net, chain);
-    prefix_set mine = {0}, own = {0};
+    prefix_set mine = {0};
     network_prefixes(ms->net, &mine);
     ps_cover(&mine);
-    if (ms->peer->addr4.family)
-        ps_add(&own, &ms->peer->addr4);
-    ps_add(&own, &ms->peer->addr6);
     nn_buf set = NN_BUF_INIT, ws = NN_BUF_INIT, exits = NN_BUF_INIT;
     const char *ifn = ms->ifname;
     for (int fam = NN_AF_INET4; fam <= NN_AF_INET6; fam += 2) {
@@ -387,24 +384,20 @@ static void dispatch(const membership *ms, bool shared, bool forward, const pref
         }
         if (!set_text(&mine, fam, &set))
             continue;
-        if (forward) {
-            nn_buf_printf(out, "    iifname \"%s\" %s saddr %s %s daddr %s jump %s\n", ifn, kw,
-                          set.data, kw, set.data, chain);
-            if (exit && in_ws)
-                nn_buf_printf(out, "    iifname \"%s\" %s saddr %s %s daddr != %s jump %s\n", ifn,
-                              kw, exits.data, kw, ws.data, chain);
-            else if (exit)
-                nn_buf_printf(out, "    iifname \"%s\" %s saddr %s jump %s\n", ifn, kw, exits.data,
-                              chain);
-        } else {
-            nn_buf own_text = NN_BUF_INIT;
-            if (set_text(&own, fam, &own_text))
-                nn_buf_printf(out, "    iifname \"%s\" %s daddr %s jump %s\n", ifn, kw,
-                              own_text.data, chain);
-            nn_buf_free(&own_text);
-            nn_buf_printf(out, "    iifname \"%s\" %s saddr %s jump %s\n", ifn, kw, set.data,
+        nn_buf_printf(out, "    iifname \"%s\" %s saddr %s %s daddr %s jump %s\n", ifn, kw,
+                      set.data, kw, set.data, chain);
+        if (forward && exit && in_ws)
+            nn_buf_printf(out, "    iifname \"%s\" %s saddr %s %s daddr != %s jump %s\n", ifn, kw,
+                          exits.data, kw, ws.data, chain);
+        else if (forward && exit)
+            nn_buf_printf(out, "    iifname \"%s\" %s saddr %s jump %s\n", ifn, kw, exits.data,
                           chain);
-        }
+        /* Input is judged by the network it comes from, addressed to the
+         * host inside that network or outside the workspace (its underlay
+         * address), never to its address in another network. */
+        else if (!forward && in_ws)
+            nn_buf_printf(out, "    iifname \"%s\" %s saddr %s %s daddr != %s jump %s\n", ifn, kw,
+                          set.data, kw, ws.data, chain);
     }
     if (!shared)
         nn_buf_printf(out, "    iifname \"%s\" jump %s\n", ifn, chain);
@@ -412,7 +405,6 @@ static void dispatch(const membership *ms, bool shared, bool forward, const pref
     nn_buf_free(&ws);
     nn_buf_free(&exits);
     free(mine.p);
-    free(own.p);
 }
 
 static void write_firewall(nn_jw *w, const nn_workspace *ws, const nn_host *h, const membership *ms,
@@ -456,7 +448,7 @@ static void write_firewall(nn_jw *w, const nn_workspace *ws, const nn_host *h, c
         if (any_shared)
             nn_buf_printf(&text, "    iifname \"%s\" drop comment \"%s\"\n", h->ifname,
                           k ? "between networks, or out of the workspace"
-                            : "a source of no network here");
+                            : "between networks, or a source of no network");
         nn_buf_puts(&text, "  }\n");
     }
     for (size_t i = 0; i < n; i++)

@@ -379,9 +379,12 @@ static int check_overlaps(checker *c, const nn_host *h, const membership *ms, si
 }
 
 /* A host h sees over its shared interface in two networks is one WireGuard
- * peer there, with one endpoint. seen[] is scratch, one per host. */
-static int check_remote_endpoints(checker *c, const nn_host *h, const membership *ms, size_t n,
-                                  const membership **seen)
+ * peer there: it must run both networks on one interface of its own too
+ * (one key cannot be two peers of one interface; its agreement check then
+ * gives it one endpoint). seen[] is scratch: per host, the first network
+ * h met it in. */
+static int check_remote_peers(checker *c, const nn_host *h, const membership *ms, size_t n,
+                              const nn_network **seen)
 {
     const nn_workspace *ws = c->ws;
     size_t shared = 0;
@@ -390,36 +393,31 @@ static int check_remote_endpoints(checker *c, const nn_host *h, const membership
     if (shared < 2)
         return 0;
     memset(seen, 0, ws->nhosts * sizeof(*seen));
-    membership *found = malloc(ws->nhosts * sizeof(*found));
-    if (!found)
-        return -ENOMEM;
-    int r = 0;
-    for (size_t i = 0; i < n && !r; i++) {
+    char path[NN_ERROR_PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
         const nn_network *net = ms[i].net;
         if (!nn_host_shares(h, net))
             continue;
         bool sees_all = net->topology == NN_TOPO_FULL_MESH || ms[i].peer->publicly_reachable;
-        for (size_t p = 0; p < net->npeers && !r; p++) {
+        for (size_t p = 0; p < net->npeers; p++) {
             const nn_member *o = &net->peers[p];
-            if (o->host_ref == h || !o->endpoint || !(sees_all || o->publicly_reachable))
+            if (o->host_ref == h || !(sees_all || o->publicly_reachable))
                 continue;
-            size_t oi = host_at(ws, o);
-            if (!seen[oi]) {
-                found[oi] = (membership){net, o};
-                seen[oi] = &found[oi];
-            } else if (strcmp(seen[oi]->peer->endpoint, o->endpoint) != 0) {
-                char path[NN_ERROR_PATH_MAX];
-                nn_error_set(c->err, peer_path(c, net, o, "endpoint", path),
-                             "host \"%s\" reaches host \"%s\" over one interface in networks "
-                             "\"%s\" and \"%s\", so at one endpoint: %s there, %s here",
-                             h->name, o->host, seen[oi]->net->name, net->name,
-                             seen[oi]->peer->endpoint, o->endpoint);
-                r = -EINVAL;
+            const nn_network **first = &seen[host_at(ws, o)];
+            if (!*first) {
+                *first = net;
+            } else if (!nn_host_shares(o->host_ref, *first) || !nn_host_shares(o->host_ref, net)) {
+                nn_error_set(c->err, peer_path(c, net, o, "host", path),
+                             "host \"%s\" shares one interface for networks \"%s\" and \"%s\", "
+                             "where host \"%s\" runs one interface each: its one key cannot be "
+                             "two peers of one interface; set interface_per_network on \"%s\" "
+                             "too, or keep the two apart",
+                             h->name, (*first)->name, net->name, o->host, h->name);
+                return -EINVAL;
             }
         }
     }
-    free(found);
-    return r;
+    return 0;
 }
 
 /* Every interface of a host listens on a port of its own. */
@@ -451,7 +449,7 @@ static int check_ports(checker *c, const nn_host *h, const membership *ms, size_
 int nn_hosts_check(nn_workspace *ws, nn_error *err)
 {
     checker c = {.ws = ws, .err = err};
-    const membership **seen = NULL;
+    const nn_network **seen = NULL;
     int r = build_index(&c);
     if (r == 0 && !(seen = calloc(ws->nhosts ? ws->nhosts : 1, sizeof(*seen))))
         r = -ENOMEM;
@@ -466,7 +464,7 @@ int nn_hosts_check(nn_workspace *ws, nn_error *err)
         if ((r = check_agreement(&c, host, ms, n)) || (r = check_ports(&c, host, ms, n)) ||
             (r = check_overlaps(&c, host, ms, n)))
             break;
-        r = check_remote_endpoints(&c, host, ms, n, seen);
+        r = check_remote_peers(&c, host, ms, n, seen);
     }
     free(seen);
     free(c.hx.all);

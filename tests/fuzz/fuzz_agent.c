@@ -176,14 +176,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (data[0] == 'e') {
         nn_agent_envelope e;
         if (nn_agent_envelope_parse(text, len, NULL, &e, why, sizeof(why)) == 0) {
-            check_device(&e.wg);
+            for (size_t i = 0; i < e.n_ifaces; i++)
+                check_device(&e.ifaces[i].wg);
             if (e.has_ovn) {
                 nn_buf lines = NN_BUF_INIT;
                 nn_ovn_plan_lines(&e.ovn, &lines);
                 check_lines(&lines, e.ovn.nswitches + e.ovn.nports + e.ovn.nacls);
                 nn_buf_free(&lines);
             }
-            nn_agent_envelope_rename(&e, "nnfuzz0");
+            if (e.n_ifaces)
+                nn_agent_envelope_rename(&e, e.ifaces[0].ifname, "nnfuzz0");
             nn_agent_envelope_free(&e);
         }
     } else {

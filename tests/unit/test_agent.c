@@ -294,18 +294,23 @@ static void test_envelope_parse(void **state)
     assert_int_equal(
         nn_agent_envelope_parse(envelope_ok, sizeof(envelope_ok) - 1, NULL, &e, why, sizeof(why)),
         0);
-    assert_string_equal(e.ifname, "nn-00000001");
-    assert_int_equal(e.mtu, 1420);
+    assert_false(e.node);
+    assert_int_equal(e.n_ifaces, 1);
+    const nn_agent_iface *f = &e.ifaces[0];
+    assert_string_equal(f->ifname, "nn-00000001");
+    assert_int_equal(f->mtu, 1420);
+    assert_false(f->forwarding);
     assert_false(e.forwarding);
-    assert_int_equal(e.n_addresses, 2);
-    assert_int_equal(e.n_routes, 1);
-    assert_int_equal(e.wg.n_peers, 1);
-    assert_memory_equal(e.wg.peers[0].public_key.bytes, key_n(1).bytes, 32);
-    assert_int_equal(e.wg.peers[0].keepalive, 25);
+    assert_int_equal(f->n_addresses, 2);
+    assert_int_equal(f->n_routes, 1);
+    assert_int_equal(f->wg.n_peers, 1);
+    assert_memory_equal(f->wg.peers[0].public_key.bytes, key_n(1).bytes, 32);
+    assert_int_equal(f->wg.peers[0].keepalive, 25);
     assert_null(e.frr_text);
-    assert_string_equal(e.vrf, "");
-    nn_agent_envelope_rename(&e, "nnt0");
-    assert_string_equal(e.ifname, "nnt0");
+    assert_string_equal(f->vrf, "");
+    assert_int_equal(nn_agent_envelope_rename(&e, "nn-zzz", "nnt0"), -ENOENT);
+    assert_int_equal(nn_agent_envelope_rename(&e, "nn-00000001", "nnt0"), 0);
+    assert_string_equal(e.ifaces[0].ifname, "nnt0");
     assert_non_null(strstr(e.nft_ruleset, "iifname \"nnt0\" accept"));
     assert_null(strstr(e.nft_ruleset, "nn-00000001"));
     nn_agent_envelope_free(&e);
@@ -344,7 +349,7 @@ static void test_envelope_parse(void **state)
              routes + strlen("\"routes\":[\"10.0.0.0/24\"]"));
     assert_int_equal(nn_agent_envelope_parse(bgp, strlen(bgp), NULL, &e, why, sizeof(why)), 0);
     assert_string_equal(e.frr_text, "router bgp 64512 vrf vrf-0a\n");
-    assert_string_equal(e.vrf, "vrf-0a");
+    assert_string_equal(e.ifaces[0].vrf, "vrf-0a");
     nn_agent_envelope_free(&e);
 
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
@@ -353,7 +358,66 @@ static void test_envelope_parse(void **state)
         int r = nn_agent_envelope_parse(text, strlen(text), NULL, &e, why, sizeof(why));
         if (r != -EINVAL || !strstr(why, edits[i].path))
             fail_msg("edit %zu: r=%d why=\"%s\"", i, r, why);
-        assert_int_equal(e.wg.n_peers, 0);
+        assert_int_equal(e.n_ifaces, 0);
+        assert_null(e.ifaces);
+    }
+}
+
+/* A node document: its interfaces sorted by name, each with its peers;
+ * the host's FRR text ("" is none); every problem named by its path. */
+static const char node_ok[] =
+    "{\"firewall\":{\"ruleset\":\"add table inet nanami\\n"
+    "add rule inet nanami c iifname \\\"nn-b\\\" accept\\n\"},\"frr_text\":\"\","
+    "\"interfaces\":["
+    "{\"addresses\":[\"10.1.0.1/32\"],\"forwarding\":true,\"listen_port\":51821,\"mtu\":1420,"
+    "\"name\":\"nn-b\",\"networks\":[\"lab\"],\"peers\":[{\"allowed_ips\":[\"10.1.0.2/32\"],"
+    "\"endpoint\":null,\"name\":\"x\",\"persistent_keepalive\":0,"
+    "\"public_key\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\"}],\"routes\":[],"
+    "\"vrf\":{\"name\":\"vrf-b\",\"table_id\":100}},"
+    "{\"addresses\":[\"10.0.0.1/32\"],\"forwarding\":false,\"listen_port\":51820,\"mtu\":1420,"
+    "\"name\":\"nn-a\",\"networks\":[\"corp\",\"dev\"],\"peers\":[],\"routes\":[]}],"
+    "\"memberships\":[],\"nat\":{\"ruleset\":\"\",\"skipped\":[]}}";
+
+static void test_node_document_parse(void **state)
+{
+    (void)state;
+    nn_agent_envelope e;
+    char why[300] = "";
+    if (nn_agent_envelope_parse(node_ok, sizeof(node_ok) - 1, NULL, &e, why, sizeof(why)))
+        fail_msg("%s", why);
+    assert_true(e.node);
+    assert_int_equal(e.n_ifaces, 2);
+    assert_string_equal(e.ifaces[0].ifname, "nn-a"); /* sorted */
+    assert_string_equal(e.ifaces[1].ifname, "nn-b");
+    assert_int_equal(e.ifaces[1].wg.listen_port, 51821);
+    assert_int_equal(e.ifaces[1].wg.n_peers, 1);
+    assert_string_equal(e.ifaces[1].vrf, "vrf-b");
+    assert_true(e.forwarding); /* nn-b forwards */
+    assert_null(e.frr_text);
+    assert_non_null(nn_agent_envelope_iface(&e, "nn-b"));
+    assert_int_equal(nn_agent_envelope_rename(&e, "nn-b", "nn-a"), -EEXIST);
+    assert_int_equal(nn_agent_envelope_rename(&e, "nn-b", "nt-b"), 0);
+    assert_non_null(strstr(e.nft_ruleset, "iifname \"nt-b\" accept"));
+    assert_string_equal(e.ifaces[1].ifname, "nt-b");
+    nn_agent_envelope_free(&e);
+
+    static const struct {
+        const char *from, *to, *path;
+    } edits[] = {
+        {"\"name\":\"nn-a\"", "\"name\":\"nn-b\"", "interfaces: \"nn-b\" appears twice"},
+        {"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "AQ", "interfaces[0].peers[0].public_key"},
+        {"\"mtu\":1420,\"name\":\"nn-a\"", "\"mtu\":576,\"name\":\"nn-a\"", "interfaces[1].mtu"},
+        {"\"frr_text\":\"\"", "\"frr_text\":null", "frr_text"},
+        {"\"interfaces\":[", "\"interfaces\":{\"x\":[", "byte"},
+        {"\"interfaces\":[{", "\"interfaces\":[7,{", "interfaces[0]"},
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char text[2048];
+        splice(node_ok, edits[i].from, edits[i].to, text, sizeof(text));
+        int r = nn_agent_envelope_parse(text, strlen(text), NULL, &e, why, sizeof(why));
+        if (r != -EINVAL || !strstr(why, edits[i].path))
+            fail_msg("edit %zu: r=%d why=\"%s\"", i, r, why);
+        assert_int_equal(e.n_ifaces, 0);
     }
 }
 
@@ -709,11 +773,17 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_get),           cmocka_unit_test(test_parse_get_rejects),
-        cmocka_unit_test(test_diff_and_set_text),   cmocka_unit_test(test_diff_endpoint_roaming),
-        cmocka_unit_test(test_endpoint_and_ifname), cmocka_unit_test(test_envelope_parse),
-        cmocka_unit_test(test_envelope_signature),  cmocka_unit_test(test_proc_run),
-        cmocka_unit_test(test_msg_frames),          cmocka_unit_test(test_ovn_plan),
+        cmocka_unit_test(test_parse_get),
+        cmocka_unit_test(test_parse_get_rejects),
+        cmocka_unit_test(test_diff_and_set_text),
+        cmocka_unit_test(test_diff_endpoint_roaming),
+        cmocka_unit_test(test_endpoint_and_ifname),
+        cmocka_unit_test(test_envelope_parse),
+        cmocka_unit_test(test_node_document_parse),
+        cmocka_unit_test(test_envelope_signature),
+        cmocka_unit_test(test_proc_run),
+        cmocka_unit_test(test_msg_frames),
+        cmocka_unit_test(test_ovn_plan),
         cmocka_unit_test(test_wgnl_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -358,8 +358,9 @@ static const reject_case cases[] = {
                          "\"endpoint\":\"192.0.2.9:51820\"}"),
          PEERS("{\"name\":\"h\"},{\"name\":\"x\",\"publicly_reachable\":true,"
                "\"listen_port\":51821,\"endpoint\":\"192.0.2.9:51821\"}")),
-     "workspaces[0].networks[1].peers[1].endpoint",
-     "host \"h\" reaches host \"x\" over one interface in networks \"corp\" and \"lab\""},
+     "workspaces[0].networks[1].peers[1].host",
+     "host \"h\" shares one interface for networks \"corp\" and \"lab\", where host \"x\" runs "
+     "one interface each"},
     {WS2(ISOLATED("h"), PEERS(P("h", 1)), PEERS("{\"name\":\"h\"}")),
      "workspaces[0].networks[1].peers[0].listen_port",
      "host \"h\" already listens on 51820 for network \"corp\" (its own interface)"},

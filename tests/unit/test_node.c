@@ -16,21 +16,25 @@
 
 /* corp (10.1.0.0/24) and lab (10.2.0.0/24): hub gw and branch br in both
  * (br's LAN 192.168.5.0/24 in both), spoke x in corp only, a device in
- * lab. hosts: the workspace's "hosts" (may be NULL). */
-static json_t *two_networks(json_t *hosts, unsigned br_lab_port)
+ * lab. hosts: the workspace's "hosts" (may be NULL); lab_port: gw's and
+ * br's listen port in lab (0: the network's). */
+static json_t *two_networks(json_t *hosts, unsigned lab_port)
 {
     json_t *br[2];
     for (int i = 0; i < 2; i++) {
         br[i] = tu_peer("br", 2, false); /* one host: one key */
         json_object_set_new(br[i], "lan_subnets", json_pack("[s]", "192.168.5.0/24"));
     }
-    if (br_lab_port)
-        json_object_set_new(br[1], "listen_port", json_integer(br_lab_port));
+    json_t *gw_lab = tu_peer("gw", 1, true);
+    if (lab_port) {
+        json_object_set_new(br[1], "listen_port", json_integer(lab_port));
+        json_object_set_new(gw_lab, "listen_port", json_integer(lab_port));
+    }
     json_t *corp = json_pack("{s:s, s:s, s:[o,o,o]}", "name", "corp", "ipv4_cidr", "10.1.0.0/24",
                              "peers", tu_peer("gw", 1, true), br[0], tu_peer("x", 3, false));
     json_t *lab = json_pack("{s:s, s:s, s:[o,o], s:[{s:s,s:s}]}", "name", "lab", "ipv4_cidr",
-                            "10.2.0.0/24", "peers", tu_peer("gw", 1, true), br[1], "devices",
-                            "name", "laptop", "public_key", tu_key(9));
+                            "10.2.0.0/24", "peers", gw_lab, br[1], "devices", "name", "laptop",
+                            "public_key", tu_key(9));
     json_t *ws = json_pack("{s:s, s:[o,o]}", "name", "ws", "networks", corp, lab);
     if (hosts)
         json_object_set_new(ws, "hosts", hosts);
@@ -160,7 +164,15 @@ static void test_the_ruleset_keeps_networks_apart(void **state)
              "iifname \"%s\" drop comment \"between networks, or out of the workspace\"",
              gwh->ifname);
     assert_non_null(strstr(rules, line));
-    snprintf(line, sizeof(line), "iifname \"%s\" drop comment \"a source of no network here\"",
+    /* input from corp: to the host inside corp, or outside the workspace;
+     * never to its address in lab */
+    snprintf(line, sizeof(line),
+             "iifname \"%s\" ip saddr { 10.1.0.0/24, 192.168.5.0/24 } ip daddr != { 10.1.0.0/24, "
+             "10.2.0.0/24, 192.168.5.0/24 } jump %s\n",
+             gwh->ifname, corp);
+    assert_non_null(strstr(rules, line));
+    snprintf(line, sizeof(line),
+             "iifname \"%s\" drop comment \"between networks, or a source of no network\"",
              gwh->ifname);
     assert_non_null(strstr(rules, line));
     /* both networks' rule chains */
@@ -175,7 +187,9 @@ static void test_the_ruleset_keeps_networks_apart(void **state)
 static void test_isolation_mode_has_an_interface_per_network(void **state)
 {
     (void)state;
-    json_t *hosts = json_pack("[{s:s, s:b}]", "name", "br", "interface_per_network", 1);
+    /* the hub meets br in both networks, so it runs them apart too */
+    json_t *hosts = json_pack("[{s:s, s:b}, {s:s, s:b}]", "name", "br", "interface_per_network", 1,
+                              "name", "gw", "interface_per_network", 1);
     nn_doc *doc = load(two_networks(hosts, 51821));
     const nn_workspace *ws = &doc->workspaces[0];
     json_t *b = node(doc, "br");
@@ -199,9 +213,12 @@ static void test_isolation_mode_has_an_interface_per_network(void **state)
                    ruleline));
     }
     assert_true(tables[0] != tables[1]);
-    /* the hub still has one interface, and br on it once */
+    /* the hub: an interface per network, br once on each */
     json_t *gw = node(doc, "gw");
-    assert_int_equal(json_array_size(json_object_get(gw, "interfaces")), 1);
+    json_t *gw_ifs = json_object_get(gw, "interfaces");
+    assert_int_equal(json_array_size(gw_ifs), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_non_null(peer_named(json_array_get(gw_ifs, i), "br"));
     json_decref(gw);
     json_decref(b);
     nn_doc_free(doc);
