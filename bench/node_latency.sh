@@ -36,7 +36,7 @@ MANAGER_WAIT=25 DRIFT_INTERVAL=3600
 export MANAGER_WAIT DRIFT_INTERVAL
 for p in "${NODES[@]}"; do
   start_daemon "$p"
-  enroll_and_run "$p" bench/corp
+  enroll_and_run "$p" bench
 done
 files=()
 for p in "${NODES[@]}"; do files+=("$TMP/$p/daemon/applied.json"); done

@@ -333,8 +333,9 @@ static int cmd_enroll(const options *o)
     nn_buf_free(&hr.body);
     const char *cert = json_string_value(json_object_get(reply, "certificate"));
     const char *signing = json_string_value(json_object_get(reply, "signing_public_key"));
-    json_t *peer = json_object_get(reply, "peer");
-    if (!cert || !signing || !json_is_object(peer)) {
+    /* a host token names the host (the node); an older peer token a peer */
+    json_t *host = json_object_get(reply, "host"), *peer = json_object_get(reply, "peer");
+    if (!cert || !signing || !(json_is_object(host) || json_is_object(peer))) {
         fprintf(stderr, "error: enrollment reply lacks certificate or signing key\n");
         goto out;
     }
@@ -353,10 +354,15 @@ static int cmd_enroll(const options *o)
         write_file(o->state_dir, "server", server_line, false) ||
         write_file(o->state_dir, "tls.crt", cert, false))
         goto out;
-    printf("enrolled as %s/%s/%s; WireGuard public key %s\n",
-           json_string_value(json_object_get(peer, "workspace")),
-           json_string_value(json_object_get(peer, "network")),
-           json_string_value(json_object_get(peer, "name")), wg_pub);
+    if (json_is_object(host))
+        printf("enrolled as host %s/%s; WireGuard public key %s\n",
+               json_string_value(json_object_get(host, "workspace")),
+               json_string_value(json_object_get(host, "name")), wg_pub);
+    else
+        printf("enrolled as %s/%s/%s; WireGuard public key %s\n",
+               json_string_value(json_object_get(peer, "workspace")),
+               json_string_value(json_object_get(peer, "network")),
+               json_string_value(json_object_get(peer, "name")), wg_pub);
     status = 0;
 out:
     nn_pki_free_secret(key);

@@ -8,6 +8,7 @@
 
 #include "api/keys.h"
 #include "api/lookup.h"
+#include "api/nodecache.h"
 #include "api/prefixes.h"
 #include "api/notify.h"
 #include "api/router.h"
@@ -28,9 +29,10 @@ int nn_api_new(nn_api **out)
         return -ENOMEM;
     api_services *s = &api->svc;
     int r;
-    if ((r = nn_envcache_new(&s->envelopes)) || (r = nn_keys_new(&s->keys)) ||
-        (r = nn_notify_new(&s->notify)) || (r = nn_auth_new(&s->auth)) ||
-        (r = nn_wscache_new(&s->workspaces)) || (r = nn_lookup_new(s->notify, &s->lookups))) {
+    if ((r = nn_envcache_new(&s->envelopes)) || (r = nn_nodecache_new(&s->nodes)) ||
+        (r = nn_keys_new(&s->keys)) || (r = nn_notify_new(&s->notify)) ||
+        (r = nn_auth_new(&s->auth)) || (r = nn_wscache_new(&s->workspaces)) ||
+        (r = nn_lookup_new(s->notify, &s->lookups))) {
         nn_api_free(api);
         return r;
     }
@@ -44,6 +46,7 @@ void nn_api_free(nn_api *api)
         return;
     nn_lookup_free(api->svc.lookups);
     nn_envcache_free(api->svc.envelopes);
+    nn_nodecache_free(api->svc.nodes);
     nn_keys_free(api->svc.keys);
     nn_notify_free(api->svc.notify);
     nn_auth_free(api->svc.auth);

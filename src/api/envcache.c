@@ -34,10 +34,40 @@ struct nn_envcache {
     nn_envcache_stats stats;
 };
 
-static void blob_release(nn_env_blob *b)
+void nn_env_blob_release(nn_env_blob *b)
 {
     if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
         free(b);
+}
+
+void nn_env_blob_retain(nn_env_blob *b)
+{
+    __atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+#define BLOB_HEAD offsetof(nn_env_blob, data)
+
+void nn_env_blob_begin(nn_buf *b)
+{
+    nn_buf_reset(b);
+    nn_buf_reserve(b, BLOB_HEAD);
+    memset(b->data, 0, BLOB_HEAD);
+    b->len = BLOB_HEAD;
+}
+
+nn_env_blob *nn_env_blob_finish(nn_buf *b)
+{
+    size_t len = b->len - BLOB_HEAD;
+    nn_env_blob *blob = (nn_env_blob *)(void *)nn_buf_steal(b);
+    blob->refs = 1;
+    blob->len = len;
+    uint8_t h[NN_HASH_LEN];
+    nn_hash_bytes(blob->data, blob->len, h);
+    blob->etag[0] = '"';
+    nn_hash_hex(h, NN_HASH_LEN, blob->etag + 1);
+    memcpy(blob->etag + 1 + 2 * NN_HASH_LEN, "\"", 2);
+    blob->sig[0] = '\0';
+    return blob;
 }
 
 static void entry_free(nn_envcache_entry *e)
@@ -46,7 +76,7 @@ static void entry_free(nn_envcache_entry *e)
         return;
     if (e->env && e->net)
         for (size_t i = 0; i < e->net->npeers; i++)
-            blob_release(e->env[i].blob);
+            nn_env_blob_release(e->env[i].blob);
     free(e->env);
     nn_compile_plan_free(e->plan);
     nn_doc_free(e->doc);
@@ -119,7 +149,7 @@ static void carry_over(nn_envcache_entry *e, nn_envcache_entry *prev, nn_envcach
         }
         st->envelopes_unchanged++;
         if (pe->blob) {
-            __atomic_add_fetch(&pe->blob->refs, 1, __ATOMIC_ACQ_REL);
+            nn_env_blob_retain(pe->blob);
             e->env[i].blob = pe->blob;
             st->envelopes_carried++;
         }
@@ -244,22 +274,10 @@ const nn_env_blob *nn_envcache_envelope(nn_envcache *ec, nn_envcache_entry *e,
         return ce->blob;
     /* Rendered behind room for the blob's header, then adopted: no second
      * copy of what may be megabytes. */
-    const size_t head = offsetof(nn_env_blob, data);
     nn_buf b = NN_BUF_INIT;
-    nn_buf_reserve(&b, head);
-    memset(b.data, 0, head);
-    b.len = head;
+    nn_env_blob_begin(&b);
     nn_compile_for_peer(e->plan, peer, &b);
-    size_t len = b.len - head;
-    nn_env_blob *blob = (nn_env_blob *)(void *)nn_buf_steal(&b);
-    blob->refs = 1;
-    blob->len = len;
-    uint8_t h[NN_HASH_LEN];
-    nn_hash_bytes(blob->data, blob->len, h);
-    blob->etag[0] = '"';
-    nn_hash_hex(h, NN_HASH_LEN, blob->etag + 1);
-    memcpy(blob->etag + 1 + 2 * NN_HASH_LEN, "\"", 2);
-    blob->sig[0] = '\0';
+    nn_env_blob *blob = nn_env_blob_finish(&b);
     if (sign_sk)
         /* The revision the bytes were first rendered at: a blob carried
          * over to later revisions keeps it, so a node's successive

@@ -33,6 +33,14 @@ typedef struct nn_env_blob {
     char data[];
 } nn_env_blob;
 
+/* Blobs are rendered in place: nn_env_blob_begin leaves room for the
+ * header, the caller appends the bytes, nn_env_blob_finish adopts the
+ * buffer (refs 1, ETag set, unsigned). */
+void nn_env_blob_begin(nn_buf *b);
+nn_env_blob *nn_env_blob_finish(nn_buf *b);
+void nn_env_blob_retain(nn_env_blob *b);
+void nn_env_blob_release(nn_env_blob *b);
+
 /* What the cache did since it was made (GET /api/v1/stats). At each new
  * revision of a network every peer's envelope is digested: added (no
  * predecessor), changed, or unchanged -- and an unchanged one already

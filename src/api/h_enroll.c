@@ -1,4 +1,5 @@
-/* Enrollment: an operator makes a one-time, expiring token for one peer;
+/* Enrollment: an operator makes a one-time, expiring token for one host
+ * (the node; or, as before hosts were nodes, for one peer);
  * the node's gateway-manager presents it once (POST /node/enroll, on the
  * node listener), with the public key its daemon generated and a
  * certificate request, and gets its client certificate. Only the SHA-256
@@ -12,6 +13,7 @@
 
 #include "api/handlers.h"
 #include "api/keys.h"
+#include "api/wscache.h"
 #include "api/write.h"
 #include "pki/pki.h"
 #include "util/key.h"
@@ -19,31 +21,80 @@
 #define TTL_DEFAULT 3600
 #define TTL_MAX (7 * 24 * 3600)
 
-/* The peer row {peer} of c->net, or a 404 reply. */
-static bool find_peer(ctx *c, nn_row *peer)
+/* Whether a peer of the workspace runs on host (its "host", else its
+ * name): a host exists in the model without a hosts row. */
+static bool host_has_peer(ctx *c, const char *host, int *err)
 {
-    const char *name = api_param(c, "peer");
-    int r = nn_store_row_get(c->store, c->ws.id, c->net.id, "peers", name, peer);
+    nn_wsstate *st;
+    if ((*err = nn_wscache_get(c->svc->workspaces, c->store, &c->ws, &st)))
+        return false;
+    bool found = false;
+    for (size_t i = 0; i < st->nrows && !found; i++) {
+        const nn_row *row = &st->rows[i];
+        if (row->id == 0 || strcmp(row->kind, "peers") != 0)
+            continue;
+        const char *on = json_string_value(json_object_get(row->body, "host"));
+        found = strcmp(on ? on : row->name, host) == 0;
+    }
+    nn_wsstate_release(st);
+    return found;
+}
+
+/* What a token route is about: {host} of c->ws (the node) or {peer} of
+ * c->net (one membership, as nodes enrolled before hosts were nodes).
+ * id is its row; 0 for a host that has no hosts row yet. */
+typedef struct subject {
+    int64_t id;
+    const char *host; /* NULL for a peer */
+    char target[200];
+} subject;
+
+/* The route's subject, or a 404 reply. */
+static bool find_subject(ctx *c, subject *sj)
+{
+    memset(sj, 0, sizeof(*sj));
+    sj->host = api_param(c, "host");
+    const char *name = sj->host ? sj->host : api_param(c, "peer");
+    if (sj->host)
+        snprintf(sj->target, sizeof(sj->target), "hosts/%s", sj->host);
+    else
+        snprintf(sj->target, sizeof(sj->target), "networks/%s/peers/%s", c->net.name, name);
+    nn_row row;
+    int r = sj->host ? nn_store_row_get(c->store, c->ws.id, 0, "hosts", name, &row)
+                     : nn_store_row_get(c->store, c->ws.id, c->net.id, "peers", name, &row);
+    if (r == 0) {
+        sj->id = row.id;
+        nn_row_clear(&row);
+        return true;
+    }
+    if (r == -ENOENT && sj->host) {
+        bool implied = host_has_peer(c, name, &r);
+        if (implied)
+            return true;
+        if (r == 0)
+            r = -ENOENT;
+    }
     if (r == -ENOENT)
-        api_not_found(c, "peer", name);
-    else if (r)
+        api_not_found(c, sj->host ? "host" : "peer", name);
+    else
         api_reply_store_error(c->resp, c->store, r);
-    return r == 0;
+    return false;
 }
 
 void h_enrollment_tokens_list(ctx *c)
 {
-    nn_row peer;
-    if (!find_peer(c, &peer))
+    subject sj;
+    if (!find_subject(c, &sj))
         return;
-    json_t *list;
-    int r = nn_store_enrollments(c->store, peer.id, &list);
-    nn_row_clear(&peer);
+    json_t *list = NULL;
+    int r = sj.id ? nn_store_enrollments(c->store, sj.id, &list) : 0;
+    if (r == 0 && !list && !(list = json_array()))
+        r = -ENOMEM;
     api_reply_read(c->resp, c->store, r, list);
 }
 
 typedef struct new_token {
-    int64_t peer_id;
+    subject sj;
     int ttl;
     uint8_t hash[32];
     json_t *made; /* {id, expires_at} */
@@ -52,8 +103,17 @@ typedef struct new_token {
 static int add_token(ctx *c, void *arg)
 {
     new_token *t = arg;
-    if (!c->dry_run)
-        return nn_store_enrollment_add(c->store, t->peer_id, c->user.id, t->hash, t->ttl, &t->made);
+    if (!c->dry_run) {
+        if (!t->sj.id) { /* the hosts row the same transaction made */
+            nn_row row;
+            int r = nn_store_row_get(c->store, c->ws.id, 0, "hosts", t->sj.host, &row);
+            if (r)
+                return r;
+            t->sj.id = row.id;
+            nn_row_clear(&row);
+        }
+        return nn_store_enrollment_add(c->store, t->sj.id, c->user.id, t->hash, t->ttl, &t->made);
+    }
     /* a dry run stores nothing, so it has no token and no id to show */
     char at[32];
     time_t when = time(NULL) + t->ttl;
@@ -62,6 +122,17 @@ static int add_token(ctx *c, void *arg)
     strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
     t->made = json_pack("{s:n, s:s}", "id", "expires_at", at);
     return t->made ? 0 : -ENOMEM;
+}
+
+/* A host that only its peers name gets its hosts row with the token: the
+ * row is what its key and its certificate hang on. */
+static int build_host_row(ctx *c, api_change *ch, void *arg)
+{
+    (void)c;
+    const new_token *t = arg;
+    if (api_snap_row(ch, "", "hosts", t->sj.host))
+        return 0;
+    return api_change_put(ch, "", "hosts", t->sj.host, json_pack("{s:s}", "name", t->sj.host));
 }
 
 void h_enrollment_token_create(ctx *c)
@@ -74,11 +145,9 @@ void h_enrollment_token_create(ctx *c)
     if (ttl_v && (!json_is_integer(ttl_v) || ttl < 60 || ttl > TTL_MAX))
         return api_reply_error(c->resp, 422, "invalid", "ttl_seconds",
                                "ttl_seconds must be an integer from 60 to %d (a week)", TTL_MAX);
-    nn_row peer;
-    if (!find_peer(c, &peer))
+    new_token t = {.ttl = (int)ttl};
+    if (!find_subject(c, &t.sj))
         return;
-    new_token t = {.peer_id = peer.id, .ttl = (int)ttl};
-    nn_row_clear(&peer);
     char token[3 + sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
     uint8_t secret[32];
     randombytes_buf(secret, sizeof(secret));
@@ -87,12 +156,26 @@ void h_enrollment_token_create(ctx *c)
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(secret, sizeof(secret));
     crypto_hash_sha256(t.hash, (const uint8_t *)token, strlen(token));
-    char target[200], detail[64];
-    snprintf(target, sizeof(target), "networks/%s/peers/%s", c->net.name, api_param(c, "peer"));
+    char detail[64];
     snprintf(detail, sizeof(detail), "%lld s", (long long)ttl);
-    if (api_tx_run(c, add_token, &t, c->ws.id, "enrollment_token.create", target, detail)) {
+    bool done;
+    if (t.sj.id) {
+        done =
+            api_tx_run(c, add_token, &t, c->ws.id, "enrollment_token.create", t.sj.target, detail);
+    } else {
+        api_write w = {.build = build_host_row,
+                       .in_lock = add_token,
+                       .arg = &t,
+                       .action = "enrollment_token.create"};
+        snprintf(w.target, sizeof(w.target), "%s", t.sj.target);
+        snprintf(w.detail, sizeof(w.detail), "%s", detail);
+        done = api_write_run(c, &w);
+        if (done && c->dry_run && !t.made) /* the write engine skips in_lock */
+            add_token(c, &t);
+    }
+    if (done) {
         json_object_set_new(t.made, "token", c->dry_run ? json_null() : json_string(token));
-        json_object_set_new(t.made, "peer", json_string(target));
+        json_object_set_new(t.made, t.sj.host ? "host" : "peer", json_string(t.sj.target));
         json_object_set_new(t.made, "dry_run", json_boolean(c->dry_run));
         /* The node trusts this CA when it enrolls; it travels with the
          * token over the operator's authenticated channel. */
@@ -105,27 +188,24 @@ void h_enrollment_token_create(ctx *c)
 }
 
 typedef struct revoke {
-    int64_t peer_id, id;
+    int64_t subject_id, id;
 } revoke;
 
 static int revoke_token(ctx *c, void *arg)
 {
     const revoke *rv = arg;
-    return c->dry_run ? 0 : nn_store_enrollment_revoke(c->store, rv->peer_id, rv->id);
+    return c->dry_run ? 0 : nn_store_enrollment_revoke(c->store, rv->subject_id, rv->id);
 }
 
 void h_enrollment_token_revoke(ctx *c)
 {
     const char *id = api_param(c, "id");
-    nn_row peer;
-    if (!find_peer(c, &peer))
+    subject sj;
+    if (!find_subject(c, &sj))
         return;
-    revoke rv = {.peer_id = peer.id, .id = strtoll(id, NULL, 10)};
-    nn_row_clear(&peer);
-    char target[200];
-    snprintf(target, sizeof(target), "networks/%s/peers/%s", c->net.name, api_param(c, "peer"));
-    json_t *list;
-    int r = nn_store_enrollments(c->store, rv.peer_id, &list);
+    revoke rv = {.subject_id = sj.id, .id = strtoll(id, NULL, 10)};
+    json_t *list = NULL;
+    int r = sj.id ? nn_store_enrollments(c->store, rv.subject_id, &list) : 0;
     if (r)
         return api_reply_store_error(c->resp, c->store, r);
     bool found = false;
@@ -136,7 +216,7 @@ void h_enrollment_token_revoke(ctx *c)
     json_decref(list);
     if (!found)
         return api_not_found(c, "enrollment token", id);
-    if (api_tx_run(c, revoke_token, &rv, c->ws.id, "enrollment_token.revoke", target, id))
+    if (api_tx_run(c, revoke_token, &rv, c->ws.id, "enrollment_token.revoke", sj.target, id))
         api_reply_json(
             c->resp, 200,
             json_pack("{s:I, s:b}", "revoked", (json_int_t)rv.id, "dry_run", c->dry_run));
@@ -163,18 +243,35 @@ typedef struct enrollment {
     char *cert; /* the issued certificate (PEM) */
 } enrollment;
 
-/* The node's key replaces whatever the operator declared. */
+/* The node's key replaces whatever the operator declared: a host's on
+ * its hosts row, and its peers give theirs up (they take the host's); a
+ * peer's (enrolled before hosts were nodes) on the peer. */
 static int build_enroll(ctx *c, api_change *ch, void *arg)
 {
     enrollment *e = arg;
-    const nn_row *peer = api_snap_row(ch, e->ref.network, "peers", e->ref.peer);
-    if (!peer) {
-        api_not_found(c, "peer", e->ref.peer);
+    const char *kind = e->ref.host ? "hosts" : "peers";
+    const nn_row *row = api_snap_row(ch, e->ref.network, kind, e->ref.peer);
+    if (!row) {
+        api_not_found(c, e->ref.host ? "host" : "peer", e->ref.peer);
         return -ECANCELED;
     }
-    json_t *body = json_deep_copy(peer->body);
+    json_t *body = json_deep_copy(row->body);
     json_object_set_new(body, "public_key", json_string(e->wg_b64));
-    return api_change_put(ch, e->ref.network, "peers", e->ref.peer, body);
+    int r = api_change_put(ch, e->ref.network, kind, e->ref.peer, body);
+    const nn_row *rows;
+    size_t n;
+    if (r || !e->ref.host || (r = api_snap_rows(ch, &rows, &n)))
+        return r;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        const char *on = json_string_value(json_object_get(rows[i].body, "host"));
+        if (strcmp(rows[i].kind, "peers") != 0 || strcmp(on ? on : rows[i].name, e->ref.peer) ||
+            !json_object_get(rows[i].body, "public_key"))
+            continue;
+        json_t *peer = json_deep_copy(rows[i].body);
+        json_object_del(peer, "public_key");
+        r = api_change_put(ch, api_snap_network_of(ch, &rows[i]), "peers", rows[i].name, peer);
+    }
+    return r;
 }
 
 /* In the same transaction: the token is spent and the certificate issued
@@ -193,12 +290,18 @@ static int spend_and_sign(ctx *c, void *arg)
         return r;
     char cn[64], msg[160];
     uint8_t fp[NN_PKI_FP_LEN];
-    snprintf(cn, sizeof(cn), "nanami-peer-%lld", (long long)e->ref.peer_id);
+    snprintf(cn, sizeof(cn), "nanami-%s-%lld", e->ref.host ? "host" : "peer",
+             (long long)e->ref.peer_id);
     if ((r = nn_pki_sign_client(nn_keys_ca_key(c->svc->keys), nn_keys_ca_cert(c->svc->keys), e->csr,
                                 cn, NN_PKI_CLIENT_DAYS, &e->cert, fp, msg, sizeof(msg)))) {
         api_reply_error(c->resp, r == -ENOMEM ? 500 : 422, "invalid", "csr", "%s", msg);
         return -ECANCELED;
     }
+    /* A host enrolled as one node: the per-network identities it had
+     * before (one certificate per peer) end here. */
+    if (e->ref.host &&
+        (r = nn_store_host_peer_certs_revoke(c->store, e->ref.workspace_id, e->ref.peer)))
+        return r;
     return nn_store_node_cert_add(c->store, e->ref.peer_id, fp, NN_PKI_CLIENT_DAYS);
 }
 
@@ -237,17 +340,28 @@ void h_node_enroll(ctx *c)
     c->user.id = e.ref.actor_id;
     if ((r = nn_store_workspace_find(c->store, e.ref.workspace, &c->ws)))
         return api_reply_store_error(c->resp, c->store, r);
-    snprintf(e.w.target, sizeof(e.w.target), "networks/%s/peers/%s", e.ref.network, e.ref.peer);
+    if (e.ref.host) {
+        e.w.action = "host.enroll";
+        snprintf(e.w.target, sizeof(e.w.target), "hosts/%s", e.ref.peer);
+    } else {
+        snprintf(e.w.target, sizeof(e.w.target), "networks/%s/peers/%s", e.ref.network, e.ref.peer);
+    }
     snprintf(e.w.detail, sizeof(e.w.detail), "token %lld", (long long)e.ref.token_id);
     if (api_write_run(c, &e.w)) {
         char pk[NN_KEY_B64_LEN + 1];
         nn_keys_signing_public(c->svc->keys, pk);
-        api_reply_json(c->resp, 201,
-                       json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:s}", "certificate", e.cert,
-                                 "ca_certificate", nn_keys_ca_cert(c->svc->keys),
-                                 "signing_public_key", pk, "peer", "workspace", e.ref.workspace,
-                                 "network", e.ref.network, "name", e.ref.peer, "config",
-                                 "/api/v1/node/config"));
+        json_t *reply = json_pack("{s:s, s:s, s:s, s:s}", "certificate", e.cert, "ca_certificate",
+                                  nn_keys_ca_cert(c->svc->keys), "signing_public_key", pk, "config",
+                                  "/api/v1/node/config");
+        if (e.ref.host)
+            json_object_set_new(
+                reply, "host",
+                json_pack("{s:s, s:s}", "workspace", e.ref.workspace, "name", e.ref.peer));
+        else
+            json_object_set_new(reply, "peer",
+                                json_pack("{s:s, s:s, s:s}", "workspace", e.ref.workspace,
+                                          "network", e.ref.network, "name", e.ref.peer));
+        api_reply_json(c->resp, 201, reply);
     }
     free(e.cert);
 }

@@ -4,7 +4,9 @@
  * so a node can only ever read its own envelope and report its own state:
  * these routes take no workspace, network or peer in the path.
  *
- *   GET  /node/config  the node's signed envelope (ETag, 304, ?wait= long-poll)
+ *   GET  /node/config  the node's signed node document -- or, for a peer
+ *                      enrolled before hosts were nodes, its network's
+ *                      envelope (ETag, 304, ?wait= long-poll)
  *   POST /node/status  what the node observes
  *   GET  /workspaces/W/networks/N/observed  every peer's last report (read) */
 #include <errno.h>
@@ -23,11 +25,16 @@ void h_node_config(ctx *c)
 {
     int r = nn_store_workspace_find(c->store, c->node.workspace, &c->ws);
     nn_row net = {0};
-    if (r == 0)
+    /* A host's certificate gets its node document; a peer's (enrolled
+     * before hosts were nodes) that network's envelope, as before. */
+    if (r == 0 && !c->node.host)
         r = nn_store_row_get(c->store, c->node.workspace_id, 0, "networks", c->node.network, &net);
     if (r)
         return api_reply_store_error(c->resp, c->store, r);
-    api_reply_peer_envelope(c, &net, c->node.peer);
+    if (c->node.host)
+        api_reply_node_document(c, c->node.peer);
+    else
+        api_reply_peer_envelope(c, &net, c->node.peer);
     nn_row_clear(&net);
     if (c->resp->status == 304)
         c->resp->long_poll = c->wait > WAIT_MAX_SECONDS ? WAIT_MAX_SECONDS : c->wait;
@@ -197,9 +204,14 @@ void h_node_status(ctx *c)
     free(text);
     if (r)
         return api_reply_store_error(c->resp, c->store, r);
-    api_reply_json(c->resp, 200,
-                   json_pack("{s:s, s:s, s:s}", "workspace", c->node.workspace, "network",
-                             c->node.network, "peer", c->node.peer));
+    if (c->node.host)
+        api_reply_json(
+            c->resp, 200,
+            json_pack("{s:s, s:s}", "workspace", c->node.workspace, "host", c->node.peer));
+    else
+        api_reply_json(c->resp, 200,
+                       json_pack("{s:s, s:s, s:s}", "workspace", c->node.workspace, "network",
+                                 c->node.network, "peer", c->node.peer));
 }
 
 void h_observed(ctx *c)

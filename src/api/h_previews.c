@@ -1,10 +1,12 @@
 /* Previews: compiled artifacts from the envelope cache (envcache.h).
  * Never a private key: Nanami holds none. */
+#include <errno.h>
 #include <string.h>
 
 #include "api/envcache.h"
 #include "api/handlers.h"
 #include "api/keys.h"
+#include "api/nodecache.h"
 
 /* The envelope with its ETag and signature; 304 when If-None-Match
  * already names it. */
@@ -53,6 +55,26 @@ void api_reply_peer_envelope(ctx *c, const nn_row *net, const char *peer)
     else
         api_not_found(c, "peer", peer);
     entry_done(c, e);
+}
+
+void api_reply_node_document(ctx *c, const char *host)
+{
+    nn_env_blob *b;
+    char why[512];
+    int r = nn_nodecache_get(c->svc->nodes, c->store, &c->ws, host, nn_keys_signing(c->svc->keys),
+                             &b, why, sizeof(why));
+    if (r == -ENOENT)
+        return api_not_found(c, "host", host);
+    if (r)
+        return api_reply_error(c->resp, 500, "internal", NULL,
+                               "compiling host %s's node document failed (%d) %s", host, r, why);
+    reply_envelope(c, b);
+    nn_env_blob_release(b);
+}
+
+void h_node_document(ctx *c)
+{
+    api_reply_node_document(c, api_param(c, "host"));
 }
 
 void h_compile(ctx *c)

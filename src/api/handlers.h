@@ -51,11 +51,14 @@ void h_intent_put(ctx *c);
 /* h_previews.c: compiled artifacts, never a private key */
 void h_compile(ctx *c);
 void h_envelope(ctx *c);
+void h_node_document(ctx *c);
 void h_bgp(ctx *c);
 void h_wgquick(ctx *c);
 /* peer's envelope in network row net of c->ws: ETag, signature, and 304
  * when If-None-Match names it (what a node's own config call answers). */
 void api_reply_peer_envelope(ctx *c, const nn_row *net, const char *peer);
+/* host's node document in c->ws (nodecache.h), signed; 304 on a match. */
+void api_reply_node_document(ctx *c, const char *host);
 
 /* h_enroll.c: enrollment tokens, and a node's enrollment */
 void h_enrollment_tokens_list(ctx *c);

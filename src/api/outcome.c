@@ -114,10 +114,12 @@ int api_outcome_apply(api_outcome *oc, const nn_wsstate *snap, const api_op *ops
         int64_t network_id = net ? net->id : 0;
         const nn_row *have = nn_wsstate_find(st, network_id, o->row_kind, o->name);
         /* revisions: a network's own change and its members' touch it;
-         * any other workspace-scope change touches them all */
+         * any other workspace-scope change touches them all, and so does
+         * deleting a network: node documents are signed at the highest
+         * revision of the workspace's networks, which must not fall */
         if (*o->net)
             json_object_set_new(oc->touched, o->net, json_true());
-        else if (strcmp(o->row_kind, "networks") == 0)
+        else if (strcmp(o->row_kind, "networks") == 0 && o->kind != API_OP_DELETE)
             json_object_set_new(oc->touched, o->name, json_true());
         else
             oc->all = true;

@@ -20,6 +20,7 @@
 
 typedef struct api_route api_route;
 typedef struct nn_envcache nn_envcache;
+typedef struct nn_nodecache nn_nodecache;
 typedef struct nn_keys nn_keys;
 typedef struct nn_notify nn_notify;
 typedef struct nn_auth nn_auth;
@@ -29,6 +30,7 @@ typedef struct nn_lookup nn_lookup;
 /* The service objects nanamid's API is made of; owned by nn_api. */
 typedef struct api_services {
     nn_envcache *envelopes; /* compiled envelopes by network revision */
+    nn_nodecache *nodes;    /* node documents by workspace version */
     nn_keys *keys;          /* node CA and envelope signing key */
     nn_notify *notify;      /* committed-write generation, long-poll wake-ups */
     nn_auth *auth;          /* API tokens: verification and its cache */

@@ -76,6 +76,11 @@ static const api_route routes[] = {
     R("GET",    W "/nodes",                     USER,   NN_PERM_READ, NONE, 0, 0, h_nodes_list),
     R("GET",    W "/nodes/{host}/status",       USER,   NN_PERM_READ, NONE, 0, 0, h_node_state_get),
     R("PUT",    W "/nodes/{host}/status",       USER,   NN_PERM_WRITE, NONE, API_BODY | API_DRY_RUN, SMALL, h_node_state_put),
+    R("GET",    W "/nodes/{host}/document",     USER,   NN_PERM_READ, NONE, 0, 0, h_node_document),
+    /* enrollment tokens of a host: the node enrolls once for all its networks */
+    R("GET",    W "/nodes/{host}/enrollment-tokens",      USER, NN_PERM_READ, NONE, 0, 0, h_enrollment_tokens_list),
+    R("POST",   W "/nodes/{host}/enrollment-tokens",      USER, NN_PERM_WRITE, NONE, API_BODY_OPTIONAL | API_DRY_RUN, SMALL, h_enrollment_token_create),
+    R("DELETE", W "/nodes/{host}/enrollment-tokens/{id}", USER, NN_PERM_WRITE, NONE, API_DRY_RUN, 0, h_enrollment_token_revoke),
     /* intent objects of the workspace */
     R("GET",    W "/{kind}",                    USER,   NN_PERM_READ, NONE, 0, 0, h_rows_list, .kinds = ws_kinds),
     R("POST",   W "/{kind}",                    USER,   NN_PERM_WRITE, NONE, API_BODY | API_DRY_RUN, OBJECT, h_rows_create, .kinds = ws_kinds),

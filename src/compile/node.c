@@ -368,6 +368,7 @@ static void dispatch(const membership *ms, bool shared, bool forward, const pref
     for (int fam = NN_AF_INET4; fam <= NN_AF_INET6; fam += 2) {
         const char *kw = fam == NN_AF_INET4 ? "ip" : "ip6";
         bool in_ws = set_text(ws_set, fam, &ws);
+        nn_buf_reset(&exits);
         bool exit = nn_plan_exit_sources(ms->plan, ms->peer, fam, &exits);
         if (!shared) {
             if (!forward)

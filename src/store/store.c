@@ -1278,17 +1278,23 @@ static int peer_ref_of(nn_store *s, sqlite3_stmt *st, nn_peer_ref *out, int64_t 
         snprintf(out->workspace, sizeof(out->workspace), "%s", sqlite3_column_text(st, 3));
         snprintf(out->network, sizeof(out->network), "%s", sqlite3_column_text(st, 4));
         snprintf(out->peer, sizeof(out->peer), "%s", sqlite3_column_text(st, 5));
-        out->actor_id = sqlite3_column_int64(st, 6);
+        out->host = sqlite3_column_int(st, 6) != 0;
+        out->actor_id = sqlite3_column_int64(st, 7);
         for (int i = 0; i < n_extra; i++) /* the caller's own columns, after these */
-            extra[i] = sqlite3_column_int64(st, 7 + i);
+            extra[i] = sqlite3_column_int64(st, 8 + i);
     }
     finish(s, st);
     return r;
 }
 
-#define PEER_REF_COLUMNS "p.id, p.workspace_id, p.network_id, w.name, n.name, p.name"
+/* A token's or certificate's subject: a peer row (one network's
+ * membership, as nodes enrolled before hosts were nodes) or a hosts row
+ * (the node; no network). */
+#define PEER_REF_COLUMNS                                                                           \
+    "p.id, p.workspace_id, COALESCE(p.network_id, 0), w.name, COALESCE(n.name, ''), p.name, "      \
+    "p.kind = 'hosts'"
 #define PEER_REF_JOINS                                                                             \
-    "JOIN objects p ON p.id = x.peer_id JOIN objects n ON n.id = p.network_id "                    \
+    "JOIN objects p ON p.id = x.peer_id LEFT JOIN objects n ON n.id = p.network_id "               \
     "JOIN workspaces w ON w.id = p.workspace_id"
 
 int nn_store_enrollment_find(nn_store *s, const uint8_t hash[32], nn_peer_ref *out)
@@ -1395,10 +1401,53 @@ int nn_store_node_observed(nn_store *s, int64_t network_id, json_t **out)
 {
     return workspace_rows(
         s,
+        /* a peer's node: its host's row (the node, enrolled per host) or
+         * the peer itself (enrolled before hosts were nodes); the newer
+         * report of the two */
         "SELECT p.name, o.reported_at, o.body, "
         "CAST(strftime('%s', 'now') - strftime('%s', o.reported_at) AS INTEGER), "
-        "EXISTS (SELECT 1 FROM node_certs c WHERE c.peer_id = p.id AND c.revoked_at IS NULL) "
-        "FROM objects p LEFT JOIN node_observed o ON o.peer_id = p.id "
+        "EXISTS (SELECT 1 FROM node_certs c WHERE c.peer_id IN (p.id, h.id) "
+        "AND c.revoked_at IS NULL) "
+        "FROM objects p LEFT JOIN objects h ON h.workspace_id = p.workspace_id "
+        "AND h.network_id IS NULL AND h.kind = 'hosts' "
+        "AND h.name = COALESCE(json_extract(p.body, '$.host'), p.name) "
+        "LEFT JOIN node_observed o ON o.peer_id = (SELECT x.peer_id FROM node_observed x "
+        "WHERE x.peer_id IN (p.id, h.id) ORDER BY x.reported_at DESC, x.peer_id DESC "
+        "LIMIT 1) "
         "WHERE p.network_id = ? AND p.kind = 'peers' ORDER BY p.name",
         network_id, observed_json, out);
+}
+
+int nn_store_host_peer_certs_revoke(nn_store *s, int64_t ws_id, const char *host)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s,
+                    "UPDATE node_certs SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                    "WHERE revoked_at IS NULL AND peer_id IN (SELECT id FROM objects "
+                    "WHERE workspace_id = ?1 AND kind = 'peers' AND network_id IS NOT NULL "
+                    "AND COALESCE(json_extract(body, '$.host'), name) = ?2)",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
+    return step_done(s, st);
+}
+
+int nn_store_max_revision(nn_store *s, int64_t ws_id, int64_t *out)
+{
+    sqlite3_stmt *st;
+    int r = prepare(s,
+                    "SELECT COALESCE(MAX(revision), 0) FROM objects "
+                    "WHERE workspace_id = ? AND network_id IS NULL AND kind = 'networks'",
+                    &st);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    int rc = sqlite3_step(st);
+    r = rc == SQLITE_ROW ? 0 : fail(s, rc);
+    if (r == 0)
+        *out = sqlite3_column_int64(st, 0);
+    finish(s, st);
+    return r;
 }

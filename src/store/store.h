@@ -180,9 +180,12 @@ int nn_store_enrollments(nn_store *s, int64_t peer_id, json_t **out);
 int nn_store_enrollment_revoke(nn_store *s, int64_t peer_id, int64_t id);
 
 /* Runs PRAGMA integrity_check; 0 when "ok". */
-/* A peer named by a token or a certificate, with where it lives. */
+/* What a token or a certificate names, with where it lives: a host (the
+ * node: host true, network_id 0, network "", peer its name, peer_id its
+ * hosts row) or, as nodes enrolled before hosts were nodes, one peer. */
 typedef struct nn_peer_ref {
     int64_t peer_id, workspace_id, network_id;
+    bool host;
     int64_t actor_id; /* the token's creator (enrollment), else 0 */
     int64_t token_id; /* enrollment only */
     char workspace[64], network[64], peer[64];
@@ -206,6 +209,13 @@ int nn_store_node_cert_peer(nn_store *s, const uint8_t fp[32], nn_peer_ref *out)
  * network with its report (null when none) and enrollment. */
 int nn_store_node_observed_set(nn_store *s, int64_t peer_id, const char *body);
 int nn_store_node_observed(nn_store *s, int64_t network_id, json_t **out);
+
+/* Revokes the certificates of host's peers in ws: the per-network
+ * identities a host had before it enrolled as one node. */
+int nn_store_host_peer_certs_revoke(nn_store *s, int64_t ws_id, const char *host);
+/* The highest revision of ws's networks (0 when it has none): node
+ * documents, which span networks, are signed at it. */
+int nn_store_max_revision(nn_store *s, int64_t ws_id, int64_t *out);
 
 int nn_store_integrity_check(nn_store *s);
 

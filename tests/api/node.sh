@@ -181,5 +181,57 @@ expect 201 POST /users/outsider/tokens '{"name":"t"}'
 OUT=$(jq -r .token <<<"$BODY")
 TOK=$OUT expect 404 GET /workspaces/acme/networks/corp/observed
 
+# --- a host is one node: one token, one certificate, one document -------------
+# The upgrade of a node enrolled per peer is one command: enroll the host.
+# db-1's old certificate (per peer) ends, the host's reads its document.
+cp "$TMP/db.crt" "$TMP/db-peer.crt"; cp "$TMP/db.key" "$TMP/db-peer.key"
+expect 201 POST /workspaces/acme/nodes/db-1/enrollment-tokens '{"ttl_seconds": 600}'
+field_is .host hosts/db-1
+T_HOST=$(jq -r .token <<<"$BODY")
+expect 200 GET /workspaces/acme/hosts/db-1   # the implied host got its row
+expect 404 POST /workspaces/acme/nodes/nobody/enrollment-tokens '{}'
+WG_DBH=$(wg genkey | wg pubkey)
+node_key dbh; csr dbh
+enroll dbh "$T_HOST" "$WG_DBH"; is "$STATUS" 201 "host enrollment"
+is "$(jq -r '.host.name + " " + (.peer // "none" | tostring)' <<<"$BODY")" "db-1 none" "enrolled as a host"
+jq -r .certificate <<<"$BODY" >"$TMP/dbh.crt"
+node db-peer "$NODE_URL/node/config"; is "$STATUS" 401 "the per-peer certificate ends with the host's enrollment"
+node dbh "$NODE_URL/node/config"; is "$STATUS" 200 "host certificate"
+is "$(jq -c '[.name, (.interfaces | length), .interfaces[0].networks]' <<<"$BODY")" '["db-1",1,["corp"]]' "db-1's node document"
+expect 200 GET /workspaces/acme/hosts/db-1; field_is .public_key "$WG_DBH"
+expect 200 GET /workspaces/acme/networks/corp/peers/db-1; field_is 'has("public_key")' false
+
+# A host in two networks: one document, one interface; revisions only grow,
+# also when it leaves a network.
+PH=$(wg genkey | wg pubkey) KA=$(wg genkey | wg pubkey) KB=$(wg genkey | wg pubkey)
+expect 201 POST /workspaces '{"name": "multi"}'
+expect 200 PUT /workspaces/multi/intent "$(jq -n --arg ph "$PH" --arg ka "$KA" --arg kb "$KB" '
+  def net(n; c; s; k): {name: n, ipv4_cidr: c, peers: [
+    {name: "gw", publicly_reachable: true, endpoint: "198.51.100.7:51820"}, {name: s, public_key: k}]};
+  {workspaces: [{name: "multi", hosts: [{name: "gw", public_key: $ph}],
+    networks: [net("a"; "10.61.1.0/24"; "sa"; $ka), net("b"; "10.61.2.0/24"; "sb"; $kb)]}]}')"
+expect 201 POST /workspaces/multi/nodes/gw/enrollment-tokens '{}'
+WG_GW=$(wg genkey | wg pubkey)
+node_key gw; csr gw
+enroll gw "$(jq -r .token <<<"$BODY")" "$WG_GW"; is "$STATUS" 201 "gw enrolls once"
+jq -r .certificate <<<"$BODY" >"$TMP/gw.crt"
+node gw "$NODE_URL/node/config"; is "$STATUS" 200 "gw's document"
+cp "$TMP/resp" "$TMP/gw.doc"
+is "$(jq -c '[(.interfaces | length), .interfaces[0].networks, .interfaces[0].listen_port, ([.interfaces[0].peers[].name] | sort)]' "$TMP/gw.doc")" \
+  '[1,["a","b"],51820,["sa","sb"]]' "one interface for both networks"
+REV1=$(header x-nanami-signature | cut -d. -f1) ETAG1=$(header etag)
+expect 200 GET /workspaces/multi/nodes/gw/document
+[[ $BODY == "$(cat "$TMP/gw.doc")" ]] && ok || bad "the operator's view differs from what the node gets"
+node gw -H "If-None-Match: $ETAG1" "$NODE_URL/node/config"; is "$STATUS" 304 "unchanged document"
+expect 200 DELETE /workspaces/multi/networks/b/peers/gw
+node gw "$NODE_URL/node/config"; is "$STATUS" 200 "gw's document after leaving b"
+REV2=$(header x-nanami-signature | cut -d. -f1)
+is "$(jq -c .interfaces[0].networks <<<"$BODY")" '["a"]' "gw left b"
+((REV2 > REV1)) && ok || bad "revision after leaving a network: $REV1 -> $REV2 (a node would refuse it as a rollback)"
+node gw -X POST --data-binary "$report" "$NODE_URL/node/status"; is "$STATUS" 200 "host status report"
+is "$(jq -c . <<<"$BODY")" '{"host":"gw","workspace":"multi"}' "the report is the host's"
+expect 200 GET /workspaces/multi/networks/a/observed
+field_is '[.[] | select(.peer == "gw")][0] | [.enrolled, .observed.drift_repairs] | tostring' '[true,2]'
+
 echo "node api: $passes passed, $fails failed"
 ((fails == 0))

@@ -52,7 +52,7 @@ mkdir -p "$TMP/frr-s2"
 for p in "${NODES[@]}"; do
   "$GD" keygen --state-dir "$TMP/$p/daemon" >/dev/null
   start_daemon "$p" --frr-vty "$TMP/frr-$p" || bad "daemon $p did not start: $(cat "$TMP/$p/daemon.log")"
-  enroll_and_run "$p" fr/core || bad "enroll $p: $(cat "$TMP/$p/enroll.out")"
+  enroll_and_run "$p" fr || bad "enroll $p: $(cat "$TMP/$p/enroll.out")"
 done
 applied() { [[ -s $TMP/$1/daemon/applied.json ]]; }
 for p in "${NODES[@]}"; do check "$p enrolled and applied its envelope" until_true 15 applied "$p"; done
@@ -103,10 +103,11 @@ HUB4=$(api GET /workspaces/fr/networks/core/peers/hub/envelope | jq -r '.interfa
 check "s2 reaches the hub over its tunnel all the same" ping_until "${NS[s2]}" "$HUB4"
 
 # --- an intent change arrives as a diff ------------------------------------------------
-# The enrolled keys stay: the new document carries what the server holds.
-keys=$(api GET /workspaces/fr/intent | jq '[.workspaces[0].networks[0].peers[] | {(.name): .public_key}] | add')
-intent 10.61.0.0/24 ibgp | jq --argjson k "$keys" \
-  '.workspaces[0].networks[0].peers |= map(.public_key = $k[.name])' >"$TMP/intent2.json"
+# The enrolled keys stay: they are the hosts' (each node enrolled as its
+# host), and the new document carries the hosts the server holds.
+hosts=$(api GET /workspaces/fr/intent | jq '.workspaces[0].hosts')
+intent 10.61.0.0/24 ibgp | jq --argjson h "$hosts" \
+  '.workspaces[0].hosts = $h | .workspaces[0].networks[0].peers |= map(del(.public_key))' >"$TMP/intent2.json"
 reloads_before=$(observed s1 '.frr.reloads')
 ctl apply -f "$TMP/intent2.json" >/dev/null
 check "s1's new LAN reaches bgpd (network 10.61.0.0/24)" until_true 10 has_line s1 "  network 10.61.0.0/24"

@@ -64,7 +64,7 @@ chmod 644 "$TMP/ca.pem"
 for p in "${NODES[@]}"; do
   "$GD" keygen --state-dir "$TMP/$p/daemon" >/dev/null
   start_daemon "$p" || bad "daemon $p did not start: $(cat "$TMP/$p/daemon.log")"
-  enroll_and_run "$p" gw/corp || bad "enroll $p: $(cat "$TMP/$p/enroll.out")"
+  enroll_and_run "$p" gw || bad "enroll $p: $(cat "$TMP/$p/enroll.out")"
 done
 ov4() { api GET "/workspaces/gw/networks/corp/peers/$1/envelope" | jq -r '.interface.addresses[0]' | cut -d/ -f1; }
 S1=$(ov4 s1)

@@ -2,7 +2,7 @@
 # The node runtime end to end: nanamid in its own namespace, a hub and
 # spokes in theirs, each node running gateway-daemon (root) and
 # gateway-manager (as nobody) -- enrollment with one-time tokens, mutual
-# TLS, long-poll delivery of signed envelopes, observed state back.
+# TLS, long-poll delivery of signed node documents (one per host), observed state back.
 # Proves with real packets and real device state:
 #   enrollment: keys made on the node, the server learns only public keys,
 #     the manager runs unprivileged and never holds the WireGuard key
@@ -11,7 +11,7 @@
 #   a hand-deleted peer is put back by the daemon, and reported
 #   forged, tampered, replayed (older) and malformed messages to the
 #   daemon are refused
-#   a node's certificate reads its own envelope and nothing else
+#   a node's certificate reads its own node document and nothing else
 #   nanamid stopped for OUTAGE seconds (default 30): tunnels keep passing
 #     traffic; restarted: the nodes converge on a change made after
 set -euo pipefail
@@ -45,9 +45,9 @@ chmod 644 "$TMP/ca.pem"
 for p in hub s1 s2; do
   "$GD" keygen --state-dir "$TMP/$p/daemon" >"$TMP/$p.pub"
   start_daemon "$p" || bad "daemon $p did not start: $(cat "$TMP/$p/daemon.log")"
-  enroll_and_run "$p" e2e/corp || bad "enroll $p: $(cat "$TMP/$p/enroll.out")"
+  enroll_and_run "$p" e2e || bad "enroll $p: $(cat "$TMP/$p/enroll.out")"
 done
-grep -q "enrolled as e2e/corp/hub" "$TMP/hub/enroll.out" && ok "hub enrolled" || bad "hub enroll: $(cat "$TMP/hub/enroll.out")"
+grep -q "enrolled as host e2e/hub" "$TMP/hub/enroll.out" && ok "hub enrolled" || bad "hub enroll: $(cat "$TMP/hub/enroll.out")"
 [[ $(stat -c '%U %a' "$TMP/hub/manager/tls.key") == "nobody 600" ]] \
   && ok "the manager's TLS key is nobody's, mode 0600" || bad "tls.key: $(stat -c '%U %a' "$TMP/hub/manager/tls.key")"
 ! grep -rqs "$(head -c 20 "$TMP/hub/daemon/wg.key")" "$TMP/hub/manager" \
@@ -55,7 +55,7 @@ grep -q "enrolled as e2e/corp/hub" "$TMP/hub/enroll.out" && ok "hub enrolled" ||
 [[ $(stat -c '%G %a' "$TMP/hub/d.sock") == "nogroup 660" ]] \
   && ok "daemon socket is root:nogroup 0660" || bad "socket: $(stat -c '%G %a' "$TMP/hub/d.sock")"
 for p in hub s1 s2; do
-  [[ $(api GET "/workspaces/e2e/networks/corp/peers/$p" | jq -r .public_key) == "$(cat "$TMP/$p.pub")" ]] \
+  [[ $(api GET "/workspaces/e2e/hosts/$p" | jq -r .public_key) == "$(cat "$TMP/$p.pub")" ]] \
     || bad "$p: the server does not have the node's own public key"
 done
 ok "the server has each node's own public key (enrollment replaced the placeholders)"
@@ -74,9 +74,9 @@ cp "$TMP/hub/daemon/applied.sig" "$TMP/old.sig"
 
 # --- observed state ----------------------------------------------------------------
 HUB_ETAG=$(ip netns exec "$SRV" curl -s -D - -o /dev/null -H "Authorization: Bearer $ADMIN" \
-  "$API/workspaces/e2e/networks/corp/peers/hub/envelope" | grep -i '^etag:' | cut -d' ' -f2 | tr -d '\r')
+  "$API/workspaces/e2e/nodes/hub/document" | grep -i '^etag:' | cut -d' ' -f2 | tr -d '\r')
 observed() { api GET /workspaces/e2e/networks/corp/observed | jq -r --arg p "$1" ".[] | select(.peer == \$p) | $2"; }
-check "hub reports the envelope it applied" until_true 10 bash -c \
+check "hub reports the node document it applied" until_true 10 bash -c \
   "[[ \$(ip netns exec $SRV curl -s -H 'Authorization: Bearer $ADMIN' $API/workspaces/e2e/networks/corp/observed | jq -r '.[] | select(.peer == \"hub\") | .observed.applied_etag') == '$HUB_ETAG' ]]"
 hs_reported() { [[ $(observed hub '[.observed.peers[] | select(.last_handshake > 0)] | length') == 2 ]]; }
 check "hub reports a handshake with each spoke" until_true 10 hs_reported
@@ -89,7 +89,7 @@ api PUT /workspaces/e2e/networks/corp/peers/s3 "{\"public_key\":\"$S3\"}" >/dev/
 until_true 5 has_peer hub "$S3"
 ms=$((($(date +%s%N) - t0) / 1000000))
 ((ms < 2000)) && ok "a peer added through the API was applied on the hub in $ms ms" || bad "new peer took $ms ms on the hub"
-start_daemon s3 && enroll_and_run s3 e2e/corp || bad "s3 did not enroll: $(cat "$TMP/s3/enroll.out")"
+start_daemon s3 && enroll_and_run s3 e2e || bad "s3 did not enroll: $(cat "$TMP/s3/enroll.out")"
 check "s3 -> s1 after enrolling" ping_until "${NS[s3]}" "$(ov4 s1)"
 
 # --- drift ----------------------------------------------------------------------------
@@ -145,8 +145,8 @@ check "the daemon still serves after refusals" ping_until "${NS[s1]}" "$S2"
 # --- certificates name one node ---------------------------------------------------------
 m=$TMP/s1/manager
 ncurl() { ip netns exec "${NS[s1]}" curl -s --cacert "$TMP/ca.pem" --cert "$m/tls.crt" --key "$m/tls.key" "$@"; }
-[[ $(ncurl https://192.0.2.1:8443/api/v1/node/config | jq -r .self.name) == s1 ]] \
-  && ok "s1's certificate reads s1's envelope" || bad "s1 config"
+[[ $(ncurl https://192.0.2.1:8443/api/v1/node/config | jq -r .name) == s1 ]] \
+  && ok "s1's certificate reads s1's node document" || bad "s1 config"
 code=$(ncurl -o /dev/null -w '%{http_code}' https://192.0.2.1:8443/api/v1/workspaces/e2e/networks/corp/peers/hub/envelope)
 # the node listener has no operator routes: nothing there but /node/*
 [[ $code == 404 ]] && ok "s1's certificate cannot read the hub's envelope ($code)" || bad "hub envelope with s1's cert: $code"

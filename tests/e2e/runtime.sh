@@ -85,9 +85,17 @@ start_daemon() {
   PIDS+=($!)
   until_true 5 test -S "$TMP/$p/d.sock"
 }
-enroll_and_run() { # enroll_and_run NODE WS/NET
-  local p=$1 token
-  token=$(api POST "/workspaces/${2%/*}/networks/${2#*/}/peers/$p/enrollment-tokens" '{}' | jq -r .token)
+# enroll_and_run NODE WS[/NET]: the node enrolls with a token for its host
+# (named NODE) in WS -- or, given a network, for its peer NODE there, as
+# nodes enrolled before hosts were nodes -- then its manager runs.
+enroll_and_run() {
+  local p=$1 token path
+  if [[ $2 == */* ]]; then
+    path="/workspaces/${2%/*}/networks/${2#*/}/peers/$p/enrollment-tokens"
+  else
+    path="/workspaces/$2/nodes/$p/enrollment-tokens"
+  fi
+  token=$(api POST "$path" '{}' | jq -r .token)
   ip netns exec "${NS[$p]}" setpriv --reuid=nobody --regid=nogroup --clear-groups \
     "$GM" enroll --server https://192.0.2.1:8443 --ca "$TMP/ca.pem" --token "$token" \
     --state-dir "$TMP/$p/manager" --daemon-socket "$TMP/$p/d.sock" >"$TMP/$p/enroll.out" 2>&1 || return 1

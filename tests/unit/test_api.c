@@ -32,7 +32,8 @@ static const nn_role role_in_a[NUSERS] = {NN_ROLE_OWNER,    NN_ROLE_OWNER,  NN_R
                                           NN_ROLE_OPERATOR, NN_ROLE_MEMBER, NN_ROLE_VIEWER,
                                           NN_ROLE_NONE,     NN_ROLE_NONE};
 static char g_token[NUSERS][80];
-static long g_token_id[2]; /* an enrollment token of p1 in ws-a, ws-b */
+static long g_token_id[2];      /* an enrollment token of p1 in ws-a, ws-b */
+static long g_host_token_id[2]; /* an enrollment token of host hub-1 in ws-a, ws-b */
 
 typedef struct answer {
     int status;
@@ -129,6 +130,12 @@ static int setup(void **state)
         json_t *j = json_loads(a.body, 0, NULL);
         g_token_id[w] = (long)json_integer_value(json_object_get(j, "id"));
         json_decref(j);
+        snprintf(path, sizeof(path), "/api/v1/workspaces/%s/nodes/hub-1/enrollment-tokens", ws);
+        call("POST", path, ADMIN, "{}", NN_LISTENER_API, &a);
+        assert_int_equal(a.status, 201);
+        j = json_loads(a.body, 0, NULL);
+        g_host_token_id[w] = (long)json_integer_value(json_object_get(j, "id"));
+        json_decref(j);
     }
     /* a viewer of ws-b, for its membership routes; never a caller here */
     must("POST", "/api/v1/users", "{\"name\":\"u-b2\"}", 201);
@@ -178,6 +185,7 @@ static const char *body_for(const api_route *r)
         {"PUT", "/workspaces/{ws}/networks/{net}/devices/{device}/routing-preference",
          "{\"traffic_mode\":\"full_tunnel\"}"},
         {"PUT", "/workspaces/{ws}/networks/{net}/users/{user}/routing-preference", "{}"},
+        {"POST", "/workspaces/{ws}/nodes/{host}/enrollment-tokens", "{\"ttl_seconds\":600}"},
     };
     char k[45];
     key(k);
@@ -235,7 +243,9 @@ static void instantiate(const api_route *r, const char *ws, char *out, size_t le
         else if (!strcmp(name, "host"))
             snprintf(v, sizeof(v), "hub-1");
         else if (!strcmp(name, "id"))
-            snprintf(v, sizeof(v), "%ld", g_token_id[!strcmp(ws, "ws-b")]);
+            snprintf(v, sizeof(v), "%ld",
+                     (strstr(r->pattern, "/nodes/") ? g_host_token_id
+                                                    : g_token_id)[!strcmp(ws, "ws-b")]);
         else
             fail_msg("%s: no fixture for {%s}", r->pattern, name);
         o += (size_t)snprintf(out + o, len - o, "%s", v);

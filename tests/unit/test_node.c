@@ -32,9 +32,9 @@ static json_t *two_networks(json_t *hosts, unsigned lab_port)
     }
     json_t *corp = json_pack("{s:s, s:s, s:[o,o,o]}", "name", "corp", "ipv4_cidr", "10.1.0.0/24",
                              "peers", tu_peer("gw", 1, true), br[0], tu_peer("x", 3, false));
-    json_t *lab = json_pack("{s:s, s:s, s:[o,o], s:[{s:s,s:s}]}", "name", "lab", "ipv4_cidr",
-                            "10.2.0.0/24", "peers", gw_lab, br[1], "devices", "name", "laptop",
-                            "public_key", tu_key(9));
+    json_t *lab =
+        json_pack("{s:s, s:s, s:[o,o], s:[{s:s,s:s}]}", "name", "lab", "ipv4_cidr", "10.2.0.0/24",
+                  "peers", gw_lab, br[1], "devices", "name", "laptop", "public_key", tu_key(9));
     json_t *ws = json_pack("{s:s, s:[o,o]}", "name", "ws", "networks", corp, lab);
     if (hosts)
         json_object_set_new(ws, "hosts", hosts);
@@ -184,6 +184,50 @@ static void test_the_ruleset_keeps_networks_apart(void **state)
     nn_doc_free(doc);
 }
 
+/* A full-tunnel device's egress through an exit gateway: the forward
+ * chain lets each family's device addresses out of the workspace, one
+ * family per line (the sets were once run together across families). */
+static void test_exit_egress_per_family(void **state)
+{
+    (void)state;
+    json_t *hub = tu_peer("gw", 1, true);
+    json_object_set_new(hub, "roles", json_pack("[s]", "exit_gateway"));
+    json_t *net =
+        json_pack("{s:s, s:s, s:[o,o], s:[{s:s, s:s, s:{s:s, s:s, s:s}}]}", "name", "corp",
+                  "ipv4_cidr", "10.1.0.0/24", "peers", hub, tu_peer("x", 3, false), "devices",
+                  "name", "laptop", "public_key", tu_key(9), "routing_preference", "routing_mode",
+                  "manual", "traffic_mode", "full_tunnel", "egress", "gw");
+    nn_doc *doc = load(tu_doc_one_network(net));
+    char *laptop = tu_envelope(doc, "ws", "corp", "laptop");
+    json_t *env = json_loads(laptop, 0, NULL);
+    assert_non_null(env);
+    const char *a4 = NULL, *a6 = NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(env, "interface"), "addresses"), i, a)
+    {
+        const char *text = json_string_value(a);
+        *(strchr(text, ':') ? &a6 : &a4) = text;
+    }
+    assert_non_null(a4);
+    assert_non_null(a6);
+    json_t *gw = node(doc, "gw");
+    const char *rules =
+        json_string_value(json_object_get(json_object_get(gw, "firewall"), "ruleset"));
+    char v4[64], v6[64], line[256];
+    snprintf(v4, sizeof(v4), "%.*s", (int)strcspn(a4, "/"), a4);
+    snprintf(v6, sizeof(v6), "%.*s", (int)strcspn(a6, "/"), a6);
+    snprintf(line, sizeof(line), "ip saddr { %s } ip daddr != ", v4);
+    assert_non_null(strstr(rules, line));
+    snprintf(line, sizeof(line), "ip6 saddr { %s } ip6 daddr != ", v6);
+    assert_non_null(strstr(rules, line));
+    assert_null(strstr(rules, "}{"));
+    json_decref(gw);
+    json_decref(env);
+    free(laptop);
+    nn_doc_free(doc);
+}
+
 static void test_isolation_mode_has_an_interface_per_network(void **state)
 {
     (void)state;
@@ -267,6 +311,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_interface_for_the_static_networks),
         cmocka_unit_test(test_the_ruleset_keeps_networks_apart),
+        cmocka_unit_test(test_exit_egress_per_family),
         cmocka_unit_test(test_isolation_mode_has_an_interface_per_network),
         cmocka_unit_test(test_node_document_matches_the_envelopes),
     };

@@ -83,7 +83,7 @@ char *tu_envelope(const nn_doc *doc, const char *ws, const char *net, const char
     assert_non_null(w);
     const nn_network *n = nn_workspace_find_network(w, net);
     assert_non_null(n);
-    const nn_member *m = nn_network_find_peer(n, peer);
+    const nn_member *m = nn_network_find_member(n, peer); /* a peer or a device */
     assert_non_null(m);
     nn_net_plan *plan;
     assert_int_equal(nn_compile_plan_new(n, &plan), 0);

@@ -24,7 +24,7 @@ nn_doc *tu_load(json_t *doc_json, nn_error *err);
 void tu_expect_reject(const char *json_text, const char *path, const char *msg_part);
 /* Compiles host's node document of ws into a malloc'd string. */
 char *tu_node(const nn_doc *doc, const char *ws, const char *host);
-/* Compiles the peer's envelope of ws/net into a malloc'd string. */
+/* Compiles the peer's (or device's) envelope of ws/net into a malloc'd string. */
 char *tu_envelope(const nn_doc *doc, const char *ws, const char *net, const char *peer);
 /* Shuffles, in place, every array of the tree except those under a key
  * listed in ordered (NULL-terminated, may be NULL): their order is
