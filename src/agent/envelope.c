@@ -164,7 +164,48 @@ static int cmp_iface(const void *a, const void *b)
     return strcmp(((const nn_agent_iface *)a)->ifname, ((const nn_agent_iface *)b)->ifname);
 }
 
-/* A node document's interfaces, and its frr_text. */
+static int cmp_bridge(const void *a, const void *b)
+{
+    return strcmp(((const nn_agent_bridge *)a)->name, ((const nn_agent_bridge *)b)->name);
+}
+
+/* host_bridges: [{kernel_name, kind: linux|ovs, ...}], names distinct and
+ * none an interface's. */
+static int parse_bridges(json_t *doc, nn_agent_envelope *out, char *why, size_t why_len)
+{
+    json_t *list = json_object_get(doc, "host_bridges");
+    if (!json_is_array(list))
+        return nn_why_invalid(why, why_len, "host_bridges: must be an array");
+    size_t n = json_array_size(list);
+    if (n > NN_AGENT_MAX_BRIDGES)
+        return nn_why_invalid(why, why_len, "host_bridges: more than %d", NN_AGENT_MAX_BRIDGES);
+    if (!(out->bridges = calloc(n + 1, sizeof(*out->bridges))))
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        json_t *b = json_array_get(list, i);
+        const char *name = json_string_value(json_object_get(b, "kernel_name"));
+        const char *kind = json_string_value(json_object_get(b, "kind"));
+        if (!name || !nn_wg_ifname_valid(name))
+            return nn_why_invalid(why, why_len,
+                                  "host_bridges[%zu].kernel_name: not an interface name", i);
+        if (!kind || (strcmp(kind, "linux") && strcmp(kind, "ovs")))
+            return nn_why_invalid(why, why_len, "host_bridges[%zu].kind: must be linux or ovs", i);
+        if (nn_agent_envelope_iface(out, name))
+            return nn_why_invalid(why, why_len,
+                                  "host_bridges[%zu].kernel_name: \"%s\" is an interface", i, name);
+        snprintf(out->bridges[i].name, sizeof(out->bridges[i].name), "%s", name);
+        out->bridges[i].ovs = !strcmp(kind, "ovs");
+        out->n_bridges = i + 1;
+    }
+    qsort(out->bridges, n, sizeof(*out->bridges), cmp_bridge);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(out->bridges[i - 1].name, out->bridges[i].name))
+            return nn_why_invalid(why, why_len, "host_bridges: \"%s\" appears twice",
+                                  out->bridges[i].name);
+    return 0;
+}
+
+/* A node document's interfaces, bridges and frr_text. */
 static int parse_node(json_t *doc, nn_agent_resolver resolver, nn_agent_envelope *out, char *why,
                       size_t why_len)
 {
@@ -193,6 +234,8 @@ static int parse_node(json_t *doc, nn_agent_resolver resolver, nn_agent_envelope
         if (!strcmp(out->ifaces[i - 1].ifname, out->ifaces[i].ifname))
             return nn_why_invalid(why, why_len, "interfaces: \"%s\" appears twice",
                                   out->ifaces[i].ifname);
+    if ((r = parse_bridges(doc, out, why, why_len)))
+        return r;
     json_t *frr = json_object_get(doc, "frr_text");
     if (!json_is_string(frr))
         return nn_why_invalid(why, why_len, "frr_text: must be a string");
@@ -280,6 +323,7 @@ void nn_agent_envelope_free(nn_agent_envelope *e)
         nn_wg_device_free(&e->ifaces[i].wg);
     }
     free(e->ifaces);
+    free(e->bridges);
     free(e->nft_ruleset);
     free(e->frr_text);
     if (e->has_ovn)
@@ -302,6 +346,9 @@ int nn_agent_envelope_rename(nn_agent_envelope *e, const char *from, const char 
         return -ENOENT;
     if (strcmp(from, to) && nn_agent_envelope_iface(e, to))
         return -EEXIST;
+    for (size_t i = 0; i < e->n_bridges; i++)
+        if (!strcmp(e->bridges[i].name, to))
+            return -EEXIST;
     char q_from[20], q_to[20];
     snprintf(q_from, sizeof(q_from), "\"%s\"", from);
     snprintf(q_to, sizeof(q_to), "\"%s\"", to);

@@ -36,6 +36,15 @@ typedef struct nn_agent_iface {
  * has one per network). */
 #define NN_AGENT_MAX_IFACES 64
 
+/* One of the host's bridges (a node document's host_bridges). */
+typedef struct nn_agent_bridge {
+    char name[16]; /* kernel_name */
+    bool ovs;      /* an OVS bridge, else a Linux bridge */
+} nn_agent_bridge;
+
+/* At most this many bridges (short ids are 1-4095). */
+#define NN_AGENT_MAX_BRIDGES 4095
+
 /* What the daemon applies: a host's node document (docs/envelope.md), or
  * one membership's envelope -- then with its one interface. */
 typedef struct nn_agent_envelope {
@@ -46,8 +55,10 @@ typedef struct nn_agent_envelope {
     bool forwarding;   /* some interface forwards: IP forwarding on */
     char *nft_ruleset; /* owned: firewall then NAT, one transaction */
     char *frr_text;    /* owned; NULL without BGP */
-    bool has_ovn;      /* the host applies an OVN deployment's plan */
-    nn_ovn_plan ovn;   /* when has_ovn */
+    nn_agent_bridge *bridges; /* owned; sorted by name (node documents only) */
+    size_t n_bridges;
+    bool has_ovn;    /* the host applies an OVN deployment's plan */
+    nn_ovn_plan ovn; /* when has_ovn */
 } nn_agent_envelope;
 
 /* Parses and validates bytes (need not be NUL-terminated): a node

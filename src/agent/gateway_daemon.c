@@ -276,6 +276,10 @@ typedef struct apply_result {
     char ovn_why[WHY_LEN]; /* OVN failed; else "" */
     bool has_vrf, vrf_set;
     char vrf_why[WHY_LEN]; /* the first interface whose VRF failed */
+    /* host bridges: Linux ones held, made or put back, removed; OVS ones
+     * this daemon does not apply yet */
+    size_t bridges, bridges_set, bridges_removed, bridges_skipped;
+    char bridges_why[WHY_LEN]; /* a bridge that could not be made, or skipped ones */
 } apply_result;
 
 /* frr-reload.py ran and changed what FRR runs. */
@@ -292,7 +296,7 @@ static bool result_changed(const apply_result *r)
            r->wg.listen_port_set || r->rt.link_changed || r->rt.addresses_added ||
            r->rt.addresses_removed || r->rt.routes_added || r->rt.routes_removed || r->forwarding ||
            r->vrf_set || r->ruleset_changed || frr_changed(r) || r->ovn == NN_OVN_APPLIED ||
-           r->ifaces_removed;
+           r->ifaces_removed || r->bridges_set || r->bridges_removed;
 }
 
 /* The apply's FRR outcome as apply prints it. */
@@ -342,18 +346,20 @@ static void result_json(const apply_result *r, nn_buf *out)
         nn_buf_printf(&names, "%s\"%s\"", i ? "," : "", r->ifs[i].ifname);
     nn_buf_putc(&names, ']');
     nn_buf_printf(out,
-                  "{\"addresses\":{\"added\":%zu,\"removed\":%zu},\"etag\":\"\\\"%.64s\\\"\","
+                  "{\"addresses\":{\"added\":%zu,\"removed\":%zu},"
+                  "\"bridges\":{\"linux\":%zu,\"removed\":%zu,\"set\":%zu,\"skipped\":%zu},"
+                  "\"etag\":\"\\\"%.64s\\\"\","
                   "\"forwarding_set\":%s,\"interface\":\"%s\",\"interfaces\":%s,"
                   "\"interfaces_removed\":%zu,\"link_set\":%s,"
                   "\"peers\":{\"added\":%zu,\"removed\":%zu,\"unchanged\":%zu,\"updated\":%zu},"
                   "\"frr\":\"%s\",\"ovn\":\"%s\",\"private_key_set\":%s,"
                   "\"routes\":{\"added\":%zu,\"removed\":%zu},\"ruleset_changed\":%s,"
                   "\"vrf\":\"%s\",\"wireguard\":\"%s\",\"wireguard_ms\":%.3f}",
-                  r->rt.addresses_added, r->rt.addresses_removed, r->etag + 1,
-                  r->forwarding ? "true" : "false", r->ifname, names.data, r->ifaces_removed,
-                  r->rt.link_changed ? "true" : "false", r->wg.added, r->wg.removed,
-                  r->wg.unchanged, r->wg.updated, frr_outcome(r), ovn_outcome(r),
-                  r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
+                  r->rt.addresses_added, r->rt.addresses_removed, r->bridges, r->bridges_removed,
+                  r->bridges_set, r->bridges_skipped, r->etag + 1, r->forwarding ? "true" : "false",
+                  r->ifname, names.data, r->ifaces_removed, r->rt.link_changed ? "true" : "false",
+                  r->wg.added, r->wg.removed, r->wg.unchanged, r->wg.updated, frr_outcome(r),
+                  ovn_outcome(r), r->wg.private_key_set ? "true" : "false", r->rt.routes_added,
                   r->rt.routes_removed, r->ruleset_changed ? "true" : "false", vrf_outcome(r),
                   r->wg.userspace ? "userspace" : "kernel", r->wg_ms);
     nn_buf_free(&names);
@@ -558,6 +564,49 @@ static int remove_departed(const nn_agent_envelope *env, const nn_agent_envelope
     return 0;
 }
 
+static bool has_linux_bridge(const nn_agent_envelope *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_bridges; i++)
+        if (!e->bridges[i].ovs && !strcmp(e->bridges[i].name, name))
+            return true;
+    return false;
+}
+
+/* The host's Linux bridges: each made (and up) when missing, those the
+ * previous document had and this one has not removed. A bridge that
+ * cannot be made is reported, not fatal: the tunnels do not need it.
+ * OVS bridges are counted as skipped (this daemon does not drive OVS). */
+static void apply_bridges(const nn_agent_envelope *env, const nn_agent_envelope *prev,
+                          apply_result *res)
+{
+    char perr[WHY_LEN];
+    for (size_t i = 0; prev && i < prev->n_bridges; i++) {
+        const nn_agent_bridge *b = &prev->bridges[i];
+        if (b->ovs || has_linux_bridge(env, b->name))
+            continue;
+        int r = nn_rtnl_delete_link(b->name, perr, sizeof(perr));
+        if (r < 0 && !res->bridges_why[0])
+            snprintf(res->bridges_why, sizeof(res->bridges_why), "bridge %.400s", perr);
+        res->bridges_removed += r > 0;
+    }
+    for (size_t i = 0; i < env->n_bridges; i++) {
+        const nn_agent_bridge *b = &env->bridges[i];
+        if (b->ovs) {
+            res->bridges_skipped++;
+            continue;
+        }
+        res->bridges++;
+        int r = nn_rtnl_ensure_bridge(b->name, perr, sizeof(perr));
+        if (r < 0 && !res->bridges_why[0])
+            snprintf(res->bridges_why, sizeof(res->bridges_why), "bridge %.400s", perr);
+        res->bridges_set += r > 0;
+    }
+    if (res->bridges_skipped && !res->bridges_why[0])
+        snprintf(res->bridges_why, sizeof(res->bridges_why),
+                 "%zu OVS bridge(s) not applied: this gateway-daemon does not drive Open vSwitch",
+                 res->bridges_skipped);
+}
+
 /* Verifies, parses and applies one node document or envelope: nft, the
  * interfaces that left, then per interface WireGuard (diff), VRF,
  * link/addresses/routes (diff); forwarding, FRR, OVN; then saves it as the last
@@ -628,6 +677,7 @@ static int apply_bytes(const options *o, const char *data, size_t len, const cha
         snprintf(why, why_len, "forwarding: %.400s", perr);
         goto out;
     }
+    apply_bridges(&env, have_prev ? &prev : NULL, res);
     apply_frr(o, &env, res);
     apply_ovn(o, &env, res);
     char path[4096];
@@ -694,6 +744,8 @@ static int cmd_apply(const options *o)
         fprintf(stderr, "warning: %s\n", res.ovn_why);
     if (!status && res.vrf_why[0])
         fprintf(stderr, "warning: %s\n", res.vrf_why);
+    if (!status && res.bridges_why[0])
+        fprintf(stderr, "warning: %s\n", res.bridges_why);
     free(data);
     free(sig);
     return status;
@@ -1070,6 +1122,8 @@ static void handle_status(daemon_state *d, int fd)
         nn_jw_str(&w, d->last.frr_why);
     if (d->applied && d->last.ovn_why[0])
         nn_jw_str(&w, d->last.ovn_why);
+    if (d->applied && d->last.bridges_why[0])
+        nn_jw_str(&w, d->last.bridges_why);
     nn_jw_arr_end(&w);
     nn_jw_key(&w, "frr");
     outcome_json(&w, d->applied ? frr_state(&d->last) : NULL, "reloads", d->frr_reloads);

@@ -444,7 +444,10 @@ static int kind_error(int r, const char *name, const char *kind, char *why, size
     if (why && why_len) {
         if (r == -EOPNOTSUPP)
             snprintf(why, why_len, "%s: this kernel has no %s module (type %s)", name,
-                     !strcmp(kind, "vrf") ? "VRF" : "WireGuard", kind);
+                     !strcmp(kind, "vrf")         ? "VRF"
+                     : !strcmp(kind, "wireguard") ? "WireGuard"
+                                                  : kind,
+                     kind);
         else
             snprintf(why, why_len, "%s: creating a %s device: %s", name, kind, strerror(-r));
     }
@@ -463,10 +466,12 @@ int nn_rtnl_add_wireguard(const char *ifname, char *why, size_t why_len)
     return r;
 }
 
-int nn_rtnl_ensure_vrf(const char *name, uint32_t table, char *why, size_t why_len)
+/* Makes `name` an up device of `kind` (a VRF bound to table, or a
+ * bridge): created when absent, a VRF recreated when bound to another
+ * table. 1 when it changed something, 0 when it was so already. */
+static int ensure_link(const char *name, const char *kind, uint32_t table, char *why,
+                       size_t why_len)
 {
-    if (!table)
-        return set_why(why, why_len, -EINVAL, "VRF table 0", name);
     rtnl s;
     int r = rtnl_open(&s), changed = 0;
     if (r)
@@ -476,14 +481,14 @@ int nn_rtnl_ensure_vrf(const char *name, uint32_t table, char *why, size_t why_l
         set_why(why, why_len, r, "reading the VRF", name);
         goto out;
     }
-    if (d.ifindex && strcmp(d.kind, "vrf") != 0) {
+    if (d.ifindex && strcmp(d.kind, kind) != 0) {
         r = -EEXIST;
         if (why && why_len)
-            snprintf(why, why_len, "%s: exists as a device of kind \"%s\", not a VRF", name,
-                     d.kind);
+            snprintf(why, why_len, "%s: exists as a device of kind \"%s\", not %s", name, d.kind,
+                     kind);
         goto out;
     }
-    if (d.ifindex && d.vrf_table != table) { /* a VRF's table cannot change */
+    if (d.ifindex && table && d.vrf_table != table) { /* a VRF's table cannot change */
         struct nlmsghdr *nlh = msg_begin(&s, RTM_DELLINK, NLM_F_ACK);
         struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_index = (int)d.ifindex;
@@ -494,8 +499,8 @@ int nn_rtnl_ensure_vrf(const char *name, uint32_t table, char *why, size_t why_l
         d.ifindex = 0;
     }
     if (!d.ifindex) {
-        if ((r = link_create(&s, name, "vrf", table))) {
-            kind_error(r, name, "vrf", why, why_len);
+        if ((r = link_create(&s, name, kind, table))) {
+            kind_error(r, name, kind, why, why_len);
             goto out;
         }
         changed = 1;
@@ -504,7 +509,7 @@ int nn_rtnl_ensure_vrf(const char *name, uint32_t table, char *why, size_t why_l
     }
     if (!(d.flags & IFF_UP)) {
         if ((r = link_set(&s, d.ifindex, true, 0, -1))) {
-            set_why(why, why_len, r, "bringing the VRF up", name);
+            set_why(why, why_len, r, "bringing it up", name);
             goto out;
         }
         changed = 1;
@@ -513,6 +518,18 @@ out:
     free(d.items);
     rtnl_close(&s);
     return r ? r : changed;
+}
+
+int nn_rtnl_ensure_vrf(const char *name, uint32_t table, char *why, size_t why_len)
+{
+    if (!table)
+        return set_why(why, why_len, -EINVAL, "VRF table 0", name);
+    return ensure_link(name, "vrf", table, why, why_len);
+}
+
+int nn_rtnl_ensure_bridge(const char *name, char *why, size_t why_len)
+{
+    return ensure_link(name, "bridge", 0, why, why_len);
 }
 
 int nn_rtnl_delete_link(const char *name, char *why, size_t why_len)

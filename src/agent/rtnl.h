@@ -50,6 +50,11 @@ int nn_rtnl_add_wireguard(const char *ifname, char *why, size_t why_len);
  * VRF module; -EEXIST when `name` is a device of another kind. */
 int nn_rtnl_ensure_vrf(const char *name, uint32_t table, char *why, size_t why_len);
 
+/* Makes `name` an up Linux bridge (a host bridge of the node document):
+ * created when absent. 1 when it changed something, 0 when it was so
+ * already; -EEXIST when `name` is a device of another kind. */
+int nn_rtnl_ensure_bridge(const char *name, char *why, size_t why_len);
+
 /* Removes device `name` (an interface a node left, or its VRF). Returns 1
  * when it removed it, 0 when there was none. */
 int nn_rtnl_delete_link(const char *name, char *why, size_t why_len);

@@ -20,7 +20,8 @@ typedef struct host_doc {
 
 typedef struct ws_entry {
     int64_t ws_id, epoch, version;
-    nn_doc *doc; /* at version */
+    int64_t max_revision; /* nn_store_max_revision, read before the model */
+    nn_doc *doc;          /* at version */
     const nn_workspace *w;
     nn_net_plan **plans; /* by index into w->networks, made when first needed */
     host_doc *hosts;
@@ -112,20 +113,32 @@ static ws_entry *entry_of(nn_nodecache *nc, const nn_row *ws)
     return e;
 }
 
-/* The model at ws's version, loaded when the version moved. */
+/* The model at ws's version, loaded when the version moved forward (a
+ * request that read the workspace before a write keeps the newer model:
+ * the cache never goes back). */
 static int load_model(ws_entry *e, nn_store *store, const nn_row *ws, char *why, size_t why_len)
 {
-    if (e->doc && e->version == ws->revision)
+    if (e->doc && e->version >= ws->revision)
         return 0;
     model_free(e);
+    /* The revision first: a write landing before the model is read makes
+     * the model newer than it, never older -- so a document is never
+     * signed above what a later render (or a restarted nanamid) gives. */
+    int r = nn_store_max_revision(store, e->ws_id, &e->max_revision);
+    if (r)
+        return r;
     char field[NN_ERROR_PATH_MAX], msg[NN_ERROR_MSG_MAX];
-    int r = nn_wsdoc_load(store, ws, &e->doc, field, sizeof(field), msg, sizeof(msg));
+    r = nn_wsdoc_load(store, ws, &e->doc, field, sizeof(field), msg, sizeof(msg));
     if (r == -EINVAL)
         snprintf(why, why_len, "%s: %s", field, msg);
     if (r)
         return r;
     e->w = nn_doc_find_workspace(e->doc, ws->name);
-    if (!e->w || !(e->plans = calloc(e->w->nnetworks + 1, sizeof(*e->plans)))) {
+    if (!e->w) {
+        model_free(e);
+        return -ENOENT;
+    }
+    if (!(e->plans = calloc(e->w->nnetworks + 1, sizeof(*e->plans)))) {
         model_free(e);
         return -ENOMEM;
     }
@@ -157,16 +170,18 @@ static host_doc *host_slot(ws_entry *e, const char *name)
 
 /* Renders h's document at e's version into d: the bytes, compared with
  * the last ones; a change is signed above everything before it. */
-static int render(ws_entry *e, nn_store *store, const nn_host *h, host_doc *d,
-                  const uint8_t *sign_sk, char *why, size_t why_len)
+static int render(ws_entry *e, const nn_host *h, host_doc *d, const uint8_t *sign_sk, char *why,
+                  size_t why_len)
 {
     const nn_workspace *w = e->w;
     int r = 0;
     for (size_t i = 0; i < w->nnetworks && r == 0; i++)
         if (!e->plans[i] && nn_host_peer(h, &w->networks[i]))
             r = nn_compile_plan_new(&w->networks[i], &e->plans[i]);
-    if (r)
+    if (r) {
+        snprintf(why, why_len, "compile plans for host %s", h->name);
         return r;
+    }
     nn_buf b = NN_BUF_INIT;
     nn_env_blob_begin(&b);
     nn_error err = {{0}, {0}};
@@ -181,12 +196,8 @@ static int render(ws_entry *e, nn_store *store, const nn_host *h, host_doc *d,
         d->version = e->version;
         return 0;
     }
-    int64_t revision;
-    if ((r = nn_store_max_revision(store, e->ws_id, &revision))) {
-        nn_env_blob_release(blob);
-        return r;
-    }
-    if (revision <= d->revision)
+    int64_t revision = e->max_revision;
+    if (revision <= d->revision) /* defensive: writes move the revision */
         revision = d->revision + 1;
     if (sign_sk)
         nn_envelope_sign(blob->data, blob->len, (uint64_t)revision, sign_sk, blob->sig);
@@ -215,8 +226,8 @@ int nn_nodecache_get(nn_nodecache *nc, nn_store *store, const nn_row *ws, const 
     host_doc *d = r == 0 ? host_slot(e, host) : NULL;
     if (r == 0 && !d)
         r = -ENOMEM;
-    if (r == 0 && d->version != e->version)
-        r = render(e, store, h, d, sign_sk, why, why_len);
+    if (r == 0 && d->version < e->version)
+        r = render(e, h, d, sign_sk, why, why_len);
     if (r == 0) {
         nn_env_blob_retain(d->blob);
         *out = d->blob;

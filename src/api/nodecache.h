@@ -10,14 +10,16 @@
  * signature, so an unchanged node sees 304s.
  *
  * Revisions: a changed document is signed at the highest revision of the
- * workspace's networks (nn_store_max_revision), and above the host's last
- * one. Every write that can change a document bumps a network's revision
- * to at least the wall clock (a host leaving a network bumps that
- * network; deleting a network bumps the others), so a host's revisions
- * only grow -- also across restarts, and the same on every nanamid that
- * shares the database.
+ * workspace's networks or its floor (nn_store_max_revision, read before
+ * the model), and above the host's last one. Every write that can change
+ * a document bumps a network's revision to at least the wall clock (a
+ * host leaving a network bumps that network; deleting a network bumps the
+ * others and the floor), so a host's revisions only grow -- also across
+ * restarts, and the same on every nanamid that shares the database.
  *
- * Thread-safe: one lock, held while a document is compiled. */
+ * Thread-safe: one lock for the whole cache, held while a model loads and
+ * a document compiles, so one large workspace's change delays every
+ * node's fetch meanwhile (a lock per workspace is the next step). */
 #ifndef NN_API_NODECACHE_H
 #define NN_API_NODECACHE_H
 
@@ -27,7 +29,7 @@
 #include "store/store.h"
 
 /* Workspaces kept; the least recently used is dropped beyond it. */
-#define NN_NODECACHE_MAX 64
+#define NN_NODECACHE_MAX 256
 
 typedef struct nn_nodecache nn_nodecache;
 

@@ -120,6 +120,10 @@ static const char *const migrations[] = {
      * after a delete and versions start again at 0, so (id, version) alone
      * could name a deleted workspace's cached rows */
     "ALTER TABLE workspaces ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
+    /* 10: a floor under the revisions node documents are signed at,
+     * raised by every workspace-wide bump: a deleted network's revision
+     * leaves with it, and a host's revisions must still only grow */
+    "ALTER TABLE workspaces ADD COLUMN revision_floor INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -1026,6 +1030,15 @@ int nn_store_bump_revision_at(nn_store *s, int64_t ws_id, int64_t network_id, in
         return r;
     sqlite3_bind_int64(st, 1, network_id ? network_id : ws_id);
     sqlite3_bind_int64(st, 2, now_ms);
+    if ((r = step_done(s, st)) || network_id)
+        return r;
+    if ((r = prepare(s,
+                     "UPDATE workspaces SET revision_floor = MAX(revision_floor + 1, ?2) "
+                     "WHERE id = ?1",
+                     &st)))
+        return r;
+    sqlite3_bind_int64(st, 1, ws_id);
+    sqlite3_bind_int64(st, 2, now_ms);
     return step_done(s, st);
 }
 
@@ -1420,26 +1433,34 @@ int nn_store_node_observed(nn_store *s, int64_t network_id, json_t **out)
 
 int nn_store_host_peer_certs_revoke(nn_store *s, int64_t ws_id, const char *host)
 {
-    sqlite3_stmt *st;
-    int r = prepare(s,
-                    "UPDATE node_certs SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-                    "WHERE revoked_at IS NULL AND peer_id IN (SELECT id FROM objects "
-                    "WHERE workspace_id = ?1 AND kind = 'peers' AND network_id IS NOT NULL "
-                    "AND COALESCE(json_extract(body, '$.host'), name) = ?2)",
-                    &st);
-    if (r)
-        return r;
-    sqlite3_bind_int64(st, 1, ws_id);
-    sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
-    return step_done(s, st);
+    static const char *const sql[2] = {
+        "UPDATE node_certs SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+        "WHERE revoked_at IS NULL AND peer_id IN (SELECT id FROM objects "
+        "WHERE workspace_id = ?1 AND kind = 'peers' AND network_id IS NOT NULL "
+        "AND COALESCE(json_extract(body, '$.host'), name) = ?2)",
+        /* and their unspent tokens: one would make a peer identity again */
+        "DELETE FROM enrollment_tokens WHERE used_at IS NULL AND peer_id IN (SELECT id FROM "
+        "objects WHERE workspace_id = ?1 AND kind = 'peers' AND network_id IS NOT NULL "
+        "AND COALESCE(json_extract(body, '$.host'), name) = ?2)"};
+    int r = 0;
+    for (int i = 0; i < 2 && r == 0; i++) {
+        sqlite3_stmt *st;
+        if ((r = prepare(s, sql[i], &st)))
+            return r;
+        sqlite3_bind_int64(st, 1, ws_id);
+        sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
+        r = step_done(s, st);
+    }
+    return r;
 }
 
 int nn_store_max_revision(nn_store *s, int64_t ws_id, int64_t *out)
 {
     sqlite3_stmt *st;
     int r = prepare(s,
-                    "SELECT COALESCE(MAX(revision), 0) FROM objects "
-                    "WHERE workspace_id = ? AND network_id IS NULL AND kind = 'networks'",
+                    "SELECT MAX(COALESCE((SELECT MAX(revision) FROM objects "
+                    "WHERE workspace_id = ?1 AND network_id IS NULL AND kind = 'networks'), 0), "
+                    "COALESCE((SELECT revision_floor FROM workspaces WHERE id = ?1), 0))",
                     &st);
     if (r)
         return r;

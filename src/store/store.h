@@ -139,7 +139,8 @@ void nn_row_clear(nn_row *r);
 void nn_rows_free(nn_row *rows, size_t n);
 
 /* Per-network revision: bumped by every change that can alter a network's
- * envelopes (network 0: every network of the workspace). It becomes
+ * envelopes (network 0: every network of the workspace, and the
+ * workspace's revision floor, nn_store_max_revision). It becomes
  * MAX(revision + 1, now_ms) -- the wall clock in ms as nn_store_now_ms
  * gives it, which the caller passes so that it can compute the same. */
 int nn_store_bump_revision_at(nn_store *s, int64_t ws_id, int64_t network_id, int64_t now_ms);
@@ -210,10 +211,12 @@ int nn_store_node_cert_peer(nn_store *s, const uint8_t fp[32], nn_peer_ref *out)
 int nn_store_node_observed_set(nn_store *s, int64_t peer_id, const char *body);
 int nn_store_node_observed(nn_store *s, int64_t network_id, json_t **out);
 
-/* Revokes the certificates of host's peers in ws: the per-network
- * identities a host had before it enrolled as one node. */
+/* Revokes the certificates of host's peers in ws, and deletes their
+ * unspent enrollment tokens: the per-network identities a host had before
+ * it enrolled as one node. */
 int nn_store_host_peer_certs_revoke(nn_store *s, int64_t ws_id, const char *host);
-/* The highest revision of ws's networks (0 when it has none): node
+/* The highest revision of ws's networks, or its floor (raised by every
+ * workspace-wide bump, so deleting networks never lowers it): node
  * documents, which span networks, are signed at it. */
 int nn_store_max_revision(nn_store *s, int64_t ws_id, int64_t *out);
 

@@ -14,6 +14,7 @@
 #   reaches gw's firewall (WireGuard drops it)
 #   drift repair narrows the hand-widened AllowedIPs and removes the
 #   spoofing address
+#   br's Linux bridge is made, repaired and removed by diff (rtnetlink)
 #   br leaving network b takes its addresses there away, one interface kept
 #   switching br and gw to isolation mode replaces the shared interface by
 #   one per network (the old one deleted), and traffic still flows
@@ -37,7 +38,7 @@ for p in gw br sa sb sc; do "$GD" keygen --state-dir "$TMP/$p" >"$TMP/$p.pub"; d
 # in the i-th network).
 intent() {
   local brnets=${1:-a b} iso=${2:-0}
-  jq -n --arg brnets "$brnets" --argjson iso "$iso" \
+  jq -n --arg brnets "$brnets" --argjson iso "$iso" --argjson brb "${BR_BRIDGES:-[]}" \
     --arg gw "$(cat "$TMP/gw.pub")" --arg br "$(cat "$TMP/br.pub")" --arg sa "$(cat "$TMP/sa.pub")" \
     --arg sb "$(cat "$TMP/sb.pub")" --arg sc "$(cat "$TMP/sc.pub")" '
     def net(n; i; spoke):
@@ -52,7 +53,7 @@ intent() {
                          source: {all: true}, destination: {all: true}}]};
     {workspaces: [{name: "hst",
       hosts: [{name: "gw", public_key: $gw, interface_per_network: ($iso == 1)},
-              {name: "br", public_key: $br, interface_per_network: ($iso == 1)},
+              {name: "br", public_key: $br, interface_per_network: ($iso == 1), bridges: $brb},
               {name: "sa", public_key: $sa}, {name: "sb", public_key: $sb}, {name: "sc", public_key: $sc}],
       networks: [net("a"; 0; "sa"), net("b"; 1; "sb"), net("c"; 2; "sc")]}]}' >"$TMP/intent.json"
 }
@@ -173,6 +174,27 @@ deliver sa
   && ok "re-applying sa's document narrows its AllowedIPs and removes the spoofing address" \
   || bad "sa drift: $(wgs sa "${IFACE[sa]}" allowed-ips) / $(cat "$TMP/sa.out")"
 ping_once sa "$SC" && bad "sa reaches sc after repair" || ok "with its hand-made route left, sa still cannot reach c"
+
+# --- br's host bridges --------------------------------------------------------
+# A Linux bridge over rtnetlink: made, put back when deleted by hand,
+# removed when the intent drops it. OVS bridges are skipped, and said so.
+BR_BRIDGES='[{"name": "mgmt", "kind": "linux"}, {"name": "lab", "kind": "ovs"}]' intent
+deliver br
+BRIDGE=$(jq -r '.host_bridges[] | select(.kind == "linux") | .kernel_name' "$TMP/br.doc")
+bridge_up() { ip -n "${NS[br]}" -d -o link show "$BRIDGE" 2>/dev/null | grep -q "bridge" &&
+              ip -n "${NS[br]}" -o link show "$BRIDGE" | grep -q ",UP"; }
+[[ $(field br '.bridges | [.linux, .set, .skipped] | join(" ")') == "1 1 1" ]] && bridge_up \
+  && grep -q "OVS bridge(s) not applied" "$TMP/br.err" \
+  && ok "br: Linux bridge $BRIDGE made and up; the OVS one skipped with a warning" \
+  || bad "bridges: $(cat "$TMP/br.out" "$TMP/br.err")"
+ip -n "${NS[br]}" link del "$BRIDGE"
+deliver br
+[[ $(field br .bridges.set) == 1 ]] && bridge_up && ok "a hand-deleted bridge is put back" \
+  || bad "bridge drift: $(cat "$TMP/br.out")"
+intent
+deliver br
+[[ $(field br .bridges.removed) == 1 ]] && ! ip -n "${NS[br]}" link show "$BRIDGE" >/dev/null 2>&1 \
+  && ok "a bridge the intent dropped is removed" || bad "bridge removal: $(cat "$TMP/br.out")"
 
 # --- br leaves network b ----------------------------------------------------
 intent "a"

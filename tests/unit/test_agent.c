@@ -364,10 +364,14 @@ static void test_envelope_parse(void **state)
 }
 
 /* A node document: its interfaces sorted by name, each with its peers;
- * the host's FRR text ("" is none); every problem named by its path. */
+ * its bridges sorted by name; the host's FRR text ("" is none); every
+ * problem named by its path. */
 static const char node_ok[] =
     "{\"firewall\":{\"ruleset\":\"add table inet nanami\\n"
     "add rule inet nanami c iifname \\\"nn-b\\\" accept\\n\"},\"frr_text\":\"\","
+    "\"host_bridges\":[{\"ipfix\":null,\"kernel_name\":\"nnovs2\",\"kind\":\"ovs\",\"name\":\"t\","
+    "\"short_id\":2},{\"ipfix\":null,\"kernel_name\":\"nnbr1\",\"kind\":\"linux\",\"name\":\"m\","
+    "\"short_id\":1}],"
     "\"interfaces\":["
     "{\"addresses\":[\"10.1.0.1/32\"],\"forwarding\":true,\"listen_port\":51821,\"mtu\":1420,"
     "\"name\":\"nn-b\",\"networks\":[\"lab\"],\"peers\":[{\"allowed_ips\":[\"10.1.0.2/32\"],"
@@ -394,6 +398,11 @@ static void test_node_document_parse(void **state)
     assert_string_equal(e.ifaces[1].vrf, "vrf-b");
     assert_true(e.forwarding); /* nn-b forwards */
     assert_null(e.frr_text);
+    assert_int_equal(e.n_bridges, 2);
+    assert_string_equal(e.bridges[0].name, "nnbr1");
+    assert_false(e.bridges[0].ovs);
+    assert_true(e.bridges[1].ovs);
+    assert_int_equal(nn_agent_envelope_rename(&e, "nn-a", "nnbr1"), -EEXIST);
     assert_non_null(nn_agent_envelope_iface(&e, "nn-b"));
     assert_int_equal(nn_agent_envelope_rename(&e, "nn-b", "nn-a"), -EEXIST);
     assert_int_equal(nn_agent_envelope_rename(&e, "nn-b", "nt-b"), 0);
@@ -410,6 +419,11 @@ static void test_node_document_parse(void **state)
         {"\"frr_text\":\"\"", "\"frr_text\":null", "frr_text"},
         {"\"interfaces\":[", "\"interfaces\":{\"x\":[", "byte"},
         {"\"interfaces\":[{", "\"interfaces\":[7,{", "interfaces[0]"},
+        {"\"kind\":\"ovs\"", "\"kind\":\"vpp\"", "host_bridges[0].kind"},
+        {"\"kernel_name\":\"nnbr1\"", "\"kernel_name\":\"nnovs2\"", "\"nnovs2\" appears twice"},
+        {"\"kernel_name\":\"nnbr1\"", "\"kernel_name\":\"nn-a\"", "\"nn-a\" is an interface"},
+        {"\"kernel_name\":\"nnbr1\"", "\"kernel_name\":\"../x\"", "host_bridges[1].kernel_name"},
+        {"\"host_bridges\":[", "\"host_bridges\":{\"a\":[", "byte"},
     };
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
         char text[2048];
