@@ -10,6 +10,9 @@
 #   switching the network to static routing takes the interface out of
 #   the VRF and its routes back to the main table
 #   a signed envelope naming a reserved table is refused with its path
+#   isolation mode (interface_per_network): two networks with the SAME
+#   IPv4 range on one gateway and one branch, each network its own
+#   interface, VRF and table; traffic flows inside each VRF
 set -euo pipefail
 CTL=${1:?usage: vrf.sh NANAMICTL GATEWAY_DAEMON}
 GD=${2:?usage: vrf.sh NANAMICTL GATEWAY_DAEMON}
@@ -21,7 +24,7 @@ umask 077
 TMP=$(mktemp -d)
 trap 'netns_cleanup; rm -rf "$TMP"' EXIT
 
-overlay_nodes nnv hub s1 s2
+overlay_nodes nnv hub s1 s2 gw br sa sb
 for p in "${NODES[@]}"; do "$GD" keygen --state-dir "$TMP/$p" >"$TMP/$p.pub"; done
 "$CTL" keygen --signing-key "$TMP/server.key" >"$TMP/server.pub"
 
@@ -116,6 +119,46 @@ for p in hub s1 s2; do deliver "$p"; done
   && ok "static routing: the interface leaves the VRF, its routes are in main and gone from $TABLE" \
   || bad "static: $(cat "$TMP/hub.out") main [$(routes hub main)] $TABLE [$(routes hub "$TABLE")]"
 vping "${NS[s1]}" "$S2" && ok "s1 -> s2 in the main table after leaving the VRF" || bad "ping after static"
+
+# --- isolation mode: overlapping IPv4 ranges, a VRF per network -------------
+# gw (192.0.2.13) and br run networks a and b, both 10.50.0.0/24, in
+# isolation mode; sa is in a, sb in b. Node documents (nanamictl compile
+# --host), applied as the host's one agent would.
+jq -n --arg gw "$(cat "$TMP/gw.pub")" --arg br "$(cat "$TMP/br.pub")" --arg sa "$(cat "$TMP/sa.pub")" \
+  --arg sb "$(cat "$TMP/sb.pub")" '
+  def net(n; i; spoke): {name: n, ipv4_cidr: "10.50.0.0/24", firewall_default_policy: "drop",
+    peers: [{name: "gw", publicly_reachable: true, endpoint: "192.0.2.13:\(51820 + i)", listen_port: (51820 + i)},
+            {name: spoke}, {name: "br", listen_port: (51820 + i)}],
+    firewall_rules: [{name: "icmp", position: 1, action: "accept", protocol: "icmp"}]};
+  {workspaces: [{name: "iso", hosts: [{name: "gw", public_key: $gw, interface_per_network: true},
+    {name: "br", public_key: $br, interface_per_network: true},
+    {name: "sa", public_key: $sa}, {name: "sb", public_key: $sb}],
+    networks: [net("a"; 0; "sa"), net("b"; 1; "sb")]}]}' >"$TMP/iso.json"
+node_deliver() { # node_deliver HOST: its node document, signed, applied (kernel WireGuard)
+  "$CTL" compile -f "$TMP/iso.json" --host "iso/$1" >"$TMP/$1.doc"
+  "$CTL" sign --signing-key "$TMP/server.key" -f "$TMP/$1.doc" >"$TMP/$1.docsig"
+  ip netns exec "${NS[$1]}" "$GD" apply --state-dir "$TMP/$1" --server-key "$TMP/server.pub" \
+    -f "$TMP/$1.doc" --signature "$TMP/$1.docsig" --frr-vty off --json >"$TMP/$1.out" 2>"$TMP/$1.err" \
+    || bad "deliver $1: $(cat "$TMP/$1.err")"
+}
+for p in gw br sa sb; do node_deliver "$p"; done
+# doc HOST NET FILTER: jq FILTER over HOST's interface for network NET
+doc() { jq -r --arg n "$2" ".interfaces[] | select(.networks == [\$n]) | $3" "$TMP/$1.doc"; }
+addr4() { jq -r '.interfaces[0].addresses[] | select(contains("."))' "$TMP/$1.doc" | cut -d/ -f1; }
+VA=$(doc gw a .vrf.name) VB=$(doc gw b .vrf.name) TA=$(doc gw a .vrf.table_id) TB=$(doc gw b .vrf.table_id)
+GWA=$(doc gw a '.addresses[0]' | cut -d/ -f1) GWB=$(doc gw b '.addresses[0]' | cut -d/ -f1)
+BRA=$(doc br a .vrf.name) BRB=$(doc br b .vrf.name)
+[[ $(field gw '.interfaces | length') == 2 && $(field gw .vrf) == set && $TA != "$TB" &&
+   $(routes gw "$TA") == *"10.50.0.0/24 dev $(doc gw a .name)"* &&
+   $(routes gw "$TB") == *"10.50.0.0/24 dev $(doc gw b .name)"* && -z $(routes gw main) ]] \
+  && ok "gw: 10.50.0.0/24 twice, in tables $TA and $TB, none in main" \
+  || bad "isolation on gw: $(cat "$TMP/gw.out" "$TMP/gw.err") [$(routes gw "$TA")] [$(routes gw "$TB")]"
+vping "${NS[sa]}" "$GWA" && ok "sa -> gw in network a" || bad "ping sa -> gw (a): $(cat "$TMP/sa.err")"
+vping "${NS[sb]}" "$GWB" && ok "sb -> gw in network b (the same range)" || bad "ping sb -> gw (b)"
+vping "${NS[gw]}" "$(addr4 sa)" "$VA" && vping "${NS[gw]}" "$(addr4 sb)" "$VB" \
+  && ok "gw reaches sa inside $VA and sb inside $VB" || bad "gw's pings in its VRFs"
+vping "${NS[br]}" "$GWA" "$BRA" && vping "${NS[br]}" "$GWB" "$BRB" \
+  && ok "br reaches gw in both networks, one VRF each" || bad "br's pings in its VRFs"
 
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]
