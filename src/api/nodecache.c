@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,10 @@ typedef struct ws_entry {
     nn_net_plan **plans; /* by index into w->networks, made when first needed */
     host_doc *hosts;
     size_t nhosts, cap;
-    json_t *by_name; /* host name -> index into hosts */
-    unsigned long used;
+    json_t *by_name;      /* host name -> index into hosts */
+    unsigned long used;   /* under the cache's lock */
+    unsigned refs;        /* the cache's and each caller's; under the cache's lock */
+    pthread_mutex_t lock; /* the model, plans and documents */
 } ws_entry;
 
 struct nn_nodecache {
@@ -57,7 +60,24 @@ static void entry_free(ws_entry *e)
         nn_env_blob_release(e->hosts[i].blob);
     free(e->hosts);
     json_decref(e->by_name);
+    pthread_mutex_destroy(&e->lock);
     free(e);
+}
+
+/* Drops a reference (the cache's lock held); true when it was the last:
+ * the caller frees the entry, after unlocking. */
+static bool entry_unref(ws_entry *e)
+{
+    return --e->refs == 0;
+}
+
+/* Takes nc->ws[i] out of the cache; returns it when nobody uses it any
+ * more (free it after unlocking), else NULL: its last user frees it. */
+static ws_entry *take_out(nn_nodecache *nc, size_t i)
+{
+    ws_entry *e = nc->ws[i];
+    nc->ws[i] = nc->ws[--nc->n];
+    return entry_unref(e) ? e : NULL;
 }
 
 int nn_nodecache_new(nn_nodecache **out)
@@ -74,41 +94,48 @@ void nn_nodecache_free(nn_nodecache *nc)
 {
     if (!nc)
         return;
-    for (size_t i = 0; i < nc->n; i++)
+    for (size_t i = 0; i < nc->n; i++) /* no caller is left */
         entry_free(nc->ws[i]);
     pthread_mutex_destroy(&nc->lock);
     free(nc);
 }
 
-/* The entry of ws (a new one when its id is new or was reused by another
- * workspace), the least recently used dropped to make room. */
-static ws_entry *entry_of(nn_nodecache *nc, const nn_row *ws)
+/* The entry of ws, referenced for the caller (a new one when its id is
+ * new or was reused by another workspace), the least recently used
+ * dropped to make room. Entries dropped while in use live on until their
+ * last user lets go; *dropped (free it after unlocking) is one nobody
+ * uses. Call with the cache's lock held. */
+static ws_entry *entry_of(nn_nodecache *nc, const nn_row *ws, ws_entry **dropped)
 {
+    *dropped = NULL;
     size_t lru = 0;
     for (size_t i = 0; i < nc->n; i++) {
         ws_entry *e = nc->ws[i];
         if (e->ws_id == ws->id) {
-            if (e->epoch == ws->epoch)
+            if (e->epoch == ws->epoch) {
+                e->refs++;
+                e->used = ++nc->tick;
                 return e;
-            entry_free(e);
-            nc->ws[i] = nc->ws[--nc->n];
+            }
+            *dropped = take_out(nc, i);
             break;
         }
         if (e->used < nc->ws[lru]->used)
             lru = i;
     }
-    if (nc->n == NN_NODECACHE_MAX) {
-        entry_free(nc->ws[lru]);
-        nc->ws[lru] = nc->ws[--nc->n];
-    }
+    if (nc->n == NN_NODECACHE_MAX)
+        *dropped = take_out(nc, lru);
     ws_entry *e = calloc(1, sizeof(*e));
     if (!e || !(e->by_name = json_object())) {
         free(e);
         return NULL;
     }
+    pthread_mutex_init(&e->lock, NULL);
     e->ws_id = ws->id;
     e->epoch = ws->epoch;
     e->version = -1;
+    e->refs = 2; /* the cache's and the caller's */
+    e->used = ++nc->tick;
     nc->ws[nc->n++] = e;
     return e;
 }
@@ -213,13 +240,17 @@ int nn_nodecache_get(nn_nodecache *nc, nn_store *store, const nn_row *ws, const 
 {
     *out = NULL;
     why[0] = '\0';
+    ws_entry *dropped;
     pthread_mutex_lock(&nc->lock);
-    ws_entry *e = entry_of(nc, ws);
-    int r = e ? 0 : -ENOMEM;
-    if (r == 0) {
-        e->used = ++nc->tick;
-        r = load_model(e, store, ws, why, why_len);
-    }
+    ws_entry *e = entry_of(nc, ws, &dropped);
+    pthread_mutex_unlock(&nc->lock);
+    entry_free(dropped);
+    if (!e)
+        return -ENOMEM;
+    /* One workspace at a time per entry: other workspaces' nodes are not
+     * held up by this one's compile. */
+    pthread_mutex_lock(&e->lock);
+    int r = load_model(e, store, ws, why, why_len);
     const nn_host *h = r == 0 ? nn_workspace_find_host(e->w, host) : NULL;
     if (r == 0 && !h)
         r = -ENOENT;
@@ -232,6 +263,11 @@ int nn_nodecache_get(nn_nodecache *nc, nn_store *store, const nn_row *ws, const 
         nn_env_blob_retain(d->blob);
         *out = d->blob;
     }
+    pthread_mutex_unlock(&e->lock);
+    pthread_mutex_lock(&nc->lock);
+    bool last = entry_unref(e);
     pthread_mutex_unlock(&nc->lock);
+    if (last)
+        entry_free(e);
     return r;
 }

@@ -17,9 +17,11 @@
  * others and the floor), so a host's revisions only grow -- also across
  * restarts, and the same on every nanamid that shares the database.
  *
- * Thread-safe: one lock for the whole cache, held while a model loads and
- * a document compiles, so one large workspace's change delays every
- * node's fetch meanwhile (a lock per workspace is the next step). */
+ * Thread-safe: the cache's lock only finds (or makes, or drops) a
+ * workspace's entry; each entry has its own lock, held while its model
+ * loads and a document compiles, so one large workspace's change delays
+ * only that workspace's nodes. A dropped entry lives until its last user
+ * lets go. */
 #ifndef NN_API_NODECACHE_H
 #define NN_API_NODECACHE_H
 
