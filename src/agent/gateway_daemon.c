@@ -419,54 +419,67 @@ static void apply_ovn(const options *o, const nn_agent_envelope *env, apply_resu
                             env->has_ovn ? &env->ovn : NULL, res->ovn_why, sizeof(res->ovn_why));
 }
 
-/* --interface: NAME runs a one-interface document's interface under that
- * name; OLD=NEW[,OLD=NEW...] renames any (several nodes on one machine,
- * as the tests do). A pair whose OLD the document lacks is skipped. */
-static int apply_renames(const char *spec, nn_agent_envelope *e, char *why, size_t why_len)
+/* --interface OLD=NEW[,OLD=NEW...]: calls fn for each pair; -EINVAL
+ * (why says which) when a pair has no '=' or the spec is too long, else
+ * fn's first nonzero return. */
+static int each_rename(const char *spec, int (*fn)(const char *old, const char *new_, void *arg),
+                       void *arg, char *why, size_t why_len)
 {
-    if (!spec)
-        return 0;
-    if (!strchr(spec, '=')) {
-        if (e->n_ifaces != 1)
-            return nn_why_invalid(why, why_len,
-                                  "--interface NAME needs a document with one interface (this "
-                                  "one has %zu): use OLD=NEW,...",
-                                  e->n_ifaces);
-        return nn_agent_envelope_rename(e, e->ifaces[0].ifname, spec) ? -EINVAL : 0;
-    }
     char buf[512];
-    snprintf(buf, sizeof(buf), "%s", spec);
+    if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf))
+        return nn_why_invalid(why, why_len, "--interface: longer than %zu bytes", sizeof(buf) - 1);
     char *save = NULL;
     for (char *pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(pair, '=');
         if (!eq)
             return nn_why_invalid(why, why_len, "--interface: \"%s\" is not OLD=NEW", pair);
         *eq = '\0';
-        int r = nn_agent_envelope_rename(e, pair, eq + 1);
+        int r = fn(pair, eq + 1, arg);
         if (r == -EEXIST)
             return nn_why_invalid(why, why_len, "--interface: %s is taken", eq + 1);
+        if (r)
+            return nn_why_invalid(why, why_len, "--interface: %s=%s: not interface names", pair,
+                                  eq + 1);
     }
     return 0;
+}
+
+/* A pair whose OLD the document lacks is skipped. */
+static int rename_one(const char *old, const char *new_, void *arg)
+{
+    int r = nn_agent_envelope_rename(arg, old, new_);
+    return r == -ENOENT ? 0 : r;
+}
+
+static int names_valid(const char *old, const char *new_, void *arg)
+{
+    (void)arg;
+    return nn_wg_ifname_valid(old) && nn_wg_ifname_valid(new_) ? 0 : -EINVAL;
+}
+
+/* --interface: NAME runs a one-interface document's interface under that
+ * name; OLD=NEW[,OLD=NEW...] renames any (several nodes on one machine,
+ * as the tests do). */
+static int apply_renames(const char *spec, nn_agent_envelope *e, char *why, size_t why_len)
+{
+    if (!spec)
+        return 0;
+    if (strchr(spec, '='))
+        return each_rename(spec, rename_one, e, why, why_len);
+    if (e->n_ifaces != 1)
+        return nn_why_invalid(why, why_len,
+                              "--interface NAME needs a document with one interface (this "
+                              "one has %zu): use OLD=NEW,...",
+                              e->n_ifaces);
+    return nn_agent_envelope_rename(e, e->ifaces[0].ifname, spec) ? -EINVAL : 0;
 }
 
 /* --interface's names are interface names. */
 static bool renames_valid(const char *spec)
 {
-    if (!strchr(spec, '='))
-        return nn_wg_ifname_valid(spec);
-    char buf[512];
-    if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf))
-        return false;
-    char *save = NULL;
-    for (char *pair = strtok_r(buf, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(pair, '=');
-        if (!eq)
-            return false;
-        *eq = '\0';
-        if (!nn_wg_ifname_valid(pair) || !nn_wg_ifname_valid(eq + 1))
-            return false;
-    }
-    return true;
+    char why[WHY_LEN];
+    return strchr(spec, '=') ? each_rename(spec, names_valid, NULL, why, sizeof(why)) == 0
+                             : nn_wg_ifname_valid(spec);
 }
 
 /* One interface brought to want: made if missing, WireGuard by diff

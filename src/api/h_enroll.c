@@ -15,27 +15,29 @@
 #include "api/keys.h"
 #include "api/wscache.h"
 #include "api/write.h"
+#include "api/wsdoc.h"
 #include "pki/pki.h"
 #include "util/key.h"
 
 #define TTL_DEFAULT 3600
 #define TTL_MAX (7 * 24 * 3600)
 
-/* Whether a peer of the workspace runs on host (its "host", else its
- * name): a host exists in the model without a hosts row. */
+/* Whether row is a peer that runs on host. */
+static bool runs_on(const nn_row *row, const char *host)
+{
+    return !strcmp(row->kind, "peers") && !strcmp(nn_wsdoc_peer_host(row->body, row->name), host);
+}
+
+/* Whether a peer of the workspace runs on host: a host exists in the
+ * model without a hosts row. */
 static bool host_has_peer(ctx *c, const char *host, int *err)
 {
     nn_wsstate *st;
     if ((*err = nn_wscache_get(c->svc->workspaces, c->store, &c->ws, &st)))
         return false;
     bool found = false;
-    for (size_t i = 0; i < st->nrows && !found; i++) {
-        const nn_row *row = &st->rows[i];
-        if (row->id == 0 || strcmp(row->kind, "peers") != 0)
-            continue;
-        const char *on = json_string_value(json_object_get(row->body, "host"));
-        found = strcmp(on ? on : row->name, host) == 0;
-    }
+    for (size_t i = 0; i < st->nrows && !found; i++)
+        found = st->rows[i].id != 0 && runs_on(&st->rows[i], host); /* id 0: a hole */
     nn_wsstate_release(st);
     return found;
 }
@@ -263,9 +265,7 @@ static int build_enroll(ctx *c, api_change *ch, void *arg)
     if (r || !e->ref.host || (r = api_snap_rows(ch, &rows, &n)))
         return r;
     for (size_t i = 0; i < n && r == 0; i++) {
-        const char *on = json_string_value(json_object_get(rows[i].body, "host"));
-        if (strcmp(rows[i].kind, "peers") != 0 || strcmp(on ? on : rows[i].name, e->ref.peer) ||
-            !json_object_get(rows[i].body, "public_key"))
+        if (!runs_on(&rows[i], e->ref.peer) || !json_object_get(rows[i].body, "public_key"))
             continue;
         json_t *peer = json_deep_copy(rows[i].body);
         json_object_del(peer, "public_key");

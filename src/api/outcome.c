@@ -65,12 +65,6 @@ static int forget(api_outcome *oc, const nn_row *row, const char *key)
     return r ? r : mark(oc, copy.network_id, copy.kind, copy.name, false);
 }
 
-static const char *host_of(const json_t *body, const char *name)
-{
-    const char *h = json_string_value(json_object_get(body, "host"));
-    return h ? h : name;
-}
-
 /* Allocations a change of their premise gives up, so that the allocators
  * choose again: a network moved to another IPv4 range gives up its
  * members' addresses (they would lie outside it); a peer moved to another
@@ -79,7 +73,8 @@ static int give_up(api_outcome *oc, const nn_row *old, const json_t *body, int64
                    const char *kind, const char *name)
 {
     nn_wsstate *st = oc->next;
-    if (!strcmp(kind, "peers") && strcmp(host_of(old->body, name), host_of(body, name)) != 0)
+    if (!strcmp(kind, "peers") &&
+        strcmp(nn_wsdoc_peer_host(old->body, name), nn_wsdoc_peer_host(body, name)) != 0)
         return forget(oc, nn_wsstate_find(st, network_id, kind, name), "vrf_table");
     if (network_id || strcmp(kind, "networks") != 0 ||
         json_equal(json_object_get(old->body, "ipv4_cidr"), json_object_get(body, "ipv4_cidr")))

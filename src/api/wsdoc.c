@@ -305,3 +305,9 @@ int nn_wsdoc_load(nn_store *s, const nn_row *ws, nn_doc **model, char *field, si
     json_decref(doc);
     return r;
 }
+
+const char *nn_wsdoc_peer_host(const json_t *body, const char *name)
+{
+    const char *h = json_string_value(json_object_get(body, "host"));
+    return h ? h : name;
+}

@@ -49,6 +49,10 @@ json_t *nn_wsdoc_network_index(const nn_row *rows, size_t n);
 /* The network row with that id, or NULL. Borrowed from rows. */
 const nn_row *nn_wsdoc_network_row(const json_t *index, const nn_row *rows, int64_t network_id);
 
+/* The host a peer row with this body and name runs on: its "host",
+ * else its own name. */
+const char *nn_wsdoc_peer_host(const json_t *body, const char *name);
+
 /* A copy of body with alloc's keys added where body has none (objects
  * merge recursively). */
 json_t *nn_wsdoc_merge(const json_t *body, const json_t *alloc);

@@ -1431,17 +1431,18 @@ int nn_store_node_observed(nn_store *s, int64_t network_id, json_t **out)
         network_id, observed_json, out);
 }
 
+/* The peer rows of workspace ?1 that run on host ?2. */
+#define HOST_PEERS                                                                                 \
+    "SELECT id FROM objects WHERE workspace_id = ?1 AND kind = 'peers' "                           \
+    "AND network_id IS NOT NULL AND COALESCE(json_extract(body, '$.host'), name) = ?2"
+
 int nn_store_host_peer_certs_revoke(nn_store *s, int64_t ws_id, const char *host)
 {
     static const char *const sql[2] = {
         "UPDATE node_certs SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-        "WHERE revoked_at IS NULL AND peer_id IN (SELECT id FROM objects "
-        "WHERE workspace_id = ?1 AND kind = 'peers' AND network_id IS NOT NULL "
-        "AND COALESCE(json_extract(body, '$.host'), name) = ?2)",
+        "WHERE revoked_at IS NULL AND peer_id IN (" HOST_PEERS ")",
         /* and their unspent tokens: one would make a peer identity again */
-        "DELETE FROM enrollment_tokens WHERE used_at IS NULL AND peer_id IN (SELECT id FROM "
-        "objects WHERE workspace_id = ?1 AND kind = 'peers' AND network_id IS NOT NULL "
-        "AND COALESCE(json_extract(body, '$.host'), name) = ?2)"};
+        "DELETE FROM enrollment_tokens WHERE used_at IS NULL AND peer_id IN (" HOST_PEERS ")"};
     int r = 0;
     for (int i = 0; i < 2 && r == 0; i++) {
         sqlite3_stmt *st;
